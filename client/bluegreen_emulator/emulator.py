@@ -1,0 +1,353 @@
+"""The emulated AWS account with this project's stack deployed in it.
+
+    with Emulator() as aws:
+        sfn = aws.client("stepfunctions")
+        run = sfn.start_execution(stateMachineArn=aws.output("SwitchStateMachineArn"), ...)
+        aws.wait_for_execution(run["executionArn"])
+
+moto supplies the services; this class deploys `template.yaml` into them, runs the real
+handlers in-process, drives Step Functions executions with moto's ASL interpreter on the
+emulator's clock, and supplies the AWS behaviour moto lacks (alarm state changes on
+EventBridge, EventBridge delivery to Lambda and Step Functions), each named as emulation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.cloudwatch.models import Alarm
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.events.models import Rule, events_backends
+
+from . import patches
+from .clock import Clock
+from .deploy import DeployedStack, deploy
+from .runtime import FunctionSpec, LambdaRuntime
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
+MOTO_CONFIG: Any = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+class EmulatorError(Exception):
+    """The emulator was used wrongly (not started, unknown resource, ...)."""
+
+
+class Emulator:
+    """An emulated AWS account (moto) with the bluegreen stack deployed."""
+
+    def __init__(
+        self,
+        template: Path = DEFAULT_TEMPLATE,
+        stack_name: str = "bluegreen",
+        region: str = "us-east-1",
+        parameters: dict[str, str] | None = None,
+        clock_scale: float = 0.0,
+    ) -> None:
+        self.template = template
+        self.stack_name = stack_name
+        self.region = region
+        self.account_id = DEFAULT_ACCOUNT_ID
+        self.parameters = dict(parameters or {})
+        self.clock = Clock(scale=clock_scale)
+        self.runtime = LambdaRuntime(self._lambda_environment(), log_sink=self._write_logs)
+        self.layers: dict[str, Path] = {}
+        self.async_config: dict[str, dict[str, Any]] = {}
+        self.state_machine_definitions: dict[str, str] = {}
+        self.events: list[dict[str, Any]] = []
+        self.deliveries: list[dict[str, Any]] = []
+        self.stack: DeployedStack | None = None
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._role_arn: str | None = None
+        self.on_event: list[Callable[[dict[str, Any]], None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> Emulator:
+        if patches.active() is not None:
+            raise EmulatorError("another Emulator is already running in this process")
+        env = {**_CREDENTIALS, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        self._saved_env = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        # moto's ASL interpreter logs every failed state at ERROR with its whole parse tree;
+        # the execution history and the function logs already say what failed.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        self._mock = mock_aws(config=MOTO_CONFIG)
+        self._mock.start()
+        patches.activate(self)
+        try:
+            self.stack = deploy(self, self.template, self.parameters)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self._stop_running_executions()
+        patches.activate(None)
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- access ------------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+
+    @property
+    def deployed(self) -> DeployedStack:
+        if self.stack is None:
+            raise EmulatorError("the emulator is not started")
+        return self.stack
+
+    def output(self, key: str) -> str:
+        try:
+            return self.deployed.outputs[key]
+        except KeyError:
+            raise EmulatorError(f"the stack has no output {key!r}") from None
+
+    def physical_id(self, logical_id: str) -> str:
+        return self.deployed.physical_id(logical_id)
+
+    def function(self, logical_id: str) -> FunctionSpec:
+        return self.runtime.by_logical_id(logical_id)
+
+    def layer_dir_for(self, layer_arn: str) -> Path | None:
+        return self.layers.get(layer_arn)
+
+    def lambda_role_arn(self) -> str:
+        if self._role_arn is None:
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            role = self.client("iam").create_role(
+                RoleName=f"{self.stack_name}-emulated-execution-role",
+                AssumeRolePolicyDocument=json.dumps(trust),
+            )
+            self._role_arn = role["Role"]["Arn"]
+        return self._role_arn
+
+    # -- Step Functions ----------------------------------------------------------------
+    def start_execution(self, state_machine_arn: str, payload: Any, name: str | None = None) -> str:
+        run = self.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn,
+            name=name or f"run-{uuid.uuid4().hex[:12]}",
+            input=json.dumps(payload),
+        )
+        return str(run["executionArn"])
+
+    def wait_for_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Poll until the execution ends; returns DescribeExecution's answer."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL:
+                return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout}s")
+            time.sleep(0.01)
+
+    def _stop_running_executions(self) -> None:
+        if self.stack is None or self._mock is None:
+            return
+        sfn = self.client("stepfunctions")
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            arn = machine["stateMachineArn"]
+            for run in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")[
+                "executions"
+            ]:
+                sfn.stop_execution(executionArn=run["executionArn"], cause="emulator stopped")
+
+    # -- EventBridge (emulation of delivery to Lambda and Step Functions) ---------------
+    def journal_event(self, entry: dict[str, Any]) -> None:
+        record = {
+            "source": entry.get("Source"),
+            "detail-type": entry.get("DetailType"),
+            "detail": json.loads(entry.get("Detail") or "{}"),
+            "bus": entry.get("EventBusName") or "default",
+            "time": datetime.now(UTC).isoformat(),
+        }
+        self.events.append(record)
+        for listener in list(self.on_event):
+            listener(record)
+
+    def deliver_event(self, rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
+        payload = _target_input(target, event)
+        arn = target["Arn"]
+        if arn.startswith("arn:aws:states:"):
+            self.start_execution(arn, payload)
+            self.deliveries.append({"rule": rule.name, "target": arn, "outcome": "started"})
+            return
+        try:
+            spec = self.runtime.find(arn)
+        except KeyError as missing:
+            self._dead_letter(
+                target.get("DeadLetterConfig", {}).get("Arn"),
+                event,
+                "ResourceNotFoundException",
+                str(missing),
+            )
+            self.deliveries.append({"rule": rule.name, "target": arn, "outcome": "dead-lettered"})
+            return
+        self._invoke_async_with_retries(rule.name, spec, payload)
+
+    def _invoke_async_with_retries(self, rule_name: str, spec: FunctionSpec, payload: Any) -> None:
+        """Lambda's asynchronous invocation: retries on function error, then the DLQ."""
+        config = self.async_config.get(spec.name, {})
+        attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
+        last = None
+        for attempt in range(attempts):
+            if attempt:
+                self.clock.sleep(60 * attempt)  # Lambda waits about 1 min, then 2 min
+            last = self.runtime.invoke(spec.name, payload)
+            if last.error_type is None:
+                self.deliveries.append(
+                    {
+                        "rule": rule_name,
+                        "target": spec.name,
+                        "outcome": "ok",
+                        "attempts": attempt + 1,
+                    }
+                )
+                return
+        assert last is not None
+        self._dead_letter(
+            config.get("DeadLetterArn"), payload, last.error_type or "", last.payload.decode()
+        )
+        self.deliveries.append(
+            {
+                "rule": rule_name,
+                "target": spec.name,
+                "outcome": "dead-lettered",
+                "attempts": attempts,
+            }
+        )
+
+    def _dead_letter(self, queue_arn: str | None, event: Any, code: str, message: str) -> None:
+        if not queue_arn:
+            return
+        name = queue_arn.rsplit(":", 1)[-1]
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(event),
+            MessageAttributes={
+                "ErrorCode": {"DataType": "String", "StringValue": code or "Unknown"},
+                "ErrorMessage": {"DataType": "String", "StringValue": message[:1000] or "-"},
+            },
+        )
+
+    # -- CloudWatch (emulation of alarm state change events) ---------------------------
+    def publish_alarm_change(self, alarm: Alarm, previous_value: str, previous_reason: str) -> None:
+        now = _alarm_timestamp(alarm.state_updated_timestamp)
+        detail = {
+            "alarmName": alarm.name,
+            "state": {
+                "value": alarm.state_value,
+                "reason": alarm.state_reason,
+                "reasonData": alarm.state_reason_data or "{}",
+                "timestamp": now,
+            },
+            "previousState": {
+                "value": previous_value,
+                "reason": previous_reason or "",
+                "timestamp": now,
+            },
+            "configuration": {"description": alarm.description or "", "metrics": []},
+        }
+        events_backends[self.account_id][self.region].put_events(
+            [
+                {
+                    "Source": "aws.cloudwatch",
+                    "DetailType": "CloudWatch Alarm State Change",
+                    "Detail": json.dumps(detail),
+                    "Resources": [alarm.alarm_arn],
+                }
+            ]
+        )
+
+    # -- Lambda runtime plumbing -------------------------------------------------------
+    def _lambda_environment(self) -> dict[str, str]:
+        return {
+            **_CREDENTIALS,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        }
+
+    def _write_logs(self, spec: FunctionSpec, request_id: str, text: str) -> None:
+        if self._mock is None:
+            return
+        logs = self.client("logs")
+        group = f"/aws/lambda/{spec.name}"
+        stream = f"emulated/{request_id}"
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        now = int(time.time() * 1000)
+        lines = [line for line in text.splitlines() if line.strip()] or [
+            f"END RequestId: {request_id}"
+        ]
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": now, "message": line} for line in lines],
+        )
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    if "Input" in target:
+        return json.loads(target["Input"])
+    path = target.get("InputPath")
+    if path:
+        value: Any = event
+        for part in path.removeprefix("$").strip(".").split("."):
+            if part:
+                value = value[part]
+        return value
+    return event
+
+
+def _alarm_timestamp(stamp: datetime) -> str:
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"

@@ -1,0 +1,222 @@
+"""Every change the emulator makes to moto's internals, in one place.
+
+Each patch names the moto behaviour it changes and why. `tests/integration/test_moto_patches.py`
+checks each one against the installed moto, so an upgrade that moves a patch point fails
+there, by name, instead of somewhere deep in a switch.
+
+Patches are applied once per process and dispatch to the running `Emulator` (there is at
+most one at a time); with no emulator running, moto behaves as shipped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.cloudwatch.models import CloudWatchBackend
+from moto.events.models import EventsBackend, Rule
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+_active: Emulator | None = None
+_applied = False
+_apply_lock = threading.Lock()
+
+ORIGINALS: dict[str, Callable[..., Any]] = {
+    "WaitFunction._wait_interval": WaitFunction._wait_interval,
+    "retrier_decl.time": retrier_decl.time,  # type: ignore[dict-item]
+    "LambdaSimpleBackend.invoke": LambdaSimpleBackend.invoke,
+    "Rule.send_to_targets": Rule.send_to_targets,
+    "CloudWatchBackend.set_alarm_state": CloudWatchBackend.set_alarm_state,
+    "EventsBackend.put_events": EventsBackend.put_events,
+}
+
+
+def activate(emulator: Emulator | None) -> None:
+    """Route the patched behaviour to `emulator` (None: back to moto's own)."""
+    global _active  # noqa: PLW0603 - one emulator per process, by design
+    _active = emulator
+    apply()
+
+
+def active() -> Emulator | None:
+    return _active
+
+
+def apply() -> None:
+    global _applied  # noqa: PLW0603
+    with _apply_lock:
+        if _applied:
+            return
+        _patch_wait_states()
+        _patch_retry_backoff()
+        _patch_sdk_service_names()
+        _patch_lambda_invoke()
+        _patch_eventbridge_targets()
+        _patch_alarm_state_events()
+        _patch_event_journal()
+        _applied = True
+
+
+# 1. moto's ASL interpreter really sleeps in `Wait` states
+#    (WaitFunction._wait_interval waits on the execution's stop event for the full
+#    duration). Scale the wait by the emulator's clock; a stop still interrupts it.
+def _patch_wait_states() -> None:
+    original = ORIGINALS["WaitFunction._wait_interval"]
+
+    def _wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+        if _active is None:
+            return original(self, env, wait_seconds)
+        _active.clock.wait(env.program_state_event, wait_seconds)
+        return None
+
+    WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+
+
+# 2. moto's retrier calls `time.sleep(interval)` between `Retry` attempts
+#    (retrier_decl.RetrierDecl._eval_body). Give that module a `time` whose sleep is
+#    the emulator's clock.
+class _ClockTime:
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def sleep(self, seconds: float) -> None:
+        if _active is None:
+            self._real.sleep(seconds)
+        else:
+            _active.clock.sleep(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def _patch_retry_backoff() -> None:
+    retrier_decl.time = _ClockTime(ORIGINALS["retrier_decl.time"])  # type: ignore[assignment]
+
+
+# 3. `arn:aws:states:::aws-sdk:elasticloadbalancingv2:*` tasks: moto maps the SFN service
+#    name to a boto3 client name through StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
+#    which lacks elbv2.
+def _patch_sdk_service_names() -> None:
+    overrides = StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES
+    overrides["elasticloadbalancingv2"] = "elbv2"  # type: ignore[index]
+
+
+# 4. With {"lambda": {"use_docker": False}}, moto answers every invoke with the request
+#    body (LambdaSimpleBackend.invoke). Run the function's real handler instead.
+def _patch_lambda_invoke() -> None:
+    original = ORIGINALS["LambdaSimpleBackend.invoke"]
+
+    def invoke(
+        self: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes | None:
+        if _active is None:
+            return original(self, function_name, qualifier, body, headers, response_headers)  # type: ignore[no-any-return]
+        event = json.loads(body) if body else {}
+        invocation_type = (headers or {}).get("X-Amz-Invocation-Type", "RequestResponse")
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            _active.runtime.invoke_async(function_name, event)
+            return b""
+        result = _active.runtime.invoke(function_name, event)
+        if result.error_type is not None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return result.payload
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+
+# 5. moto's EventBridge delivers to logs, SQS, archives and buses only
+#    (Rule.send_to_targets raises NotImplementedError for Lambda). Deliver Lambda and
+#    Step Functions targets through the emulator, with moto's own event-pattern matcher;
+#    other targets go to moto as before.
+def _patch_eventbridge_targets() -> None:
+    original = ORIGINALS["Rule.send_to_targets"]
+    lock = threading.RLock()
+
+    def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        if _active is None:
+            return original(self, original_event, transform_input)  # type: ignore[no-any-return]
+        if not self.event_pattern.matches_event(original_event):
+            return None
+        event = _normalise_event(original_event)
+        ours = [t for t in self.targets if _delivered_by_emulator(t["Arn"])]
+        for target in ours:
+            _active.deliver_event(self, target, event)
+        rest = [t for t in self.targets if not _delivered_by_emulator(t["Arn"])]
+        if rest:
+            with lock:
+                saved, self.targets = self.targets, rest
+                try:
+                    original(self, original_event, transform_input)
+                finally:
+                    self.targets = saved
+        return None
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _delivered_by_emulator(arn: str) -> bool:
+    return arn.startswith(("arn:aws:lambda:", "arn:aws:states:"))
+
+
+def _normalise_event(event: dict[str, Any]) -> dict[str, Any]:
+    """moto stamps `time` as epoch seconds; EventBridge sends an ISO-8601 string."""
+    event = dict(event)
+    if isinstance(event.get("time"), int | float):
+        stamp = datetime.fromtimestamp(event["time"], UTC)
+        event["time"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    event.pop("ingestion-time", None)
+    return event
+
+
+# 6. CloudWatch publishes `CloudWatch Alarm State Change` to EventBridge whenever an
+#    alarm changes state; moto's CloudWatchBackend.set_alarm_state only records it.
+def _patch_alarm_state_events() -> None:
+    original = ORIGINALS["CloudWatchBackend.set_alarm_state"]
+
+    def set_alarm_state(
+        self: CloudWatchBackend, alarm_name: str, reason: str, reason_data: str, state_value: str
+    ) -> None:
+        alarm = self.alarms.get(alarm_name)
+        previous = (alarm.state_value, alarm.state_reason) if alarm else None
+        original(self, alarm_name, reason, reason_data, state_value)
+        if _active is None or previous is None or previous[0] == state_value:
+            return
+        _active.publish_alarm_change(self.alarms[alarm_name], previous[0], previous[1])
+
+    CloudWatchBackend.set_alarm_state = set_alarm_state  # type: ignore[method-assign]
+
+
+# 7. Keep a journal of every event put on any bus (EventsBackend.put_events), so the demo
+#    and the tests can read what the stack announced without a subscriber of their own.
+def _patch_event_journal() -> None:
+    original = ORIGINALS["EventsBackend.put_events"]
+
+    def put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = original(self, events)
+        if _active is not None:
+            for event, entry in zip(events, entries, strict=False):
+                if "EventId" in entry:
+                    _active.journal_event(event)
+        return entries
+
+    EventsBackend.put_events = put_events  # type: ignore[method-assign]

@@ -1,0 +1,258 @@
+"""An in-process Lambda runtime for the functions the template declares.
+
+Invoking a function imports its real handler from its `CodeUri` (once: that is the cold
+start), with its layers importable and exactly the environment the template gives it,
+then calls it with a Lambda-shaped context. Functions share the process but not their
+modules (each `app.py` is loaded under its own name) nor their environment (applied for
+the duration of one invocation, then restored). What a function prints goes to its
+CloudWatch Logs group in the emulated account, as on AWS.
+
+Invocations are serialized: the process has one `os.environ`, and the emulator must not
+let two functions see each other's configuration.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+
+@dataclass
+class FunctionSpec:
+    """One function of the template, as deployed into the emulator."""
+
+    logical_id: str
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    layer_dirs: list[Path] = field(default_factory=list)
+    timeout: int = 30
+    memory: int = 128
+    module: ModuleType | None = None
+    invocations: int = 0
+    cold_starts: int = 0
+
+
+@dataclass
+class Invocation:
+    """What one invocation returned: the payload and, on failure, the error type."""
+
+    function: str
+    payload: bytes
+    error_type: str | None
+    duration_ms: float
+    request_id: str
+
+    def json(self) -> Any:
+        return json.loads(self.payload) if self.payload else None
+
+
+class LambdaContext:
+    """The attributes of the AWS Lambda context object that handlers use."""
+
+    def __init__(self, spec: FunctionSpec, request_id: str) -> None:
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = spec.arn
+        self.memory_limit_in_mb = spec.memory
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{spec.name}"
+        self.log_stream_name = f"emulated/{request_id}"
+        self._deadline = time.monotonic() + spec.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _ThreadRoutedStream(io.TextIOBase):
+    """sys.stdout/sys.stderr stand-in: writes from an invoking thread go to its buffer."""
+
+    def __init__(self, real: TextIO, local: threading.local) -> None:
+        self._real = real
+        self._local = local
+
+    def write(self, text: str) -> int:
+        buffer = getattr(self._local, "buffer", None)
+        if buffer is not None:
+            return int(buffer.write(text))
+        return self._real.write(text)
+
+    def flush(self) -> None:
+        if getattr(self._local, "buffer", None) is None:
+            self._real.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+
+LogSink = Callable[[FunctionSpec, str, str], None]
+
+
+class LambdaRuntime:
+    """Registry and invoker of the emulated stack's functions."""
+
+    def __init__(self, base_environment: Mapping[str, str], log_sink: LogSink | None = None):
+        self.functions: dict[str, FunctionSpec] = {}
+        self.base_environment = dict(base_environment)
+        self.log_sink = log_sink
+        self.history: list[Invocation] = []
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._install_streams()
+
+    def _install_streams(self) -> None:
+        if not isinstance(sys.stdout, _ThreadRoutedStream):
+            sys.stdout = _ThreadRoutedStream(sys.stdout, self._local)  # type: ignore[assignment]
+        if not isinstance(sys.stderr, _ThreadRoutedStream):
+            sys.stderr = _ThreadRoutedStream(sys.stderr, self._local)  # type: ignore[assignment]
+        # Both streams share one thread-local: rebind it so this runtime owns the routing.
+        for stream in (sys.stdout, sys.stderr):
+            stream._local = self._local  # type: ignore[attr-defined]
+
+    def register(self, spec: FunctionSpec) -> None:
+        self.functions[spec.name] = spec
+        self.functions[spec.arn] = spec
+
+    def find(self, name_or_arn: str) -> FunctionSpec:
+        key = name_or_arn
+        if key.startswith("arn:") and key.count(":") > 6:  # qualified ARN
+            key = key.rsplit(":", 1)[0]
+        if key in self.functions:
+            return self.functions[key]
+        raise KeyError(f"function {name_or_arn!r} is not deployed in the emulated stack")
+
+    def by_logical_id(self, logical_id: str) -> FunctionSpec:
+        for spec in self.functions.values():
+            if spec.logical_id == logical_id:
+                return spec
+        raise KeyError(f"no function with logical id {logical_id!r}")
+
+    def invoke(self, name_or_arn: str, event: Any) -> Invocation:
+        """Invoke synchronously (RequestResponse); errors come back as Lambda reports them."""
+        spec = self.find(name_or_arn)
+        request_id = str(uuid.uuid4())
+        buffer = io.StringIO()
+        with self._lock, self._environment(spec), self._captured(buffer):
+            started = time.perf_counter()
+            payload, error_type = self._call(spec, event, request_id)
+            duration_ms = (time.perf_counter() - started) * 1000
+        if error_type is None and duration_ms > spec.timeout * 1000:
+            payload, error_type = _error_payload(
+                "Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds", request_id
+            )
+        result = Invocation(spec.name, payload, error_type, duration_ms, request_id)
+        self.history.append(result)
+        if self.log_sink is not None:
+            self.log_sink(spec, request_id, buffer.getvalue())
+        return result
+
+    def invoke_async(self, name_or_arn: str, event: Any) -> None:
+        """Invoke with InvocationType=Event: accepted at once, run on its own thread."""
+        self.find(name_or_arn)  # unknown function: fail the caller, as Lambda does
+        thread = threading.Thread(target=self.invoke, args=(name_or_arn, event), daemon=True)
+        thread.start()
+
+    def _call(self, spec: FunctionSpec, event: Any, request_id: str) -> tuple[bytes, str | None]:
+        spec.invocations += 1
+        try:
+            handler = self._handler(spec)
+            result = handler(event, LambdaContext(spec, request_id))
+        except Exception as exc:  # noqa: BLE001 - report like the Lambda runtime does
+            traceback.print_exc()
+            return _error_payload(type(exc).__name__, str(exc), request_id, exc)
+        try:
+            return json.dumps(result).encode(), None
+        except (TypeError, ValueError) as exc:
+            return _error_payload("Runtime.MarshalError", str(exc), request_id)
+
+    def _handler(self, spec: FunctionSpec) -> Callable[[Any, Any], Any]:
+        module_name, _, attribute = spec.handler.rpartition(".")
+        if spec.module is None:
+            spec.cold_starts += 1
+            spec.module = _load_module(spec, module_name)
+        return getattr(spec.module, attribute)  # type: ignore[no-any-return]
+
+    def reset_cold_start(self, name_or_arn: str) -> None:
+        """Forget a function's loaded module: its next invocation is a cold start."""
+        self.find(name_or_arn).module = None
+
+    @contextmanager
+    def _environment(self, spec: FunctionSpec) -> Iterator[None]:
+        overlay = {
+            **self.base_environment,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "_HANDLER": spec.handler,
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            **spec.environment,
+        }
+        saved = {key: os.environ.get(key) for key in overlay}
+        os.environ.update(overlay)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    @contextmanager
+    def _captured(self, buffer: io.StringIO) -> Iterator[None]:
+        previous = getattr(self._local, "buffer", None)
+        self._local.buffer = buffer
+        try:
+            yield
+        finally:
+            self._local.buffer = previous
+
+
+def _load_module(spec: FunctionSpec, module_name: str) -> ModuleType:
+    path = spec.code_dir / (module_name.replace(".", "/") + ".py")
+    if not path.is_file():
+        raise FileNotFoundError(f"{spec.logical_id}: handler module {path} does not exist")
+    for layer_dir in spec.layer_dirs:
+        if str(layer_dir) not in sys.path:
+            sys.path.insert(0, str(layer_dir))
+    unique_name = f"_bluegreen_function_{spec.logical_id}"
+    module_spec = importlib.util.spec_from_file_location(unique_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[unique_name] = module
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def _error_payload(
+    error_type: str, message: str, request_id: str, exc: BaseException | None = None
+) -> tuple[bytes, str]:
+    body: dict[str, Any] = {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+    }
+    if exc is not None:
+        body["stackTrace"] = traceback.format_tb(exc.__traceback__)
+    return json.dumps(body).encode(), error_type
