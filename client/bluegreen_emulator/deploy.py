@@ -84,6 +84,9 @@ def deploy(emulator: Emulator, template_path: Path, parameters: dict[str, str]) 
         for logical_id, resource in merge_globals(template).items()
         if "Condition" not in resource or resolver.condition(resource["Condition"])
     }
+    unknown = {r["Type"] for r in resources.values()} - set(_CREATION_ORDER) - NOT_EMULATED
+    if unknown:  # refused before anything is created, like a CloudFormation validation error
+        raise TemplateError(f"resource types the emulator cannot deploy: {sorted(unknown)}")
     stack = DeployedStack(emulator.stack_name, template_path.parent, template, resources)
     for logical_id, resource in resources.items():
         _name_resource(emulator, resolver, stack, logical_id, resource)
@@ -93,9 +96,6 @@ def deploy(emulator: Emulator, template_path: Path, parameters: dict[str, str]) 
             if resource["Type"] == resource_type:
                 props = resolver.resolve(resource.get("Properties", {}))
                 creators[resource_type](emulator, stack, resolver, logical_id, props)
-    unknown = {r["Type"] for r in resources.values()} - set(_CREATION_ORDER) - NOT_EMULATED
-    if unknown:
-        raise TemplateError(f"resource types the emulator cannot deploy: {sorted(unknown)}")
     for key, output in template.get("Outputs", {}).items():
         if "Condition" in output and not resolver.condition(output["Condition"]):
             continue

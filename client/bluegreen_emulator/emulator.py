@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -47,6 +48,18 @@ _CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+_SESSION: boto3.session.Session | None = None
+_SESSION_LOCK = threading.Lock()
+
+
+def _session() -> boto3.session.Session:
+    """One boto3 session per process: botocore caches the service models it loads, so
+    creating a client costs ~2 ms instead of ~20 ms (a deploy creates about ten)."""
+    global _SESSION  # noqa: PLW0603 - a process-wide cache
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            _SESSION = boto3.session.Session()
+        return _SESSION
 
 
 class EmulatorError(Exception):
@@ -81,6 +94,11 @@ class Emulator:
         self._saved_env: dict[str, str | None] = {}
         self._role_arn: str | None = None
         self.on_event: list[Callable[[dict[str, Any]], None]] = []
+        self.cleanups: list[Callable[[], None]] = []
+        # (target group ARN, instance id) -> (state, reason): emulated health-check answers
+        self.target_health: dict[tuple[str, str], tuple[str, str]] = {}
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> Emulator:
@@ -104,6 +122,8 @@ class Emulator:
 
     def stop(self) -> None:
         self._stop_running_executions()
+        while self.cleanups:
+            self.cleanups.pop()()
         patches.activate(None)
         if self._mock is not None:
             self._mock.stop()
@@ -122,7 +142,11 @@ class Emulator:
 
     # -- access ------------------------------------------------------------------------
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        """A boto3 client for the emulated account (one per service, shared; thread-safe)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = _session().client(service, region_name=self.region)  # type: ignore[call-overload]
+            return self._clients[service]
 
     @property
     def deployed(self) -> DeployedStack:
@@ -231,7 +255,7 @@ class Emulator:
 
     def _invoke_async_with_retries(self, rule_name: str, spec: FunctionSpec, payload: Any) -> None:
         """Lambda's asynchronous invocation: retries on function error, then the DLQ."""
-        config = self.async_config.get(spec.name, {})
+        config = self._async_settings(spec)
         attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
         last = None
         for attempt in range(attempts):
@@ -260,6 +284,22 @@ class Emulator:
                 "attempts": attempts,
             }
         )
+
+    def _async_settings(self, spec: FunctionSpec) -> dict[str, Any]:
+        """The template's async-invoke settings, overridden by PutFunctionEventInvokeConfig
+        (so `aws lambda put-function-event-invoke-config` works here as on AWS)."""
+        settings = dict(self.async_config.get(spec.name, {}))
+        lam = self.client("lambda")
+        try:
+            configured = lam.get_function_event_invoke_config(FunctionName=spec.name)
+        except lam.exceptions.ResourceNotFoundException:
+            return settings
+        if "MaximumRetryAttempts" in configured:
+            settings["MaximumRetryAttempts"] = configured["MaximumRetryAttempts"]
+        on_failure = configured.get("DestinationConfig", {}).get("OnFailure", {})
+        if on_failure.get("Destination"):
+            settings["DeadLetterArn"] = on_failure["Destination"]
+        return settings
 
     def _dead_letter(self, queue_arn: str | None, event: Any, code: str, message: str) -> None:
         if not queue_arn:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
 import os
 import sys
 import threading
@@ -79,12 +80,19 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+# Which buffer the current thread's output goes to, shared by every router ever
+# installed: a test runner may swap sys.stdout between emulators, and a logging handler
+# created by an earlier cold start (Powertools keeps one per service) still holds the
+# router of its day. One process-wide routing table keeps all of them pointing right.
+_ROUTING = threading.local()
+
+
 class _ThreadRoutedStream(io.TextIOBase):
     """sys.stdout/sys.stderr stand-in: writes from an invoking thread go to its buffer."""
 
-    def __init__(self, real: TextIO, local: threading.local) -> None:
+    def __init__(self, real: TextIO) -> None:
         self._real = real
-        self._local = local
+        self._local = _ROUTING
 
     def write(self, text: str) -> int:
         buffer = getattr(self._local, "buffer", None)
@@ -104,6 +112,34 @@ class _ThreadRoutedStream(io.TextIOBase):
         return "utf-8"
 
 
+_CONSOLES: list[Any] = []  # every stream that was sys.stdout/sys.stderr when we wrapped it
+
+
+def _route_console_output() -> None:
+    """Send what a function prints or logs to its invocation's buffer.
+
+    Puts a router over sys.stdout/sys.stderr when they are not one (a test runner swaps
+    them between test phases), and over the stream of every plain logging.StreamHandler
+    that writes to a console stream: Powertools' handler is created once per process, on
+    the first cold start, and reused by every later one, whatever sys.stdout is by then.
+    Outside an invocation a router writes through, so nothing else changes.
+    """
+    for name in ("stdout", "stderr"):
+        current = getattr(sys, name)
+        if not isinstance(current, _ThreadRoutedStream):
+            if not any(current is known for known in _CONSOLES):
+                _CONSOLES.append(current)
+            setattr(sys, name, _ThreadRoutedStream(current))
+    consoles = [*_CONSOLES, sys.__stdout__, sys.__stderr__]
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if type(handler) is logging.StreamHandler and any(
+                handler.stream is console for console in consoles
+            ):
+                handler.setStream(_ThreadRoutedStream(handler.stream))
+
+
 LogSink = Callable[[FunctionSpec, str, str], None]
 
 
@@ -116,17 +152,8 @@ class LambdaRuntime:
         self.log_sink = log_sink
         self.history: list[Invocation] = []
         self._lock = threading.RLock()
-        self._local = threading.local()
-        self._install_streams()
-
-    def _install_streams(self) -> None:
-        if not isinstance(sys.stdout, _ThreadRoutedStream):
-            sys.stdout = _ThreadRoutedStream(sys.stdout, self._local)  # type: ignore[assignment]
-        if not isinstance(sys.stderr, _ThreadRoutedStream):
-            sys.stderr = _ThreadRoutedStream(sys.stderr, self._local)  # type: ignore[assignment]
-        # Both streams share one thread-local: rebind it so this runtime owns the routing.
-        for stream in (sys.stdout, sys.stderr):
-            stream._local = self._local  # type: ignore[attr-defined]
+        self._local = _ROUTING
+        _route_console_output()
 
     def register(self, spec: FunctionSpec) -> None:
         self.functions[spec.name] = spec
@@ -152,6 +179,7 @@ class LambdaRuntime:
         request_id = str(uuid.uuid4())
         buffer = io.StringIO()
         with self._lock, self._environment(spec), self._captured(buffer):
+            _route_console_output()
             started = time.perf_counter()
             payload, error_type = self._call(spec, event, request_id)
             duration_ms = (time.perf_counter() - started) * 1000
@@ -188,6 +216,7 @@ class LambdaRuntime:
         module_name, _, attribute = spec.handler.rpartition(".")
         if spec.module is None:
             spec.cold_starts += 1
+            _reset_cold_start_flags()
             spec.module = _load_module(spec, module_name)
         return getattr(spec.module, attribute)  # type: ignore[no-any-return]
 
@@ -228,6 +257,23 @@ class LambdaRuntime:
             self._local.buffer = previous
 
 
+# On AWS a cold start is a new process; here functions share one, so the per-process
+# cold-start flags of the Lambda libraries (module globals) are set again on each load.
+_COLD_START_FLAGS = (
+    "aws_lambda_powertools.logging.logger",
+    "aws_lambda_powertools.metrics.base",
+    "aws_lambda_powertools.metrics.provider.cold_start",
+    "aws_lambda_powertools.tracing.tracer",
+)
+
+
+def _reset_cold_start_flags() -> None:
+    for name in _COLD_START_FLAGS:
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "is_cold_start"):
+            vars(module)["is_cold_start"] = True
+
+
 def _load_module(spec: FunctionSpec, module_name: str) -> ModuleType:
     path = spec.code_dir / (module_name.replace(".", "/") + ".py")
     if not path.is_file():
@@ -253,6 +299,7 @@ def _error_payload(
         "errorType": error_type,
         "requestId": request_id,
     }
-    if exc is not None:
-        body["stackTrace"] = traceback.format_tb(exc.__traceback__)
+    if exc is not None and exc.__traceback__ is not None:
+        # Skip the emulator's own frame: the trace starts in the handler, as on AWS.
+        body["stackTrace"] = traceback.format_tb(exc.__traceback__.tb_next)
     return json.dumps(body).encode(), error_type
