@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend
+from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
@@ -41,6 +42,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "Rule.send_to_targets": Rule.send_to_targets,
     "CloudWatchBackend.set_alarm_state": CloudWatchBackend.set_alarm_state,
     "EventsBackend.put_events": EventsBackend.put_events,
+    "FakeTargetGroup.health_for": FakeTargetGroup.health_for,
 }
 
 
@@ -67,6 +69,7 @@ def apply() -> None:
         _patch_eventbridge_targets()
         _patch_alarm_state_events()
         _patch_event_journal()
+        _patch_target_health()
         _applied = True
 
 
@@ -220,3 +223,27 @@ def _patch_event_journal() -> None:
         return entries
 
     EventsBackend.put_events = put_events  # type: ignore[method-assign]
+
+
+# 8. moto reports every registered, running instance as `healthy`
+#    (FakeTargetGroup.health_for). Let the emulator answer for instances whose emulated
+#    nginx fails its health check (Emulator.target_health).
+def _patch_target_health() -> None:
+    original = ORIGINALS["FakeTargetGroup.health_for"]
+
+    def health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) -> Any:
+        status = original(self, target, ec2_backend)
+        override = _active.target_health.get((self.arn, target["Id"])) if _active else None
+        if override is None or status.status != "healthy":
+            return status
+        state, reason = override
+        return FakeHealthStatus(
+            status.instance_id,
+            status.port,
+            status.health_check_port,
+            state,
+            reason,
+            "emulated health check",
+        )
+
+    FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]

@@ -1,18 +1,296 @@
-"""Validation of a switch request (the state machine's input)."""
+"""Validation of a switch request (the state machine's input), before anything changes.
+
+`parse_request` checks the shape and every value, and returns the normalised request
+with defaults filled in. Each error is an `InvalidInput` naming the field (JSON path
+style, e.g. `testTraffic.probes[1].path`) and the reason.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import InvalidInput
+from .plan import plan_steps
 
 PLATFORMS = ("EC2", "ECS")
+_ARN = r"arn:aws[\w-]*:elasticloadbalancing:[\w-]+:\d{12}:"
+LISTENER_ARN = re.compile(_ARN + r"listener/(app|net)/[\w-]+/[0-9a-f]+/[0-9a-f]+$")
+RULE_ARN = re.compile(_ARN + r"listener-rule/(app|net)/[\w-]+/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$")
+TARGET_GROUP_ARN = re.compile(_ARN + r"targetgroup/[\w-]+/[0-9a-f]+$")
+ALARM_NAME = re.compile(r"^[^\x00-\x1f]{1,255}$")
+COMPARISONS = ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold")
+METRIC_KINDS = ("target5xxRatio", "p99Latency", "custom")
+KNOWN_FIELDS = {
+    "platform", "listeners", "rules", "blueTargetGroupArn", "greenTargetGroupArn",
+    "targetGroupArns", "strategy", "alarms", "allowStartInAlarm", "metricChecks",
+    "healthCheck", "testTraffic", "approval", "revision", "dryRun", "requestedBy",
+    "version", "description",
+}  # fmt: skip
 
 
 def parse_request(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, dict):
+    if not isinstance(raw, Mapping):
         raise InvalidInput("$", "the input must be a JSON object")
+    unknown = sorted(set(raw) - KNOWN_FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0], "is not a field of a switch request (typo?)")
     platform = raw.get("platform")
     if platform not in PLATFORMS:
         raise InvalidInput("platform", f"must be one of {', '.join(PLATFORMS)}, got {platform!r}")
-    return {"platform": platform, **{k: v for k, v in raw.items() if k != "platform"}}
+    if platform == "ECS":
+        raise InvalidInput("platform", "ECS switches are not handled by this version of the stack")
+    return _parse_ec2(raw)
+
+
+def _parse_ec2(raw: Mapping[str, Any]) -> dict[str, Any]:
+    listeners = _arn_list(raw, "listeners", LISTENER_ARN, "an ALB listener ARN")
+    rules = _arn_list(raw, "rules", RULE_ARN, "an ALB listener rule ARN")
+    if not listeners and not rules:
+        raise InvalidInput("listeners", "give at least one production listener or listener rule")
+    request: dict[str, Any] = {
+        "platform": "EC2",
+        "listeners": listeners,
+        "rules": rules,
+        **_target_groups(raw),
+        "strategy": dict(raw.get("strategy") or {}),
+        "steps": plan_steps(raw.get("strategy")),
+        "alarms": _alarms(raw.get("alarms", [])),
+        "allowStartInAlarm": _bool(raw, "allowStartInAlarm"),
+        "metricChecks": [_metric(m, i) for i, m in enumerate(_list(raw, "metricChecks"))],
+        "healthCheck": _health(raw.get("healthCheck") or {}),
+        "testTraffic": _test_traffic(raw.get("testTraffic")),
+        "approval": _approval(raw.get("approval") or {}),
+        "revision": _revision(raw.get("revision")),
+        "dryRun": _bool(raw, "dryRun"),
+        "requestedBy": _text(raw, "requestedBy", "unknown"),
+        "version": _text(raw, "version", ""),
+        "description": _text(raw, "description", ""),
+    }
+    return request
+
+
+def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
+    value = raw.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(key, f"must be a list, got {type(value).__name__}")
+    return value
+
+
+def _arn_list(raw: Mapping[str, Any], key: str, pattern: re.Pattern[str], what: str) -> list[str]:
+    values = _list(raw, key)
+    for index, value in enumerate(values):
+        if not isinstance(value, str) or not pattern.match(value):
+            raise InvalidInput(f"{key}[{index}]", f"must be {what}, got {value!r}")
+    if len(set(values)) != len(values):
+        raise InvalidInput(key, "lists the same ARN twice")
+    return list(values)
+
+
+def _target_groups(raw: Mapping[str, Any]) -> dict[str, Any]:
+    blue, green = raw.get("blueTargetGroupArn"), raw.get("greenTargetGroupArn")
+    pair = raw.get("targetGroupArns")
+    if pair is not None:
+        if blue is not None or green is not None:
+            raise InvalidInput("targetGroupArns", "give either the pair or blue/green, not both")
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise InvalidInput("targetGroupArns", "must list exactly two target group ARNs")
+        for index, arn in enumerate(pair):
+            _check_tg(f"targetGroupArns[{index}]", arn)
+        if pair[0] == pair[1]:
+            raise InvalidInput("targetGroupArns", "the two target groups must differ")
+        return {
+            "targetGroupArns": list(pair),
+            "blueTargetGroupArn": None,
+            "greenTargetGroupArn": None,
+        }
+    _check_tg("blueTargetGroupArn", blue)
+    _check_tg("greenTargetGroupArn", green)
+    if blue == green:
+        raise InvalidInput("greenTargetGroupArn", "must differ from blueTargetGroupArn")
+    return {
+        "targetGroupArns": [blue, green],
+        "blueTargetGroupArn": blue,
+        "greenTargetGroupArn": green,
+    }
+
+
+def _check_tg(field: str, value: Any) -> None:
+    if not isinstance(value, str) or not TARGET_GROUP_ARN.match(value):
+        raise InvalidInput(field, f"must be a target group ARN, got {value!r}")
+
+
+def _alarms(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise InvalidInput("alarms", "must be a list of alarm names")
+    for index, name in enumerate(value):
+        if not isinstance(name, str) or not ALARM_NAME.match(name):
+            raise InvalidInput(f"alarms[{index}]", f"must be a CloudWatch alarm name, got {name!r}")
+    if len(value) > 100:
+        raise InvalidInput("alarms", "at most 100 alarms")
+    return sorted(set(value))
+
+
+def _metric(value: Any, index: int) -> dict[str, Any]:
+    where = f"metricChecks[{index}]"
+    if not isinstance(value, Mapping):
+        raise InvalidInput(where, "must be an object")
+    kind = value.get("type", "custom")
+    if kind not in METRIC_KINDS:
+        raise InvalidInput(f"{where}.type", f"must be one of {', '.join(METRIC_KINDS)}")
+    threshold = value.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or threshold < 0:
+        raise InvalidInput(f"{where}.threshold", "must be a number >= 0")
+    check = {
+        "id": _text(value, "id", f"{kind}{index}", where=where),
+        "type": kind,
+        "threshold": float(threshold),
+        "comparison": value.get("comparison", "GreaterThanThreshold"),
+        "windowSeconds": _bounded(value, "windowSeconds", 60, 86400, 300, where),
+        "periodSeconds": _bounded(value, "periodSeconds", 60, 86400, 60, where),
+    }
+    if check["comparison"] not in COMPARISONS:
+        raise InvalidInput(f"{where}.comparison", f"must be one of {', '.join(COMPARISONS)}")
+    if kind == "custom":
+        metric = value.get("metric")
+        if not isinstance(metric, Mapping) or not {"namespace", "name"} <= set(metric):
+            raise InvalidInput(
+                f"{where}.metric", "must give namespace and name (and dimensions, stat)"
+            )
+        dims = metric.get("dimensions", {})
+        if not isinstance(dims, Mapping) or not all(isinstance(v, str) for v in dims.values()):
+            raise InvalidInput(f"{where}.metric.dimensions", "must map names to string values")
+        check["metric"] = {
+            "namespace": str(metric["namespace"]),
+            "name": str(metric["name"]),
+            "dimensions": dict(dims),
+            "stat": str(metric.get("stat", "Sum")),
+        }
+    return check
+
+
+def _health(value: Any) -> dict[str, int]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput("healthCheck", "must be an object {minHealthy, timeoutSeconds}")
+    timeout = _bounded(value, "timeoutSeconds", 0, 7200, 600, "healthCheck")
+    poll = _bounded(value, "pollSeconds", 5, 300, 15, "healthCheck")
+    return {
+        "minHealthy": _bounded(value, "minHealthy", 1, 1000, 1, "healthCheck"),
+        "timeoutSeconds": timeout,
+        "pollSeconds": poll,
+        "maxPolls": max(1, timeout // poll),
+    }
+
+
+def _test_traffic(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInput("testTraffic", "must be an object {listenerArn, baseUrl, probes}")
+    listener = value.get("listenerArn")
+    if not isinstance(listener, str) or not LISTENER_ARN.match(listener):
+        raise InvalidInput(
+            "testTraffic.listenerArn", f"must be an ALB listener ARN, got {listener!r}"
+        )
+    base = value.get("baseUrl")
+    parts = urlsplit(base) if isinstance(base, str) else None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidInput(
+            "testTraffic.baseUrl", f"must be an http(s) URL with a host, got {base!r}"
+        )
+    if parts.path not in {"", "/"} or parts.query:
+        raise InvalidInput(
+            "testTraffic.baseUrl", "must be scheme://host[:port] only; paths go in probes"
+        )
+    probes = value.get("probes")
+    if not isinstance(probes, list) or not probes:
+        raise InvalidInput("testTraffic.probes", "must list at least one probe")
+    return {
+        "listenerArn": listener,
+        "baseUrl": base.rstrip("/"),  # type: ignore[union-attr]
+        "probes": [_probe(p, i) for i, p in enumerate(probes)],
+    }
+
+
+def _probe(value: Any, index: int) -> dict[str, Any]:
+    where = f"testTraffic.probes[{index}]"
+    if not isinstance(value, Mapping):
+        raise InvalidInput(where, "must be an object {path, expect}")
+    path = value.get("path")
+    if not isinstance(path, str) or not path.startswith("/") or "//" in path or "@" in path:
+        raise InvalidInput(f"{where}.path", f"must be an absolute path like /health, got {path!r}")
+    expect = value.get("expect", 200)
+    if isinstance(expect, bool) or not isinstance(expect, int) or not 100 <= expect <= 599:
+        raise InvalidInput(f"{where}.expect", f"must be an HTTP status code, got {expect!r}")
+    contains = value.get("contains")
+    if contains is not None and not isinstance(contains, str):
+        raise InvalidInput(f"{where}.contains", "must be text expected in the body")
+    return {
+        "path": path,
+        "expect": expect,
+        "contains": contains,
+        "timeoutSeconds": _bounded(value, "timeoutSeconds", 1, 30, 5, where),
+    }
+
+
+def _approval(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput("approval", "must be an object {required, timeoutSeconds}")
+    return {
+        "required": _bool(value, "required", where="approval"),
+        "timeoutSeconds": _bounded(value, "timeoutSeconds", 1, 7 * 86400, 3600, "approval"),
+    }
+
+
+def _revision(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInput("revision", "must be an object {application, deploymentGroup, revision}")
+    for key in ("application", "deploymentGroup"):
+        if not isinstance(value.get(key), str) or not value[key]:
+            raise InvalidInput(
+                f"revision.{key}", "is required (the idle fleet's CodeDeploy target)"
+            )
+    if not isinstance(value.get("revision"), Mapping):
+        raise InvalidInput("revision.revision", "must be a CodeDeploy RevisionLocation object")
+    return {
+        "application": value["application"],
+        "deploymentGroup": value["deploymentGroup"],
+        "revision": dict(value["revision"]),
+        "timeoutSeconds": _bounded(value, "timeoutSeconds", 60, 7200, 1800, "revision"),
+        "pollSeconds": _bounded(value, "pollSeconds", 5, 300, 15, "revision"),
+    }
+
+
+def _bounded(
+    source: Mapping[str, Any], key: str, low: int, high: int, default: int, where: str
+) -> int:
+    value = source.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(
+            f"{where}.{key}", f"must be a whole number from {low} to {high}, got {value!r}"
+        )
+    return value
+
+
+def _bool(source: Mapping[str, Any], key: str, where: str = "") -> bool:
+    value = source.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidInput(
+            f"{where}.{key}" if where else key, f"must be true or false, got {value!r}"
+        )
+    return value
+
+
+def _text(source: Mapping[str, Any], key: str, default: str, where: str = "") -> str:
+    value = source.get(key, default)
+    if not isinstance(value, str) or len(value) > 256:
+        raise InvalidInput(
+            f"{where}.{key}" if where else key, "must be text of at most 256 characters"
+        )
+    return value

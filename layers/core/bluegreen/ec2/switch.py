@@ -1,0 +1,402 @@
+"""The EC2 switch: what each task of the state machine does.
+
+The state machine owns the order, the waits and the error routing; each function here
+does one task and returns what the machine needs next. Every function is idempotent
+for the same input, because Step Functions may run a task twice.
+
+State carried between tasks: `$.request` (validated input), `$.plan` (from `plan`),
+`$.health`, `$.cursor` (the current traffic step), `$.error`/`$.failedAt` on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .. import announce, records
+from ..errors import BlueGreenError, InvalidInput
+from ..probes import Fetch, http_fetch, run_probe
+from ..records import Records
+from ..switch.plan import weights_for
+from ..switch.request import parse_request
+from . import gates, traffic
+
+
+class IdleGroupUnhealthy(BlueGreenError):
+    """The target group traffic would move to has too few healthy targets."""
+
+
+class ProbeFailed(BlueGreenError):
+    """An HTTP probe through the test listener did not get the expected answer."""
+
+
+class GateFailed(BlueGreenError):
+    """A gate (alarm, metric or health) failed after a traffic step."""
+
+
+@dataclass
+class Ec2Deps:
+    """What the EC2 tasks need, injected by the handlers (or by tests)."""
+
+    elbv2: Any
+    cloudwatch: Any
+    records: Records
+    announcer: announce.Announcer
+    fetch: Fetch = http_fetch
+
+
+# -- plan (first state: read-only) ---------------------------------------------------------
+def plan(raw: Any, deployment_id: str, execution_arn: str, deps: Ec2Deps) -> dict[str, Any]:
+    """Validate the input against the request schema and against AWS; change nothing."""
+    request = parse_request(raw)
+    routes = traffic.routes_from(request["listeners"], request["rules"])
+    saved = _snapshot_or_refuse(deps.elbv2, routes)
+    live, idle = _live_and_idle(request, saved)
+    _check_alarms(deps.cloudwatch, request)
+    if request["testTraffic"]:
+        _snapshot_or_refuse(
+            deps.elbv2, traffic.routes_from([request["testTraffic"]["listenerArn"]], [])
+        )
+    steps = [
+        {
+            "index": index,
+            "percent": step["percent"],
+            "bakeSeconds": step["bakeSeconds"],
+            "weights": weights_for(step["percent"], live, idle),
+            "last": index == len(request["steps"]) - 1,
+        }
+        for index, step in enumerate(request["steps"])
+    ]
+    locks = sorted({traffic.listener_of(r) for r in routes})
+    if request["testTraffic"]:
+        locks = sorted({*locks, request["testTraffic"]["listenerArn"]})
+    return {
+        "deploymentId": deployment_id,
+        "executionArn": execution_arn,
+        "from": live,
+        "to": idle,
+        "routes": routes,
+        "locks": locks,
+        "steps": steps,
+        "dryRun": request["dryRun"],
+        "hasTestTraffic": request["testTraffic"] is not None,
+        "needsApproval": request["approval"]["required"],
+        "current": [
+            {"arn": r["arn"], "weights": traffic.forward_weights(r["actions"])} for r in saved
+        ],
+        "request": request,
+    }
+
+
+def _snapshot_or_refuse(elbv2: Any, routes: list[dict[str, str]]) -> list[dict[str, Any]]:
+    try:
+        return traffic.snapshot(elbv2, routes)
+    except elbv2.exceptions.ListenerNotFoundException:
+        raise InvalidInput(
+            "listeners", "a listener does not exist (check the ARNs and region)"
+        ) from None
+    except elbv2.exceptions.RuleNotFoundException:
+        raise InvalidInput("rules", "a listener rule does not exist (check the ARNs)") from None
+
+
+def _live_and_idle(request: Mapping[str, Any], saved: list[dict[str, Any]]) -> tuple[str, str]:
+    pair = request["targetGroupArns"]
+    totals = dict.fromkeys(pair, 0)
+    for index, route in enumerate(saved):
+        weights = traffic.forward_weights(route["actions"])
+        if not weights:
+            raise InvalidInput(f"{route['kind']}s", f"{route['arn']} has no forward action")
+        strangers = [arn for arn, w in weights.items() if w and arn not in totals]
+        if strangers:
+            raise InvalidInput(
+                f"{route['kind']}s",
+                f"{route['arn']} also forwards to {strangers[0]}, which is neither colour",
+            )
+        if not any(weights.get(arn) for arn in pair):
+            raise InvalidInput(
+                f"routes[{index}]", f"{route['arn']} forwards to neither target group"
+            )
+        for arn in pair:
+            totals[arn] += weights.get(arn, 0)
+    if request["blueTargetGroupArn"]:
+        live, idle = request["blueTargetGroupArn"], request["greenTargetGroupArn"]
+        if totals[live] == 0:
+            raise InvalidInput(
+                "greenTargetGroupArn", "already receives all the traffic: nothing to switch"
+            )
+        return live, idle
+    live = max(pair, key=lambda arn: totals[arn])
+    idle = pair[1] if live == pair[0] else pair[0]
+    return live, idle
+
+
+def _check_alarms(cloudwatch: Any, request: Mapping[str, Any]) -> None:
+    names = request["alarms"]
+    if not names:
+        return
+    states = gates.alarm_states(cloudwatch, names)
+    for index, name in enumerate(names):
+        if name not in states:
+            raise InvalidInput(f"alarms[{index}]", f"no CloudWatch alarm named {name!r}")
+    firing = [n for n in names if states[n]["state"] == "ALARM"]
+    if firing and not request["allowStartInAlarm"]:
+        raise InvalidInput(
+            "alarms",
+            f"{', '.join(firing)} already in ALARM; fix it first or set allowStartInAlarm: true",
+        )
+
+
+# -- begin: lock, snapshot, record, guards ---------------------------------------------------
+def begin(plan_: Mapping[str, Any], deps: Ec2Deps) -> dict[str, Any]:
+    request = plan_["request"]
+    routes = plan_["routes"]
+    saved = traffic.snapshot(deps.elbv2, routes)
+    test_saved = None
+    if request["testTraffic"]:
+        test_saved = traffic.snapshot(
+            deps.elbv2, traffic.routes_from([request["testTraffic"]["listenerArn"]], [])
+        )
+    snapshot = {"routes": saved, "test": test_saved}
+    record = {
+        "platform": "EC2",
+        "requestedBy": request["requestedBy"],
+        "version": request["version"],
+        "description": request["description"],
+        "from": plan_["from"],
+        "to": plan_["to"],
+        "strategy": request["strategy"],
+        "plannedSteps": [s["percent"] for s in plan_["steps"]],
+        "snapshot": snapshot,
+    }
+    deps.records.begin(
+        deployment_id=plan_["deploymentId"],
+        execution_arn=plan_["executionArn"],
+        lock_resources=plan_["locks"],
+        alarms=request["alarms"],
+        record=record,
+        rollback={"snapshot": snapshot},
+    )
+    deps.announcer.announce(
+        announce.STARTED,
+        {
+            "deploymentId": plan_["deploymentId"],
+            "platform": "EC2",
+            "from": plan_["from"],
+            "to": plan_["to"],
+            "steps": [s["percent"] for s in plan_["steps"]],
+            "requestedBy": request["requestedBy"],
+        },
+    )
+    return {"startedAt": time.time()}
+
+
+# -- health of the idle group ----------------------------------------------------------------
+def check_health(plan_: Mapping[str, Any], polls: int, deps: Ec2Deps) -> dict[str, Any]:
+    health = plan_["request"]["healthCheck"]
+    verdict = gates.health_verdict(deps.elbv2, plan_["to"], health["minHealthy"])
+    polls += 1
+    if not verdict["ok"] and polls >= health["maxPolls"]:
+        raise IdleGroupUnhealthy(
+            f"{plan_['to']} not healthy after {health['timeoutSeconds']} s: {verdict['detail']}"
+        )
+    return {"healthy": verdict["ok"], "polls": polls, "detail": verdict["detail"]}
+
+
+# -- test traffic and probes -----------------------------------------------------------------
+def test_traffic(plan_: Mapping[str, Any], deps: Ec2Deps) -> dict[str, Any]:
+    test = plan_["request"]["testTraffic"]
+    route = traffic.routes_from([test["listenerArn"]], [])
+    saved = traffic.snapshot(deps.elbv2, route)
+    traffic.set_weights(deps.elbv2, saved, {plan_["to"]: 1})
+    results = [run_probe(test["baseUrl"], probe, deps.fetch) for probe in test["probes"]]
+    verdict = {
+        "check": "probes",
+        "ok": all(r.ok for r in results),
+        "results": [r.as_dict() for r in results],
+    }
+    _record_step(deps, plan_, {"phase": "test-traffic", "verdicts": [verdict]})
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise ProbeFailed("; ".join(f"{r.url}: {r.reason}" for r in failed))
+    return {"probes": len(results)}
+
+
+# -- approval ----------------------------------------------------------------------------------
+def request_approval(plan_: Mapping[str, Any], task_token: str, deps: Ec2Deps) -> None:
+    deps.records.set_field(
+        plan_["deploymentId"], "approval", {"state": "WAITING", "since": records.now_iso()}
+    )
+    deps.announcer.announce(
+        announce.APPROVAL_NEEDED,
+        {
+            "deploymentId": plan_["deploymentId"],
+            "platform": "EC2",
+            "executionArn": plan_["executionArn"],
+            "taskToken": task_token,
+            "approve": "states:SendTaskSuccess with this taskToken",
+            "reject": "states:SendTaskFailure with this taskToken",
+        },
+    )
+
+
+# -- traffic steps -----------------------------------------------------------------------------
+def shift(plan_: Mapping[str, Any], index: int, deps: Ec2Deps) -> dict[str, Any]:
+    step = plan_["steps"][index]
+    min_healthy = plan_["request"]["healthCheck"]["minHealthy"]
+    health = gates.health_verdict(deps.elbv2, plan_["to"], min_healthy)
+    if not health["ok"]:
+        raise IdleGroupUnhealthy(
+            f"refusing to send {step['percent']}% to {plan_['to']}: {health['detail']}"
+        )
+    saved = traffic.snapshot(deps.elbv2, plan_["routes"])
+    observed = traffic.set_weights(deps.elbv2, saved, step["weights"])
+    _record_step(
+        deps,
+        plan_,
+        {"phase": "shift", "index": index, "percent": step["percent"], "observed": observed},
+    )
+    deps.announcer.announce(
+        announce.STEP,
+        {
+            "deploymentId": plan_["deploymentId"],
+            "platform": "EC2",
+            "index": index,
+            "percent": step["percent"],
+            "weights": step["weights"],
+        },
+    )
+    return {
+        "index": index,
+        "percent": step["percent"],
+        "bakeSeconds": step["bakeSeconds"],
+        "last": step["last"],
+    }
+
+
+def gate(
+    plan_: Mapping[str, Any], index: int, deps: Ec2Deps, load_balancer_arn: str | None = None
+) -> dict[str, Any]:
+    request = plan_["request"]
+    step = plan_["steps"][index]
+    verdicts = [
+        gates.alarm_verdict(deps.cloudwatch, request["alarms"]),
+        gates.health_verdict(deps.elbv2, plan_["to"], request["healthCheck"]["minHealthy"]),
+    ]
+    if request["metricChecks"]:
+        lb_arn = load_balancer_arn or _load_balancer_of(deps.elbv2, plan_["to"])
+        verdicts += [
+            gates.metric_verdict(deps.cloudwatch, c, plan_["to"], lb_arn)
+            for c in request["metricChecks"]
+        ]
+    _record_step(
+        deps,
+        plan_,
+        {"phase": "gate", "index": index, "percent": step["percent"], "verdicts": verdicts},
+    )
+    failed = [v for v in verdicts if not v["ok"]]
+    if failed:
+        raise GateFailed(
+            f"after step {index + 1} ({step['percent']}%): "
+            + "; ".join(v["detail"] for v in failed)
+        )
+    return {"index": index + 1, "passed": [v["check"] for v in verdicts]}
+
+
+def _load_balancer_of(elbv2: Any, target_group_arn: str) -> str:
+    groups = elbv2.describe_target_groups(TargetGroupArns=[target_group_arn])["TargetGroups"]
+    arns = groups[0].get("LoadBalancerArns", []) if groups else []
+    return arns[0] if arns else ""
+
+
+# -- endings -----------------------------------------------------------------------------------
+def finish(plan_: Mapping[str, Any], deps: Ec2Deps) -> dict[str, Any]:
+    """Success: record it, point the test listener at the new idle colour, unlock, announce."""
+    deployment_id = plan_["deploymentId"]
+    record = deps.records.get(deployment_id)
+    deps.records.claim_outcome(
+        deployment_id, records.SUCCEEDED, {"summary": f"100% on {plan_['to']}"}
+    )
+    test = record["snapshot"].get("test")
+    if test:
+        traffic.set_weights(deps.elbv2, test, {plan_["from"]: 1})
+    deps.records.release(deployment_id, record["locks"], record["alarms"])
+    deps.announcer.announce(
+        announce.SUCCEEDED,
+        {
+            "deploymentId": deployment_id,
+            "platform": "EC2",
+            "live": plan_["to"],
+            "idle": plan_["from"],
+        },
+    )
+    return {"status": records.SUCCEEDED, "live": plan_["to"], "idle": plan_["from"]}
+
+
+def rollback(
+    deployment_id: str, failed_at: str, error: Mapping[str, Any], deps: Ec2Deps
+) -> dict[str, Any]:
+    """Any failure: restore the snapshot, verify it, record, unlock, announce.
+
+    Restores even when another path already decided the outcome (the write is the
+    same snapshot, so a second restore changes nothing); records only if it wins.
+    """
+    try:
+        record = deps.records.get(deployment_id)
+    except records.RecordNotFound:  # failed before Begin wrote anything: nothing to undo
+        cause = _cause(failed_at, error)
+        return {
+            "error": f"SwitchFailed.{error.get('Error') or 'Unknown'}",
+            "cause": cause,
+            "status": "NOT_STARTED",
+        }
+    snapshot = record["snapshot"]
+    routes = list(snapshot["routes"]) + list(snapshot.get("test") or [])
+    observed = traffic.restore(deps.elbv2, routes)
+    cause = _cause(failed_at, error)
+    outcome = {
+        "failedAt": failed_at,
+        "error": error.get("Error", ""),
+        "cause": cause,
+        "restored": observed,
+    }
+    try:
+        deps.records.claim_outcome(deployment_id, records.ROLLED_BACK, outcome)
+        decided_here = True
+    except records.OutcomeAlreadyDecided:
+        decided_here = False
+    deps.records.release(deployment_id, record["locks"], record["alarms"])
+    if decided_here:
+        deps.announcer.announce(
+            announce.ROLLED_BACK,
+            {
+                "deploymentId": deployment_id,
+                "platform": "EC2",
+                "failedAt": failed_at,
+                "cause": cause,
+            },
+        )
+    status = records.ROLLED_BACK if decided_here else deps.records.status(deployment_id)
+    return {
+        "error": f"SwitchRolledBack.{error.get('Error') or 'Unknown'}",
+        "cause": cause,
+        "status": status,
+    }
+
+
+def _cause(failed_at: str, error: Mapping[str, Any]) -> str:
+    raw = str(error.get("Cause") or "")
+    message = raw
+    if raw.startswith("{"):
+        try:
+            message = json.loads(raw).get("errorMessage", raw)
+        except ValueError:
+            message = raw
+    name = error.get("Error") or "Error"
+    return f"{failed_at}: {name}: {message}".strip()
+
+
+def _record_step(deps: Ec2Deps, plan_: Mapping[str, Any], step: Mapping[str, Any]) -> None:
+    deps.records.append_step(plan_["deploymentId"], {**step, "at": records.now_iso()})

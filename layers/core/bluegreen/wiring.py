@@ -1,0 +1,48 @@
+"""Per-function wiring: settings model + lazily built dependencies, once per cold start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from . import announce, settings
+from .aws import Clients
+from .ec2.switch import Ec2Deps
+from .records import Records
+
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    """Build a value on first use and keep it (a handler module keeps one per cold start)."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._value: T | None = None
+
+    def __call__(self) -> T:
+        if self._value is None:
+            self._value = self._factory()
+        return self._value
+
+
+@dataclass(frozen=True)
+class SwitchSettings:
+    """Environment of the switch task functions (see template.yaml Globals)."""
+
+    DEPLOYMENTS_TABLE: str
+    EVENT_BUS_NAME: str = "default"
+    EVENT_SOURCE: str = "bluegreen"
+    LOCK_TTL_SECONDS: int = 7200
+
+
+def ec2_deps(clients: Clients | None = None) -> Ec2Deps:
+    config = settings.load(SwitchSettings)
+    clients = clients or Clients()
+    return Ec2Deps(
+        elbv2=clients.elbv2,
+        cloudwatch=clients.cloudwatch,
+        records=Records(clients.dynamodb, config.DEPLOYMENTS_TABLE, config.LOCK_TTL_SECONDS),
+        announcer=announce.Announcer(clients.events, config.EVENT_SOURCE, config.EVENT_BUS_NAME),
+    )
