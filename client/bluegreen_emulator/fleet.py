@@ -3,7 +3,7 @@
 VPC with two subnets, an internet-facing ALB, a production listener (:80, default action
 forwarding 100/0 to blue/green, plus a path rule for /api/*), a test listener (:8080,
 forwarding to green), two target groups with instances (each "runs nginx in front of
-app processes"), and CloudWatch alarms on the green group's 5xx count and p99 latency.
+app processes"), and CloudWatch alarms on the load balancer's target 5xx count and latency.
 
 The instances' answers to HTTP probes come from `FleetHttp`, a small server on
 127.0.0.1 that answers like the colour the test listener currently forwards to. Target
@@ -140,14 +140,14 @@ def build_ec2_fleet(
     )["Listeners"][0]["ListenerArn"]
     alarms = []
     for alarm, metric, stat, threshold in (
-        (f"{name}-green-5xx", "HTTPCode_Target_5XX_Count", "Sum", 10.0),
-        (f"{name}-green-p99", "TargetResponseTime", "Average", 1.5),
+        (f"{name}-5xx", "HTTPCode_Target_5XX_Count", "Sum", 10.0),
+        (f"{name}-p99", "TargetResponseTime", "Average", 1.5),
     ):
         cloudwatch.put_metric_alarm(
             AlarmName=alarm,
             Namespace="AWS/ApplicationELB",
             MetricName=metric,
-            Dimensions=[{"Name": "TargetGroup", "Value": groups["green"].split(":")[-1]}],
+            Dimensions=[{"Name": "LoadBalancer", "Value": lb.split("loadbalancer/", 1)[1]}],
             Statistic=stat,
             Period=60,
             EvaluationPeriods=1,

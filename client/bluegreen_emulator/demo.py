@@ -1,0 +1,265 @@
+"""`make demo`: the whole product on an emulated AWS account, in about half a minute.
+
+1. deploys template.yaml (functions, state machine, table, rules) into moto;
+2. builds a realistic EC2 fleet: ALB, production listener + /api/* rule, test listener,
+   blue (v41, live) and green (v42, idle) target groups with instances, alarms;
+3. switch 1: a 10% canary that probes green through the test listener, bakes, passes its
+   gates and moves all traffic to green;
+4. switch 2: the next release (v43 on blue) as a canary; during the bake the 5xx alarm
+   fires and traffic goes back to where it was, verified by read-back.
+
+Waits run on the emulator clock: a 300 s bake takes 300 x scale real seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .emulator import Emulator
+from .fleet import Ec2Fleet, build_ec2_fleet
+
+WIDTH = 78
+
+
+class Timeline:
+    """Collects the stack's events as they happen, stamped with emulated time.
+
+    Events arrive on the threads that put them (inside functions); lines are queued and
+    printed by the main thread (`drain`).
+    """
+
+    def __init__(self, aws: Emulator, fleet: Ec2Fleet, out: Callable[[str], None]) -> None:
+        self.aws = aws
+        self.fleet = fleet
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.print = out
+        self.origin = time.monotonic()
+        self.origin_waited = 0.0
+        self.names = {fleet.blue_arn: "blue", fleet.green_arn: "green"}
+
+    def start(self) -> None:
+        self.origin = time.monotonic()
+        self.origin_waited = self.aws.clock.waited
+
+    def out(self, line: str) -> None:
+        self.lines.put(line)
+
+    def drain(self) -> None:
+        while not self.lines.empty():
+            self.print(self.lines.get())
+
+    def stamp(self) -> str:
+        # emulated time = the waits the machine asked for + the real time spent outside them
+        waited = self.aws.clock.waited - self.origin_waited
+        real = time.monotonic() - self.origin
+        seconds = int(waited + max(0.0, real - waited * self.aws.clock.scale))
+        return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind, detail = event["detail-type"], event["detail"]
+        if event["source"] == "aws.cloudwatch":
+            state = detail["state"]
+            self.out(
+                f"  {self.stamp()}  alarm       {detail['alarmName']} -> {state['value']}: {state['reason']}"
+            )
+            return
+        line = {
+            "Switch Started": lambda: (
+                f"started     {self.names.get(detail['from'], '?')} -> {self.names.get(detail['to'], '?')}, "
+                f"steps {' -> '.join(f'{p}%' for p in detail['steps'])}, by {detail['requestedBy']}"
+            ),
+            "Switch Step": lambda: (
+                f"step {detail['index'] + 1}      {self._weights(detail['weights'])}  (read back ok)"
+            ),
+            "Switch Approval Needed": lambda: "approval    waiting for SendTaskSuccess",
+            "Switch Succeeded": lambda: f"succeeded   live: {self.names.get(detail['live'], '?')}",
+            "Switch Rolled Back": lambda: f"rolled back {detail['cause']}",
+        }.get(kind)
+        if line is not None:
+            self.out(f"  {self.stamp()}  {line()}")
+
+    def _weights(self, weights: dict[str, int]) -> str:
+        return " | ".join(
+            f"{self.names.get(arn, arn)} {w:>3}%"
+            for arn, w in sorted(weights.items(), key=lambda kv: self.names.get(kv[0], ""))
+        )
+
+
+def run_switch(
+    aws: Emulator, timeline: Timeline, request: dict[str, Any], name: str
+) -> dict[str, Any]:
+    timeline.start()
+    started = time.perf_counter()
+    arn = aws.start_execution(aws.output("SwitchStateMachineArn"), request, name=name)
+    while True:
+        timeline.drain()
+        try:
+            described = aws.wait_for_execution(arn, timeout=0.1)
+            break
+        except TimeoutError:
+            continue
+    timeline.drain()
+    history = aws.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)[
+        "events"
+    ]
+    record = _record(aws, name)
+    return {
+        "status": described["status"],
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+        "transitions": sum(1 for e in history if e["type"].endswith("StateEntered")),
+        "real_seconds": time.perf_counter() - started,
+        "record": record,
+    }
+
+
+def _record(aws: Emulator, deployment_id: str) -> dict[str, Any]:
+    from bluegreen.records import Records
+
+    return Records(aws.client("dynamodb"), aws.output("DeploymentsTableName")).get(deployment_id)
+
+
+def _weights_now(aws: Emulator, fleet: Ec2Fleet) -> str:
+    from bluegreen.ec2.traffic import forward_weights
+
+    elbv2 = aws.client("elbv2")
+    listener = elbv2.describe_listeners(ListenerArns=[fleet.listener_arn])["Listeners"][0][
+        "DefaultActions"
+    ]
+    rule = elbv2.describe_rules(RuleArns=[fleet.rule_arn])["Rules"][0]["Actions"]
+    names = {fleet.blue_arn: "blue", fleet.green_arn: "green"}
+
+    def show(actions: list[dict[str, Any]]) -> str:
+        return " | ".join(
+            f"{names[a]} {w}%"
+            for a, w in sorted(forward_weights(actions).items(), key=lambda kv: names[kv[0]])
+        )
+
+    return f"listener :80 [{show(listener)}]   rule /api/* [{show(rule)}]"
+
+
+def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
+    parser = argparse.ArgumentParser(prog="bluegreen_emulator demo")
+    parser.add_argument(
+        "--scale", type=float, default=0.01, help="real seconds per emulated second (default 0.01)"
+    )
+    args = parser.parse_args(argv)
+    rule = "=" * WIDTH
+    out(rule)
+    out("bluegreen demo: blue/green switches on an emulated AWS account (moto, in-process)")
+    out(rule)
+    with Emulator(clock_scale=args.scale) as aws:
+        functions = sorted({spec.logical_id for spec in aws.runtime.functions.values()})
+        out(
+            f"stack      {aws.stack_name}: {len(functions)} functions, state machine {aws.physical_id('SwitchStateMachine')},"
+        )
+        out(f"           table {aws.output('DeploymentsTableName')}")
+        fleet = build_ec2_fleet(aws)
+        out("fleet      ALB shop-alb: listener :80 (+ rule /api/*), test listener :8080")
+        out(
+            f"           blue  {len(fleet.blue_instances)} instances, v41, live     green {len(fleet.green_instances)} instances, v42, idle"
+        )
+        out(f"           alarms {', '.join(fleet.alarms)}")
+        out(f"now        {_weights_now(aws, fleet)}")
+        timeline = Timeline(aws, fleet, out)
+        aws.on_event.append(timeline)
+
+        out("")
+        out("switch 1   release v42 to green: canary 10%, bake 300 s, probes via the test listener")
+        first = run_switch(aws, timeline, fleet.request(), "release-v42")
+        _summary(out, first, aws, fleet)
+
+        out("")
+        out(
+            "switch 2   release v43 to blue: canary 10%, bake 300 s; the 5xx alarm fires during the bake"
+        )
+        fleet.versions[fleet.blue_arn] = "v43"
+        request = fleet.request(
+            blueTargetGroupArn=fleet.green_arn, greenTargetGroupArn=fleet.blue_arn, version="v43"
+        )
+        request["testTraffic"]["probes"][1]["contains"] = "v43"
+        _fire_alarm_during_first_bake(aws, fleet.alarms[0])
+        second = run_switch(aws, timeline, request, "release-v43")
+        _summary(out, second, aws, fleet)
+
+        out("")
+        out(rule)
+        ok = first["status"] == "SUCCEEDED" and second["record"]["status"] == "ROLLED_BACK"
+        out(
+            "result     "
+            + (
+                "switch 1 moved all traffic to v42; switch 2 was rolled back, traffic stayed on v42"
+                if ok
+                else "UNEXPECTED: see the output above"
+            )
+        )
+        out(rule)
+    return 0 if ok else 1
+
+
+def _fire_alarm_during_first_bake(aws: Emulator, alarm: str) -> None:
+    fired = threading.Event()
+
+    def on_event(event: dict[str, Any]) -> None:
+        if (
+            event["detail-type"] == "Switch Step"
+            and event["detail"]["index"] == 0
+            and not fired.is_set()
+        ):
+            fired.set()
+            bake = 300 * aws.clock.scale
+            timer = threading.Timer(
+                max(bake / 3, 0.05),
+                lambda: aws.client("cloudwatch").set_alarm_state(
+                    AlarmName=alarm,
+                    StateValue="ALARM",
+                    StateReason="Threshold Crossed: 42 target 5xx in 1 minute (> 10)",
+                ),
+            )
+            timer.daemon = True
+            timer.start()
+
+    aws.on_event.append(on_event)
+
+
+def _summary(
+    out: Callable[[str], None], run: dict[str, Any], aws: Emulator, fleet: Ec2Fleet
+) -> None:
+    record = run["record"]
+    gates = [
+        s
+        for s in record["steps"]
+        if s.get("phase") == "gate" and all(v["ok"] for v in s["verdicts"])
+    ]
+    out("  verdicts (from the deployment record):")
+    for step in record["steps"]:
+        for verdict in step.get("verdicts", []):
+            where = (
+                "test traffic"
+                if step["phase"] == "test-traffic"
+                else f"gate {step['index'] + 1} ({step['percent']}%)"
+            )
+            mark = "ok  " if verdict["ok"] else "FAIL"
+            detail = verdict.get("detail") or ", ".join(
+                f"{r['url'].rsplit('/', 1)[-1] or '/'} {r['status']} {r['ms']}ms"
+                for r in verdict.get("results", [])
+            )
+            out(f"    {mark} {where:<16} {verdict['check']:<12} {detail}")
+    out(
+        f"  => {record['status']}  ({run['transitions']} state transitions, "
+        f"{run['real_seconds']:.1f} s real, {len(gates)} gate(s) passed)"
+    )
+    if record["status"] != "SUCCEEDED":
+        outcome = record.get("outcome", {})
+        out(f"     cause: {outcome.get('cause') or run['cause']}")
+    out(f"     now  {_weights_now(aws, fleet)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
