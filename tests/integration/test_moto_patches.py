@@ -1,0 +1,474 @@
+"""Every patch in `bluegreen_emulator/patches.py`, checked against the installed moto.
+
+One test per patch. Each fails, by name, if a moto upgrade moves the patch point (the
+attribute is gone or its signature changed) or if the behaviour the patch supplies stops
+working. They run on a small throwaway stack (two functions and a queue) and throwaway
+state machines and rules, so they do not depend on the project's own template.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from textwrap import dedent
+from typing import Any
+
+import pytest
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.cloudwatch.models import CloudWatchBackend
+from moto.elbv2.models import FakeTargetGroup
+from moto.events.models import EventsBackend, Rule
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
+
+from bluegreen_emulator import Emulator, patches
+
+pytestmark = pytest.mark.integration
+
+_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.13
+    Handler: app.handler
+Resources:
+  EchoFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: echo/
+  FailingFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: failing/
+      EventInvokeConfig:
+        MaximumRetryAttempts: 1
+        DestinationConfig:
+          OnFailure:
+            Type: SQS
+            Destination: !GetAtt DeadLetterQueue.Arn
+  DeadLetterQueue:
+    Type: AWS::SQS::Queue
+"""
+_ECHO = """
+def handler(event, context):
+    return {"handler": "echo", "event": event}
+"""
+_FAILING = """
+class ProbeFailure(Exception):
+    pass
+
+def handler(event, context):
+    raise ProbeFailure("this function always fails")
+"""
+
+
+@pytest.fixture
+def probe(tmp_path: Path) -> Iterator[Emulator]:
+    """The emulator with a throwaway stack: EchoFunction, FailingFunction (async retries
+    then its DeadLetterQueue)."""
+    for folder, source in {"echo": _ECHO, "failing": _FAILING}.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "app.py").write_text(dedent(source), encoding="utf-8")
+    (tmp_path / "template.yaml").write_text(_TEMPLATE, encoding="utf-8")
+    with Emulator(template=tmp_path / "template.yaml", stack_name="probe") as aws:
+        yield aws
+
+
+def _parameters(function: Callable[..., Any]) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def _run_machine(aws: Emulator, definition: dict[str, Any], payload: Any = None) -> dict[str, Any]:
+    sfn = aws.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"probe-{len(sfn.list_state_machines()['stateMachines'])}",
+        definition=json.dumps(definition),
+        roleArn=aws.lambda_role_arn(),
+    )["stateMachineArn"]
+    execution = aws.start_execution(machine, payload or {}, name="probe-run")
+    return aws.wait_for_execution(execution, timeout=10)
+
+
+def _invocations(aws: Emulator, logical_id: str) -> list[Any]:
+    name = aws.function(logical_id).name
+    return [i for i in aws.runtime.history if i.function == name]
+
+
+def _eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        threading.Event().wait(0.01)
+
+
+# 1. Wait states ----------------------------------------------------------------------------
+def test_wait_states_take_emulated_time_not_real_time(probe: Emulator) -> None:
+    # Given moto's wait function, with the keyword arguments moto calls it with
+    assert _parameters(patches.ORIGINALS["WaitFunction._wait_interval"]) == [
+        "self",
+        "env",
+        "wait_seconds",
+    ]
+    assert WaitFunction._wait_interval is not patches.ORIGINALS["WaitFunction._wait_interval"]
+    # and a state machine that waits an hour, on a clock of scale 0
+    definition = {
+        "StartAt": "Bake",
+        "States": {"Bake": {"Type": "Wait", "Seconds": 3600, "End": True}},
+    }
+
+    # When it runs
+    started = time.monotonic()
+    described = _run_machine(probe, definition)
+
+    # Then it succeeds at once, and the clock counted the hour
+    assert described["status"] == "SUCCEEDED"
+    assert time.monotonic() - started < 5
+    assert probe.clock.waited == 3600
+
+
+# 2. Retry back-off -------------------------------------------------------------------------
+def test_retry_back_off_takes_emulated_time_not_real_time(probe: Emulator) -> None:
+    # Given moto's retrier still sleeps through its module's `time`
+    assert "time.sleep(" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
+    assert isinstance(retrier_decl.time, patches._ClockTime)
+    # and a task that always fails, retried twice an hour apart
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": probe.function("FailingFunction").arn},
+                "Retry": [
+                    {
+                        "ErrorEquals": ["ProbeFailure"],
+                        "IntervalSeconds": 3600,
+                        "MaxAttempts": 2,
+                        "BackoffRate": 1.0,
+                    }
+                ],
+                "End": True,
+            }
+        },
+    }
+
+    # When it runs
+    started = time.monotonic()
+    described = _run_machine(probe, definition)
+
+    # Then it tried three times and failed with the function's error, without sleeping
+    assert (described["status"], described["error"]) == ("FAILED", "ProbeFailure")
+    assert len(_invocations(probe, "FailingFunction")) == 3
+    assert time.monotonic() - started < 5
+    assert probe.clock.waited == 7200
+
+
+# 3. aws-sdk:elasticloadbalancingv2 ---------------------------------------------------------
+def test_elbv2_sdk_tasks_reach_the_emulated_load_balancers(probe: Emulator) -> None:
+    # Given moto's SFN-to-boto service name map has the elbv2 entry
+    overrides = StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES
+    assert overrides["elasticloadbalancingv2"] == "elbv2"
+    # and a load balancer
+    ec2, elbv2 = probe.client("ec2"), probe.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in enumerate("ab")
+    ]
+    elbv2.create_load_balancer(Name="probe-alb", Subnets=subnets)
+    definition = {
+        "StartAt": "Describe",
+        "States": {
+            "Describe": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:elasticloadbalancingv2:describeLoadBalancers",
+                "Parameters": {"Names": ["probe-alb"]},
+                "ResultSelector": {"names.$": "$.LoadBalancers[*].LoadBalancerName"},
+                "End": True,
+            }
+        },
+    }
+
+    # When a state machine describes it through the SDK integration
+    described = _run_machine(probe, definition)
+
+    # Then it gets the load balancer
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"]) == {"names": ["probe-alb"]}
+
+
+# 4. Lambda invoke runs the real handler ------------------------------------------------------
+def test_lambda_invoke_runs_the_functions_real_handler(probe: Emulator) -> None:
+    # Given moto's simple Lambda backend's invoke, with the signature the patch expects
+    assert _parameters(patches.ORIGINALS["LambdaSimpleBackend.invoke"]) == [
+        "self",
+        "function_name",
+        "qualifier",
+        "body",
+        "headers",
+        "response_headers",
+    ]
+    assert LambdaSimpleBackend.invoke is not patches.ORIGINALS["LambdaSimpleBackend.invoke"]
+    lam = probe.client("lambda")
+
+    # When the functions are invoked through the Lambda API
+    echoed = lam.invoke(FunctionName="probe-EchoFunction", Payload=b'{"n": 1}')
+    failed = lam.invoke(FunctionName="probe-FailingFunction", Payload=b"{}")
+    queued = lam.invoke(FunctionName="probe-EchoFunction", InvocationType="Event", Payload=b"{}")
+
+    # Then the real handlers answered (not moto's echo of the request)
+    assert json.loads(echoed["Payload"].read()) == {"handler": "echo", "event": {"n": 1}}
+    assert failed["FunctionError"] == "Unhandled"
+    error = json.loads(failed["Payload"].read())
+    assert (error["errorType"], error["errorMessage"]) == (
+        "ProbeFailure",
+        "this function always fails",
+    )
+    # and an asynchronous invoke is accepted at once and runs the handler
+    assert queued["StatusCode"] == 202
+    _eventually(lambda: len(_invocations(probe, "EchoFunction")) == 2)
+
+
+# 5. EventBridge delivers to Lambda targets ---------------------------------------------------
+def test_eventbridge_delivers_matching_events_to_lambda_targets_only(probe: Emulator) -> None:
+    # Given moto's rule delivery and event-pattern matcher
+    assert _parameters(patches.ORIGINALS["Rule.send_to_targets"]) == [
+        "self",
+        "original_event",
+        "transform_input",
+    ]
+    assert Rule.send_to_targets is not patches.ORIGINALS["Rule.send_to_targets"]
+    # and a rule for orders over 100 targeting the echo function
+    events = probe.client("events")
+    events.put_rule(
+        Name="big-orders",
+        EventPattern=json.dumps(
+            {"source": ["probe.shop"], "detail": {"total": [{"numeric": [">", 100]}]}}
+        ),
+    )
+    echo = probe.function("EchoFunction")
+    events.put_targets(Rule="big-orders", Targets=[{"Id": "echo", "Arn": echo.arn}])
+
+    # When a matching and two non-matching events are put on the bus
+    def put(source: str, total: int) -> None:
+        entry = {"Source": source, "DetailType": "Order", "Detail": json.dumps({"total": total})}
+        assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+
+    put("probe.shop", 250)
+    put("probe.shop", 20)
+    put("probe.other", 250)
+
+    # Then only the matching one reached the function, as an EventBridge event
+    delivered = [i.json()["event"] for i in _invocations(probe, "EchoFunction")]
+    assert len(delivered) == 1
+    assert delivered[0]["source"] == "probe.shop"
+    assert delivered[0]["detail-type"] == "Order"
+    assert delivered[0]["detail"] == {"total": 250}
+    assert delivered[0]["time"].endswith("Z")
+
+
+# 6. Alarm state changes become EventBridge events --------------------------------------------
+def test_an_alarm_state_change_emits_one_documented_event(probe: Emulator) -> None:
+    # Given moto's set_alarm_state, with the signature the patch expects
+    assert _parameters(patches.ORIGINALS["CloudWatchBackend.set_alarm_state"]) == [
+        "self",
+        "alarm_name",
+        "reason",
+        "reason_data",
+        "state_value",
+    ]
+    assert (
+        CloudWatchBackend.set_alarm_state
+        is not patches.ORIGINALS["CloudWatchBackend.set_alarm_state"]
+    )
+    # and an alarm in its initial state
+    cloudwatch = probe.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="shop-5xx",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    alarm = cloudwatch.describe_alarms(AlarmNames=["shop-5xx"])["MetricAlarms"][0]
+
+    def alarm_events() -> list[dict[str, Any]]:
+        return [e for e in probe.events if e["detail-type"] == "CloudWatch Alarm State Change"]
+
+    # When it goes to ALARM
+    cloudwatch.set_alarm_state(AlarmName="shop-5xx", StateValue="ALARM", StateReason="5xx > 5")
+
+    # Then exactly one event is emitted, with the fields AWS documents
+    (event,) = alarm_events()
+    assert event["source"] == "aws.cloudwatch"
+    assert event["bus"] == "default"
+    detail = event["detail"]
+    assert detail["alarmName"] == "shop-5xx"
+    assert detail["state"]["value"] == "ALARM"
+    assert detail["state"]["reason"] == "5xx > 5"
+    assert detail["state"]["timestamp"].endswith("+0000")
+    assert detail["previousState"]["value"] == alarm["StateValue"]
+
+    # When it is set to ALARM again, Then no event is emitted (the state did not change)
+    cloudwatch.set_alarm_state(AlarmName="shop-5xx", StateValue="ALARM", StateReason="still")
+    assert len(alarm_events()) == 1
+
+    # When it recovers, Then one more event says so
+    cloudwatch.set_alarm_state(AlarmName="shop-5xx", StateValue="OK", StateReason="fine")
+    assert [e["detail"]["state"]["value"] for e in alarm_events()] == ["ALARM", "OK"]
+    assert alarm_events()[1]["detail"]["previousState"]["value"] == "ALARM"
+
+
+def test_an_alarm_event_reaches_a_rule_that_matches_it(probe: Emulator) -> None:
+    # Given an alarm and a rule for alarms going to ALARM, targeting the echo function
+    cloudwatch, events = probe.client("cloudwatch"), probe.client("events")
+    cloudwatch.put_metric_alarm(
+        AlarmName="shop-p99",
+        MetricName="TargetResponseTime",
+        Namespace="AWS/ApplicationELB",
+        ExtendedStatistic="p99",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    pattern = {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"state": {"value": ["ALARM"]}},
+    }
+    events.put_rule(Name="alarms", EventPattern=json.dumps(pattern))
+    events.put_targets(
+        Rule="alarms", Targets=[{"Id": "echo", "Arn": probe.function("EchoFunction").arn}]
+    )
+
+    # When the alarm fires and then recovers
+    cloudwatch.set_alarm_state(AlarmName="shop-p99", StateValue="ALARM", StateReason="slow")
+    cloudwatch.set_alarm_state(AlarmName="shop-p99", StateValue="OK", StateReason="fast")
+
+    # Then the function received the ALARM event only, naming the alarm in `resources`
+    (delivered,) = [i.json()["event"] for i in _invocations(probe, "EchoFunction")]
+    alarm_arn = cloudwatch.describe_alarms(AlarmNames=["shop-p99"])["MetricAlarms"][0]["AlarmArn"]
+    assert delivered["resources"] == [alarm_arn]
+    assert delivered["detail"]["alarmName"] == "shop-p99"
+    assert delivered["detail"]["state"]["value"] == "ALARM"
+
+
+# 7. The event journal ------------------------------------------------------------------------
+def test_every_event_put_on_a_bus_is_journaled(probe: Emulator) -> None:
+    # Given moto's put_events, with the signature the patch expects
+    assert _parameters(patches.ORIGINALS["EventsBackend.put_events"]) == ["self", "events"]
+    assert EventsBackend.put_events is not patches.ORIGINALS["EventsBackend.put_events"]
+    events = probe.client("events")
+    events.create_event_bus(Name="deployments")
+
+    # When events are put on the default bus and a custom bus, with no rule at all
+    events.put_events(
+        Entries=[
+            {"Source": "bluegreen", "DetailType": "Switch started", "Detail": '{"id": "d-1"}'},
+            {
+                "Source": "bluegreen",
+                "DetailType": "Switch succeeded",
+                "Detail": '{"id": "d-1"}',
+                "EventBusName": "deployments",
+            },
+        ]
+    )
+
+    # Then the journal has both, in order, with their bus
+    assert [(e["detail-type"], e["bus"], e["detail"]) for e in probe.events] == [
+        ("Switch started", "default", {"id": "d-1"}),
+        ("Switch succeeded", "deployments", {"id": "d-1"}),
+    ]
+
+
+# 8. Target health ---------------------------------------------------------------------------
+def test_target_health_answers_as_the_emulator_says(probe: Emulator) -> None:
+    # Given moto's health_for, with the signature the patch expects
+    assert _parameters(patches.ORIGINALS["FakeTargetGroup.health_for"]) == [
+        "self",
+        "target",
+        "ec2_backend",
+    ]
+    assert FakeTargetGroup.health_for is not patches.ORIGINALS["FakeTargetGroup.health_for"]
+    # and a target group with two running instances
+    ec2, elbv2 = probe.client("ec2"), probe.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.0.0/24")["Subnet"]["SubnetId"]
+    instances = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=2, MaxCount=2, SubnetId=subnet)[
+            "Instances"
+        ]
+    ]
+    group = elbv2.create_target_group(Name="probe-tg", Protocol="HTTP", Port=80, VpcId=vpc)[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": i} for i in instances])
+
+    # When the emulator says the first one fails its health check
+    probe.target_health[(group, instances[0])] = ("unhealthy", "Target.FailedHealthChecks")
+
+    # Then the ELB API reports it unhealthy, and the other one healthy as moto would
+    health = elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    states = {h["Target"]["Id"]: h["TargetHealth"] for h in health}
+    assert states[instances[0]]["State"] == "unhealthy"
+    assert states[instances[0]]["Reason"] == "Target.FailedHealthChecks"
+    assert states[instances[1]]["State"] == "healthy"
+
+
+# Emulated asynchronous invocation (EventBridge to Lambda): retries, then the DLQ ------------
+@pytest.mark.parametrize(
+    ("configure", "attempts"),
+    [
+        pytest.param(None, 2, id="template-EventInvokeConfig"),
+        pytest.param({"MaximumRetryAttempts": 0}, 1, id="PutFunctionEventInvokeConfig"),
+    ],
+)
+def test_a_failing_event_target_is_retried_then_dead_lettered(
+    probe: Emulator, configure: dict[str, Any] | None, attempts: int
+) -> None:
+    # Given a rule whose target always fails, with an on-failure queue
+    events, sqs = probe.client("events"), probe.client("sqs")
+    failing = probe.function("FailingFunction")
+    queue_url = sqs.get_queue_url(QueueName=probe.physical_id("DeadLetterQueue"))["QueueUrl"]
+    if configure is not None:
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        probe.client("lambda").put_function_event_invoke_config(
+            FunctionName=failing.name,
+            DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+            **configure,
+        )
+    events.put_rule(Name="all-orders", EventPattern=json.dumps({"source": ["probe.shop"]}))
+    events.put_targets(Rule="all-orders", Targets=[{"Id": "failing", "Arn": failing.arn}])
+
+    # When an event matches
+    events.put_events(Entries=[{"Source": "probe.shop", "DetailType": "Order", "Detail": "{}"}])
+
+    # Then Lambda tried as configured, waiting emulated minutes between tries, not real ones
+    assert len(_invocations(probe, "FailingFunction")) == attempts
+    assert probe.clock.waited == sum(60 * n for n in range(1, attempts))
+    assert probe.deliveries[-1]["outcome"] == "dead-lettered"
+    # and the event is in the dead-letter queue with the error that ended it
+    messages = sqs.receive_message(
+        QueueUrl=queue_url, MessageAttributeNames=["All"], MaxNumberOfMessages=10
+    )["Messages"]
+    assert len(messages) == 1
+    assert json.loads(messages[0]["Body"])["source"] == "probe.shop"
+    assert messages[0]["MessageAttributes"]["ErrorCode"]["StringValue"] == "ProbeFailure"
