@@ -1,0 +1,33 @@
+"""The ECS-native blue/green lifecycle hook: returns `hookStatus` for each stage.
+
+One function serves every stage (the event names it). The layer runs the configured
+checks; a wait is answered IN_PROGRESS with a `callBackDelay`, never slept through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bluegreen import settings
+from bluegreen.aws import Clients
+from bluegreen.hooks.ecs_native import EcsNativeHookDeps, answer_ecs_native_hook
+from bluegreen.hooks.guard import idempotency_store
+from bluegreen.hooks.settings import EcsNativeHookSettings
+
+logger = Logger()
+clients = Clients()
+
+
+@logger.inject_lambda_context(correlation_id_path="resourceArn", log_event=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    deps = EcsNativeHookDeps(
+        clients=clients,
+        load_settings=lambda: settings.load(EcsNativeHookSettings),
+        store_for=lambda s: idempotency_store(
+            clients.dynamodb, s.DEPLOYMENTS_TABLE, context.function_name
+        ),
+    )
+    return answer_ecs_native_hook(event, context, deps)

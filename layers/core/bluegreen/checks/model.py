@@ -1,0 +1,118 @@
+"""What a check receives and what it answers.
+
+A check is a function `(CheckContext) -> CheckResult`. It never reports anything to
+CodeDeploy or ECS itself: the hook contracts (`bluegreen.hooks`) turn results into a
+verdict. A check answers PASSED, FAILED, or PENDING ("not yet": a task set still
+starting, a verification window still open), with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BlueGreenError
+from .http import HttpTransport, UrllibTransport
+
+
+class Outcome(enum.StrEnum):
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    PENDING = "PENDING"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    outcome: Outcome
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def passed(cls, check: str, reason: str, **details: Any) -> CheckResult:
+        return cls(check, Outcome.PASSED, reason, details)
+
+    @classmethod
+    def failed(cls, check: str, reason: str, **details: Any) -> CheckResult:
+        return cls(check, Outcome.FAILED, reason, details)
+
+    @classmethod
+    def pending(cls, check: str, reason: str, **details: Any) -> CheckResult:
+        return cls(check, Outcome.PENDING, reason, details)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "outcome": self.outcome.value, "reason": self.reason}
+
+
+class TargetNotReady(BlueGreenError):
+    """What a check needs does not exist yet (e.g. no replacement task set before Install)."""
+
+
+class CheckFailed(BlueGreenError):
+    """A check found something definitively wrong; the message says what."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A point in (monotonic) time the checks must finish by."""
+
+    at: float
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        return cls(clock() + seconds, clock)
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - self.clock())
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
+@dataclass(frozen=True)
+class ReleaseTarget:
+    """What is being released, as the hook contract found it.
+
+    `task_set_arn` is set for CodeDeploy (the replacement task set); for ECS-native the
+    green revision is identified by its task definition. `test_listeners` are listener
+    ARNs; `test_host` is the host a test listener rule matches, if any.
+    """
+
+    cluster: str
+    service: str
+    task_definition: str | None = None
+    task_set_arn: str | None = None
+    green_target_groups: tuple[str, ...] = ()
+    test_listeners: tuple[str, ...] = ()
+    test_host: str | None = None
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may use: clients, configuration, the target, the time left.
+
+    `target` is resolved lazily (a BeforeInstall hook has no replacement task set) and
+    cached; `waited_seconds` is how long the hook has already waited across ECS-native
+    re-invocations (0 for CodeDeploy).
+    """
+
+    clients: Any
+    config: Any  # bluegreen.hooks.config.HookConfig (kept untyped to avoid an import cycle)
+    resolve_target: Callable[[], ReleaseTarget]
+    deadline: Deadline
+    transport: HttpTransport = field(default_factory=UrllibTransport)
+    wall_clock: Callable[[], float] = time.time
+    waited_seconds: float = 0.0
+    waits_for_window: bool = False
+    first_seen: float | None = None
+    _target: ReleaseTarget | None = None
+
+    @property
+    def target(self) -> ReleaseTarget:
+        if self._target is None:
+            self._target = self.resolve_target()
+        return self._target

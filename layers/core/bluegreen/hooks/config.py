@@ -1,0 +1,347 @@
+"""Hook configuration: which checks run at which lifecycle event, and their parameters.
+
+Sources, first found wins (see docs/hook-configuration.md):
+1. per deployment: DeploymentsTable item `pk = HOOKCONFIG#<CodeDeploy deployment id>`,
+   `sk = CONFIG`, attribute `config` (a JSON string) - written by the switch state
+   machine; for ECS-native, `hookDetails.hookConfig` of the lifecycle hook;
+2. per application + deployment group: SSM parameter `<prefix>/<application>/<group>`
+   (ECS-native: `<prefix>/ecs/<cluster>/<service>`);
+3. the defaults below.
+
+`parse_config` validates the whole document and names the first wrong field, so a bad
+configuration fails the hook with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidConfiguration
+
+SCHEMA_VERSION = 1
+
+CODEDEPLOY_EVENTS = (
+    "BeforeInstall",
+    "AfterInstall",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AfterAllowTraffic",
+)
+ECS_STAGES = (
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+)
+CHECK_NAMES = ("preflight", "taskSetSteady", "targetHealth", "httpProbes", "alarmsHold")
+
+DEFAULT_CHECKS: dict[str, tuple[str, ...]] = {
+    "BeforeInstall": ("preflight",),
+    "AfterInstall": ("preflight", "taskSetSteady"),
+    "AfterAllowTestTraffic": ("taskSetSteady", "targetHealth", "httpProbes"),
+    "BeforeAllowTraffic": ("preflight", "targetHealth"),
+    "AfterAllowTraffic": ("alarmsHold",),
+    "RECONCILE_SERVICE": (),
+    "PRE_SCALE_UP": ("preflight",),
+    "POST_SCALE_UP": ("taskSetSteady",),
+    "TEST_TRAFFIC_SHIFT": (),
+    "POST_TEST_TRAFFIC_SHIFT": ("taskSetSteady", "targetHealth", "httpProbes"),
+    "PRE_PRODUCTION_TRAFFIC_SHIFT": ("preflight", "targetHealth"),
+    "PRODUCTION_TRAFFIC_SHIFT": ("preflight",),
+    "POST_PRODUCTION_TRAFFIC_SHIFT": ("alarmsHold",),
+}
+COMPARISONS = (
+    "GreaterThanThreshold",
+    "GreaterThanOrEqualToThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+)
+STATS = ("Sum", "Average", "Maximum", "Minimum", "SampleCount", "p50", "p90", "p95", "p99")
+
+
+@dataclass(frozen=True)
+class Probe:
+    path: str = "/"
+    host: str | None = None
+    expect_status: int = 200
+    expect_body: str | None = None
+    max_latency_ms: int = 2000
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class MetricThreshold:
+    namespace: str
+    metric_name: str
+    threshold: float
+    comparison: str = "GreaterThanThreshold"
+    stat: str = "Sum"
+    period_seconds: int = 60
+    dimensions: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        dims = ",".join(f"{k}={v}" for k, v in self.dimensions)
+        return f"{self.namespace}/{self.metric_name}" + (f"[{dims}]" if dims else "")
+
+
+@dataclass(frozen=True)
+class HookConfig:
+    source: str = "defaults"
+    alarms: tuple[str, ...] = ()
+    min_healthy: int = 1
+    probes: tuple[Probe, ...] = (Probe(),)
+    allowed_hosts: tuple[str, ...] = ()
+    test_endpoint: str | None = None
+    window_seconds: int = 0
+    metrics: tuple[MetricThreshold, ...] = ()
+    callback_delay_seconds: int = 30
+    max_wait_seconds: int = 600
+    poll_seconds: float = 5.0
+    checks: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_CHECKS))
+
+    def checks_for(self, event: str) -> tuple[str, ...]:
+        if event not in self.checks:
+            raise InvalidConfiguration("lifecycle event", f"{event!r} is not a hook event")
+        return self.checks[event]
+
+
+DEFAULTS = HookConfig()
+
+
+def parse_config(raw: Any, source: str) -> HookConfig:
+    """Validate a configuration document (a JSON string or an object)."""
+    doc = _document(raw, source)
+    v = _Validator(source)
+    v.keys(
+        doc,
+        "config",
+        {
+            "version",
+            "alarms",
+            "minHealthy",
+            "probes",
+            "allowedHosts",
+            "testEndpoint",
+            "verification",
+            "waits",
+            "checks",
+        },
+    )
+    if doc.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        v.fail("config.version", f"must be {SCHEMA_VERSION}, got {doc.get('version')!r}")
+    allowed = v.strings(doc, "allowedHosts", "config.allowedHosts")
+    endpoint = v.optional_str(doc, "testEndpoint", "config.testEndpoint")
+    if endpoint is not None:
+        v.endpoint(endpoint, allowed)
+    verification = v.mapping(doc, "verification", "config.verification")
+    v.keys(verification, "config.verification", {"windowSeconds", "metrics"})
+    waits = v.mapping(doc, "waits", "config.waits")
+    v.keys(waits, "config.waits", {"callBackDelaySeconds", "maxWaitSeconds", "pollSeconds"})
+    return HookConfig(
+        source=source,
+        alarms=v.strings(doc, "alarms", "config.alarms"),
+        min_healthy=v.integer(doc, "minHealthy", "config.minHealthy", DEFAULTS.min_healthy, 0),
+        probes=v.probes(doc.get("probes"), allowed),
+        allowed_hosts=allowed,
+        test_endpoint=endpoint,
+        window_seconds=v.integer(
+            verification, "windowSeconds", "config.verification.windowSeconds", 0, 0, 3600
+        ),
+        metrics=v.metrics(verification.get("metrics")),
+        callback_delay_seconds=v.integer(
+            waits, "callBackDelaySeconds", "config.waits.callBackDelaySeconds", 30, 1, 900
+        ),
+        max_wait_seconds=v.integer(
+            waits, "maxWaitSeconds", "config.waits.maxWaitSeconds", 600, 0, 86400
+        ),
+        poll_seconds=v.integer(waits, "pollSeconds", "config.waits.pollSeconds", 5, 1, 60),
+        checks=v.checks(doc.get("checks")),
+    )
+
+
+def _document(raw: Any, source: str) -> Mapping[str, Any]:
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except ValueError as error:
+            raise InvalidConfiguration(
+                f"{source}: config", f"is not valid JSON ({error})"
+            ) from None
+    if not isinstance(raw, Mapping):
+        raise InvalidConfiguration(f"{source}: config", "must be a JSON object")
+    return raw
+
+
+class _Validator:
+    """Small, explicit validation: every error names the field and the source."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, reason: str) -> None:
+        raise InvalidConfiguration(f"{self.source}: {path}", reason)
+
+    def keys(self, doc: Mapping[str, Any], path: str, known: set[str]) -> None:
+        unknown = sorted(set(doc) - known)
+        if unknown:
+            self.fail(path, f"unknown field(s) {unknown}; known: {sorted(known)}")
+
+    def mapping(self, doc: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+        value = doc.get(key, {})
+        if not isinstance(value, Mapping):
+            self.fail(path, "must be an object")
+        return value
+
+    def strings(self, doc: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+        value = doc.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(s, str) and s for s in value):
+            self.fail(path, "must be a list of non-empty strings")
+        return tuple(value)
+
+    def optional_str(self, doc: Mapping[str, Any], key: str, path: str) -> str | None:
+        value = doc.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            self.fail(path, "must be a non-empty string")
+        return value
+
+    def integer(
+        self,
+        doc: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: int,
+        low: int,
+        high: int = 10**9,
+    ) -> int:
+        value = doc.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.fail(path, f"must be an integer from {low} to {high}, got {value!r}")
+        return int(value)
+
+    def number(self, doc: Mapping[str, Any], key: str, path: str) -> float:
+        value = doc.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidConfiguration(f"{self.source}: {path}", f"must be a number, got {value!r}")
+        return float(value)
+
+    def choice(
+        self, doc: Mapping[str, Any], key: str, path: str, options: tuple[str, ...], default: str
+    ) -> str:
+        value = doc.get(key, default)
+        if value not in options:
+            self.fail(path, f"must be one of {list(options)}, got {value!r}")
+        return str(value)
+
+    def endpoint(self, endpoint: str, allowed: tuple[str, ...]) -> None:
+        parsed = urllib.parse.urlsplit(endpoint)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            self.fail("config.testEndpoint", f"must be an http(s) URL, got {endpoint!r}")
+        if parsed.hostname not in allowed:
+            self.fail("config.testEndpoint", f"host {parsed.hostname!r} is not in allowedHosts")
+
+    def probes(self, raw: Any, allowed: tuple[str, ...]) -> tuple[Probe, ...]:
+        if raw is None:
+            return DEFAULTS.probes
+        if not isinstance(raw, list):
+            self.fail("config.probes", "must be a list")
+        probes = []
+        known = {"path", "host", "expectStatus", "expectBody", "maxLatencyMs", "timeoutSeconds"}
+        for index, item in enumerate(raw):
+            path = f"config.probes[{index}]"
+            if not isinstance(item, Mapping):
+                self.fail(path, "must be an object")
+            self.keys(item, path, known)
+            url_path = item.get("path", "/")
+            if not isinstance(url_path, str) or not url_path.startswith("/") or "://" in url_path:
+                self.fail(f"{path}.path", f"must be a path starting with '/', got {url_path!r}")
+            host = self.optional_str(item, "host", f"{path}.host")
+            if host is not None and host not in allowed:
+                self.fail(f"{path}.host", f"{host!r} is not in allowedHosts {list(allowed)}")
+            probes.append(
+                Probe(
+                    path=url_path,
+                    host=host,
+                    expect_status=self.integer(
+                        item, "expectStatus", f"{path}.expectStatus", 200, 100, 599
+                    ),
+                    expect_body=self.optional_str(item, "expectBody", f"{path}.expectBody"),
+                    max_latency_ms=self.integer(
+                        item, "maxLatencyMs", f"{path}.maxLatencyMs", 2000, 1, 60000
+                    ),
+                    timeout_seconds=float(
+                        self.integer(item, "timeoutSeconds", f"{path}.timeoutSeconds", 5, 1, 30)
+                    ),
+                )
+            )
+        return tuple(probes)
+
+    def metrics(self, raw: Any) -> tuple[MetricThreshold, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail("config.verification.metrics", "must be a list")
+        known = {
+            "namespace",
+            "metricName",
+            "dimensions",
+            "stat",
+            "periodSeconds",
+            "threshold",
+            "comparison",
+        }
+        metrics = []
+        for index, item in enumerate(raw):
+            path = f"config.verification.metrics[{index}]"
+            if not isinstance(item, Mapping):
+                self.fail(path, "must be an object")
+            self.keys(item, path, known)
+            for key in ("namespace", "metricName"):
+                if not isinstance(item.get(key), str) or not item[key]:
+                    self.fail(f"{path}.{key}", "is required (a non-empty string)")
+            dims = item.get("dimensions", {})
+            if not isinstance(dims, Mapping) or not all(isinstance(x, str) for x in dims.values()):
+                self.fail(f"{path}.dimensions", "must be an object of string values")
+            metrics.append(
+                MetricThreshold(
+                    namespace=item["namespace"],
+                    metric_name=item["metricName"],
+                    threshold=self.number(item, "threshold", f"{path}.threshold"),
+                    comparison=self.choice(
+                        item, "comparison", f"{path}.comparison", COMPARISONS, COMPARISONS[0]
+                    ),
+                    stat=self.choice(item, "stat", f"{path}.stat", STATS, "Sum"),
+                    period_seconds=self.integer(
+                        item, "periodSeconds", f"{path}.periodSeconds", 60, 1, 86400
+                    ),
+                    dimensions=tuple(sorted(dims.items())),
+                )
+            )
+        return tuple(metrics)
+
+    def checks(self, raw: Any) -> dict[str, tuple[str, ...]]:
+        checks = dict(DEFAULT_CHECKS)
+        if raw is None:
+            return checks
+        if not isinstance(raw, Mapping):
+            self.fail("config.checks", "must be an object of lifecycle event -> list of checks")
+        for event, names in raw.items():
+            if event not in DEFAULT_CHECKS:
+                self.fail(
+                    f"config.checks.{event}", f"is not a hook event; known: {list(DEFAULT_CHECKS)}"
+                )
+            if not isinstance(names, list) or any(n not in CHECK_NAMES for n in names):
+                self.fail(
+                    f"config.checks.{event}",
+                    f"must be a list of {list(CHECK_NAMES)}, got {names!r}",
+                )
+            checks[event] = tuple(names)
+        return checks

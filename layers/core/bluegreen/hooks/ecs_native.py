@@ -1,0 +1,255 @@
+"""The ECS-native (deployment controller ECS, BLUE_GREEN/LINEAR/CANARY) hook contract.
+
+ECS invokes the hook with `{executionId, lifecycleStage, resourceArn, executionDetails,
+hookDetails}` and acts on the *return value*: `{"hookStatus": SUCCEEDED | FAILED |
+IN_PROGRESS, "callBackDelay": N, "hookDetails": {...}}`. So:
+
+- anything that goes wrong returns FAILED with the reason (never an unanswered error);
+- a check that is not ready yet, or a verification window still open, returns
+  IN_PROGRESS with `callBackDelay` instead of sleeping; the time already waited travels
+  in `hookDetails.bluegreen` and ECS hands it back on the next call;
+- during a rollback ECS runs the traffic-shift hooks again: the hook answers SUCCEEDED
+  without checking the abandoned revision or changing anything, and a repeated
+  invocation (same execution, stage and attempt) gets the stored answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+from ..checks import CheckContext, Outcome, run_checks, verdict
+from ..checks.http import HttpTransport, UrllibTransport
+from ..checks.model import Deadline, ReleaseTarget, TargetNotReady
+from ..errors import BlueGreenError, InvalidConfiguration
+from .config import ECS_STAGES
+from .errors import MalformedHookEvent
+from .guard import Once, within
+from .loader import load_ecs_native_config
+from .settings import EcsNativeHookSettings
+
+logger = Logger(child=True)
+SUCCEEDED, FAILED, IN_PROGRESS = "SUCCEEDED", "FAILED", "IN_PROGRESS"
+ROLLING_BACK = {"ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"}
+STATE_KEY = "bluegreen"
+IDEMPOTENCY_KEY = f"[executionId, lifecycleStage, hookDetails.{STATE_KEY}.attempt]"
+
+
+@dataclass(frozen=True)
+class EcsHookEvent:
+    execution_id: str
+    stage: str
+    resource_arn: str
+    service_arn: str
+    target_revision_arn: str
+    hook_details: dict[str, Any]
+
+    @classmethod
+    def parse(cls, event: Any) -> EcsHookEvent:
+        if not isinstance(event, dict):
+            raise MalformedHookEvent(f"the event must be a JSON object, got {type(event).__name__}")
+        details = event.get("executionDetails")
+        if not isinstance(details, dict):
+            raise MalformedHookEvent("executionDetails is missing or not an object")
+        stage = event.get("lifecycleStage")
+        if stage not in ECS_STAGES:
+            raise MalformedHookEvent(
+                f"lifecycleStage must be one of {list(ECS_STAGES)}, got {stage!r}"
+            )
+        values = {
+            "executionId": event.get("executionId"),
+            "resourceArn": event.get("resourceArn"),
+            "executionDetails.serviceArn": details.get("serviceArn"),
+            "executionDetails.targetServiceRevisionArn": details.get("targetServiceRevisionArn"),
+        }
+        for key, value in values.items():
+            if not isinstance(value, str) or not value:
+                raise MalformedHookEvent(f"{key} is missing or not a string")
+        hook_details = event.get("hookDetails") or {}
+        if not isinstance(hook_details, dict):
+            raise MalformedHookEvent("hookDetails must be an object")
+        return cls(
+            execution_id=str(values["executionId"]),
+            stage=stage,
+            resource_arn=str(values["resourceArn"]),
+            service_arn=str(values["executionDetails.serviceArn"]),
+            target_revision_arn=str(values["executionDetails.targetServiceRevisionArn"]),
+            hook_details=hook_details,
+        )
+
+    @property
+    def cluster_and_service(self) -> tuple[str, str]:
+        # arn:aws:ecs:region:account:service/<cluster>/<service>
+        parts = self.service_arn.split(":", 5)[-1].split("/")
+        if len(parts) != 3:
+            raise MalformedHookEvent(f"serviceArn {self.service_arn!r} is not a service ARN")
+        return parts[1], parts[2]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        state = self.hook_details.get(STATE_KEY)
+        return state if isinstance(state, dict) else {}
+
+
+@dataclass
+class EcsNativeHookDeps:
+    clients: Any
+    load_settings: Callable[[], EcsNativeHookSettings]
+    store_for: Callable[[EcsNativeHookSettings], BasePersistenceLayer | None]
+    transport: HttpTransport | None = None
+
+
+def answer_ecs_native_hook(event: Any, context: Any, deps: EcsNativeHookDeps) -> dict[str, Any]:
+    """Return the hook's answer for this stage (never raises for a domain problem)."""
+    try:
+        hook = EcsHookEvent.parse(event)
+        settings = deps.load_settings()
+    except (MalformedHookEvent, InvalidConfiguration) as error:
+        return _response(FAILED, f"{type(error).__name__}: {error}", {})
+    once = Once(deps.store_for(settings), IDEMPOTENCY_KEY, context)
+    return once.run(event, lambda: _answer(hook, settings, context, deps))
+
+
+def _answer(
+    hook: EcsHookEvent, settings: EcsNativeHookSettings, context: Any, deps: EcsNativeHookDeps
+) -> dict[str, Any]:
+    budget = context.get_remaining_time_in_millis() / 1000 - settings.HOOK_TIME_MARGIN_SECONDS
+    try:
+        return within(budget, lambda: _evaluate(hook, settings, Deadline.after(budget), deps))
+    except BlueGreenError as error:
+        return _response(FAILED, f"{type(error).__name__}: {error}", hook.hook_details)
+    except Exception as error:  # the unexpected-error path: the answer is FAILED
+        logger.exception("unexpected error while checking")
+        return _response(FAILED, f"unexpected {type(error).__name__}: {error}", hook.hook_details)
+
+
+def _evaluate(
+    hook: EcsHookEvent, settings: EcsNativeHookSettings, deadline: Deadline, deps: EcsNativeHookDeps
+) -> dict[str, Any]:
+    clients = deps.clients
+    status = _deployment_status(clients.ecs, hook.resource_arn)
+    if status in ROLLING_BACK:
+        logger.info("rollback in progress: nothing to verify", stage=hook.stage)
+        return _response(
+            SUCCEEDED, f"deployment is {status}: no checks during a rollback", hook.hook_details
+        )
+    cluster, service = hook.cluster_and_service
+    config = load_ecs_native_config(
+        clients, settings.HOOK_CONFIG_PARAMETER_PREFIX, hook.hook_details, cluster, service
+    )
+    names = config.checks_for(hook.stage)
+    state = hook.state
+    waited = float(state.get("waitedSeconds", 0))
+    ctx = CheckContext(
+        clients=clients,
+        config=config,
+        resolve_target=lambda: resolve_ecs_native_target(clients, hook, cluster, service),
+        deadline=deadline,
+        transport=deps.transport or UrllibTransport(),
+        waited_seconds=waited,
+        waits_for_window=True,
+    )
+    results = run_checks(names, ctx)
+    outcome, reason = verdict(results)
+    logger.info(
+        "checks done",
+        stage=hook.stage,
+        outcome=outcome.value,
+        results=[r.as_dict() for r in results],
+    )
+    if outcome is Outcome.PASSED:
+        return _response(SUCCEEDED, reason, hook.hook_details)
+    if outcome is Outcome.FAILED:
+        return _response(FAILED, reason, hook.hook_details)
+    if waited >= config.max_wait_seconds:
+        return _response(
+            FAILED, f"gave up after waiting {waited:.0f}s: {reason}", hook.hook_details
+        )
+    delay = config.callback_delay_seconds
+    attempt = int(state.get("attempt", 0)) + 1
+    details = {
+        **hook.hook_details,
+        STATE_KEY: {"attempt": attempt, "waitedSeconds": waited + delay},
+    }
+    return _response(IN_PROGRESS, reason, details, delay)
+
+
+def _deployment_status(ecs: Any, arn: str) -> str | None:
+    found = ecs.describe_service_deployments(serviceDeploymentArns=[arn]).get(
+        "serviceDeployments", []
+    )
+    return str(found[0].get("status")) if found else None
+
+
+def resolve_ecs_native_target(
+    clients: Any, hook: EcsHookEvent, cluster: str, service: str
+) -> ReleaseTarget:
+    """The green revision's task definition, the test listener rule and where it forwards."""
+    revisions = clients.ecs.describe_service_revisions(
+        serviceRevisionArns=[hook.target_revision_arn]
+    )
+    if not revisions.get("serviceRevisions"):
+        raise TargetNotReady(f"service revision {hook.target_revision_arn} does not exist")
+    revision = revisions["serviceRevisions"][0]
+    rules = [
+        (lb.get("advancedConfiguration") or {}).get("testListenerRule")
+        for lb in revision.get("loadBalancers", [])
+    ]
+    rule_arns = [r for r in rules if r]
+    listeners: list[str] = []
+    green: list[str] = []
+    host = None
+    if rule_arns:
+        for rule in clients.elbv2.describe_rules(RuleArns=rule_arns)["Rules"]:
+            forward = [a for a in rule.get("Actions", []) if a.get("Type") == "forward"]
+            groups = (
+                (forward[0].get("ForwardConfig") or {}).get("TargetGroups", []) if forward else []
+            )
+            if groups:
+                green.append(max(groups, key=lambda g: g.get("Weight", 1))["TargetGroupArn"])
+            host = host or _host_condition(rule)
+        listeners = [_listener_of(rule) for rule in rule_arns]
+    return ReleaseTarget(
+        cluster=cluster,
+        service=service,
+        task_definition=revision.get("taskDefinition"),
+        green_target_groups=tuple(green),
+        test_listeners=tuple(listeners),
+        test_host=host,
+    )
+
+
+def _listener_of(rule_arn: str) -> str:
+    # arn:...:listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>
+    return rule_arn.replace(":listener-rule/", ":listener/").rsplit("/", 1)[0]
+
+
+def _host_condition(rule: dict[str, Any]) -> str | None:
+    for condition in rule.get("Conditions", []):
+        if condition.get("Field") == "host-header":
+            values = (
+                (condition.get("HostHeaderConfig") or {}).get("Values")
+                or condition.get("Values")
+                or []
+            )
+            plain = [v for v in values if "*" not in v and "?" not in v]
+            if plain:
+                return str(plain[0])
+    return None
+
+
+def _response(
+    status: str, reason: str, details: dict[str, Any], delay: int | None = None
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "hookStatus": status,
+        "hookDetails": {**details, "reason": reason[:1000]},
+    }
+    if delay is not None:
+        answer["callBackDelay"] = delay
+    logger.info("hook answer", hook_status=status, reason=reason)
+    return answer

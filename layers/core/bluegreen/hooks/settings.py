@@ -1,0 +1,31 @@
+"""Environment models of the hook functions (read once per cold start, inside the
+handler's guarded path, so a bad environment still gets a Failed answer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InvalidConfiguration
+from .config import CODEDEPLOY_EVENTS
+
+
+@dataclass(frozen=True)
+class CodeDeployHookSettings:
+    LIFECYCLE_EVENT: str
+    DEPLOYMENTS_TABLE: str
+    HOOK_CONFIG_PARAMETER_PREFIX: str = "/bluegreen/hooks"
+    HOOK_TIME_MARGIN_SECONDS: int = 5
+
+    def __post_init__(self) -> None:
+        if self.LIFECYCLE_EVENT not in CODEDEPLOY_EVENTS:
+            raise InvalidConfiguration(
+                "LIFECYCLE_EVENT",
+                f"must be one of {list(CODEDEPLOY_EVENTS)}, got {self.LIFECYCLE_EVENT!r}",
+            )
+
+
+@dataclass(frozen=True)
+class EcsNativeHookSettings:
+    DEPLOYMENTS_TABLE: str
+    HOOK_CONFIG_PARAMETER_PREFIX: str = "/bluegreen/hooks"
+    HOOK_TIME_MARGIN_SECONDS: int = 5
