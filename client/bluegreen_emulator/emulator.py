@@ -97,6 +97,8 @@ class Emulator:
         self.cleanups: list[Callable[[], None]] = []
         # (target group ARN, instance id) -> (state, reason): emulated health-check answers
         self.target_health: dict[tuple[str, str], tuple[str, str]] = {}
+        # (application, deployment group) -> final status of emulated EC2 in-place deployments
+        self.codedeploy_server_outcomes: dict[tuple[str, str], str] = {}
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
 

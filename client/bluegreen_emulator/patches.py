@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend
+from moto.codedeploy.models import CodeDeployBackend
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -43,6 +44,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "CloudWatchBackend.set_alarm_state": CloudWatchBackend.set_alarm_state,
     "EventsBackend.put_events": EventsBackend.put_events,
     "FakeTargetGroup.health_for": FakeTargetGroup.health_for,
+    "CodeDeployBackend.get_deployment": CodeDeployBackend.get_deployment,
 }
 
 
@@ -70,6 +72,7 @@ def apply() -> None:
         _patch_alarm_state_events()
         _patch_event_journal()
         _patch_target_health()
+        _patch_codedeploy_server_progress()
         _applied = True
 
 
@@ -247,3 +250,25 @@ def _patch_target_health() -> None:
         )
 
     FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]
+
+
+# 9. moto's CodeDeploy creates EC2/on-premises (compute platform `Server`) deployments and
+#    leaves them `Created` forever (CodeDeployBackend.get_deployment just returns them).
+#    Emulate the agents on the instances: each read moves a Server deployment on
+#    (Created -> InProgress -> the outcome in Emulator.codedeploy_server_outcomes,
+#    `Succeeded` unless a test set `Failed` for its application/deployment group).
+def _patch_codedeploy_server_progress() -> None:
+    original = ORIGINALS["CodeDeployBackend.get_deployment"]
+
+    def get_deployment(self: CodeDeployBackend, deployment_id: str) -> Any:
+        deployment = original(self, deployment_id)
+        if _active is None or deployment.application.compute_platform != "Server":
+            return deployment
+        if deployment.status == "Created":
+            deployment.status = "InProgress"
+        elif deployment.status == "InProgress":
+            key = (deployment.application_name, deployment.deployment_group_name)
+            deployment.status = _active.codedeploy_server_outcomes.get(key, "Succeeded")
+        return deployment
+
+    CodeDeployBackend.get_deployment = get_deployment  # type: ignore[method-assign]

@@ -30,6 +30,16 @@ def begin(event: Event, context: LambdaContext) -> Event:
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
+def deploy_revision(event: Event, context: LambdaContext) -> Event:
+    return switch.deploy_revision(event["plan"], deps())
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
+def check_revision(event: Event, context: LambdaContext) -> Event:
+    return switch.check_revision(event["plan"], event["revision"], deps())
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def check_health(event: Event, context: LambdaContext) -> Event:
     return switch.check_health(event["plan"], int(event.get("polls", 0)), deps())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from . import announce, settings
 from .aws import Clients
@@ -37,12 +37,28 @@ class SwitchSettings:
     LOCK_TTL_SECONDS: int = 7200
 
 
+class LazyClient:
+    """A boto3 client created on its first use: a task pays only for the clients it calls."""
+
+    def __init__(self, clients: Clients, name: str) -> None:
+        self._clients = clients
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(getattr(self._clients, self._name), attribute)
+
+
 def ec2_deps(clients: Clients | None = None) -> Ec2Deps:
     config = settings.load(SwitchSettings)
     clients = clients or Clients()
     return Ec2Deps(
-        elbv2=clients.elbv2,
-        cloudwatch=clients.cloudwatch,
-        records=Records(clients.dynamodb, config.DEPLOYMENTS_TABLE, config.LOCK_TTL_SECONDS),
-        announcer=announce.Announcer(clients.events, config.EVENT_SOURCE, config.EVENT_BUS_NAME),
+        elbv2=LazyClient(clients, "elbv2"),
+        cloudwatch=LazyClient(clients, "cloudwatch"),
+        records=Records(
+            LazyClient(clients, "dynamodb"), config.DEPLOYMENTS_TABLE, config.LOCK_TTL_SECONDS
+        ),
+        announcer=announce.Announcer(
+            LazyClient(clients, "events"), config.EVENT_SOURCE, config.EVENT_BUS_NAME
+        ),
+        codedeploy=LazyClient(clients, "codedeploy"),
     )

@@ -22,7 +22,7 @@ from ..probes import Fetch, http_fetch, run_probe
 from ..records import Records
 from ..switch.plan import weights_for
 from ..switch.request import parse_request
-from . import gates, traffic
+from . import gates, revision, traffic
 
 
 class IdleGroupUnhealthy(BlueGreenError):
@@ -46,6 +46,7 @@ class Ec2Deps:
     records: Records
     announcer: announce.Announcer
     fetch: Fetch = http_fetch
+    codedeploy: Any = None
 
 
 # -- plan (first state: read-only) ---------------------------------------------------------
@@ -84,6 +85,7 @@ def plan(raw: Any, deployment_id: str, execution_arn: str, deps: Ec2Deps) -> dic
         "dryRun": request["dryRun"],
         "hasTestTraffic": request["testTraffic"] is not None,
         "needsApproval": request["approval"]["required"],
+        "hasRevision": request["revision"] is not None,
         "current": [
             {"arn": r["arn"], "weights": traffic.forward_weights(r["actions"])} for r in saved
         ],
@@ -191,6 +193,25 @@ def begin(plan_: Mapping[str, Any], deps: Ec2Deps) -> dict[str, Any]:
         },
     )
     return {"startedAt": time.time()}
+
+
+# -- revision on the idle fleet (optional) -----------------------------------------------------
+def deploy_revision(plan_: Mapping[str, Any], deps: Ec2Deps) -> dict[str, Any]:
+    progress = revision.deploy_revision(
+        deps.codedeploy, plan_["request"]["revision"], plan_["deploymentId"]
+    )
+    _record_step(
+        deps,
+        plan_,
+        {"phase": "revision", "codeDeployDeploymentId": progress["codeDeployDeploymentId"]},
+    )
+    return progress
+
+
+def check_revision(
+    plan_: Mapping[str, Any], progress: Mapping[str, Any], deps: Ec2Deps
+) -> dict[str, Any]:
+    return revision.check_revision(deps.codedeploy, plan_["request"]["revision"], progress)
 
 
 # -- health of the idle group ----------------------------------------------------------------
