@@ -1,0 +1,101 @@
+"""`python -m bluegreen_emulator serve|demo`: the emulated AWS from a shell.
+
+serve  the stack deployed into an emulated account, served on http://127.0.0.1:5005
+       (use it with `aws --endpoint-url` or boto3 `endpoint_url`) until Ctrl-C
+demo   deploy and run the demo switch (`make demo`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from .emulator import Emulator
+from .server import DEFAULT_HOST, DEFAULT_PORT, EmulatorServer, PortInUseError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bluegreen_emulator", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the emulated AWS on 127.0.0.1 until Ctrl-C")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="default %(default)s")
+    serve.add_argument(
+        "--no-fleet",
+        action="store_true",
+        help="do not build the example EC2 fleet (VPC, ALB, blue/green target groups)",
+    )
+    serve.add_argument(
+        "--scale",
+        type=float,
+        default=0.0,
+        help="real seconds per emulated second for Wait states (default 0: no waiting)",
+    )
+    serve.add_argument(
+        "--parameter", action="append", default=[], metavar="KEY=VALUE", help="template parameter"
+    )
+    commands.add_parser("demo", help="deploy and run the demo (extra arguments go to the demo)")
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "demo":
+        from .demo import main as demo_main
+
+        return demo_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return _serve(args.port, not args.no_fleet, args.scale, _parameters(parser, args.parameter))
+
+
+def _parameters(parser: argparse.ArgumentParser, pairs: list[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            parser.error(f"--parameter takes KEY=VALUE, got {pair!r}")
+        values[key] = value
+    return values
+
+
+def _serve(port: int, with_fleet: bool, scale: float, parameters: dict[str, str]) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    emulator = Emulator(parameters=parameters, clock_scale=scale)
+    server = EmulatorServer(emulator, host=DEFAULT_HOST, port=port)
+    try:
+        server.start()
+    except PortInUseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with server:
+        request_file = _build_fleet(emulator) if with_fleet else None
+        print(server.describe(request_file))
+        print("\nRunning until Ctrl-C.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    print("\nstopped")
+    return 0
+
+
+def _build_fleet(emulator: Emulator) -> str:
+    """Deploy the example EC2 fleet; print it and return a canary request file for it."""
+    from .fleet import build_ec2_fleet
+
+    fleet = build_ec2_fleet(emulator)
+    path = Path(tempfile.mkdtemp(prefix="bluegreen-")) / "switch-request.json"
+    path.write_text(json.dumps(fleet.request(), indent=2), encoding="utf-8")
+    print(
+        "An example EC2 fleet is deployed (ALB, production and test listeners, blue/green):\n"
+        f"  listener {fleet.listener_arn}\n"
+        f"  blue     {fleet.blue_arn}\n"
+        f"  green    {fleet.green_arn}\n"
+        f"  a canary switch request for it: {path}\n"
+    )
+    return str(path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
