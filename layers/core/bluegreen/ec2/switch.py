@@ -323,7 +323,7 @@ def gate(
             f"after step {index + 1} ({step['percent']}%): "
             + "; ".join(v["detail"] for v in failed)
         )
-    return {"index": index + 1, "passed": [v["check"] for v in verdicts]}
+    return {"index": index + 1, "last": step["last"], "passed": [v["check"] for v in verdicts]}
 
 
 def _load_balancer_of(elbv2: Any, target_group_arn: str) -> str:
