@@ -115,6 +115,7 @@ class Emulator:
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         patches.activate(self)
+        self.codedeploy_emulation, self.ecs_emulation, self.alb_http = _ecs_emulations(self)
         try:
             self.stack = deploy(self, self.template, self.parameters)
         except Exception:
@@ -393,3 +394,15 @@ def _alarm_timestamp(stamp: datetime) -> str:
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
+
+
+def _ecs_emulations(emulator: Emulator) -> tuple[Any, Any, Any]:
+    """CodeDeploy ECS blue/green, ECS-native blue/green and the ALB data plane (the AWS
+    behaviour moto lacks for ECS releases; see codedeploy.py, ecs_native.py, alb_http.py)."""
+    from .alb_http import AlbHttp
+    from .codedeploy import CodeDeployEmulation
+    from .ecs_native import EcsNativeEmulation
+
+    alb = AlbHttp(emulator)
+    emulator.cleanups.append(alb.stop)
+    return CodeDeployEmulation(emulator), EcsNativeEmulation(emulator), alb

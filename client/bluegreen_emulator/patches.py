@@ -11,6 +11,7 @@ most one at a time); with no emulator running, moto behaves as shipped.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,7 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend
+from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
+from moto.codedeploy.responses import CodeDeployResponse
+from moto.core.responses import ActionResult
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -37,6 +41,9 @@ _applied = False
 _apply_lock = threading.Lock()
 
 ORIGINALS: dict[str, Callable[..., Any]] = {
+    "CodeDeployBackend.create_deployment": CodeDeployBackend.create_deployment,
+    "codedeploy_responses._deployment_info": codedeploy_responses._deployment_info,
+    "socket.getaddrinfo": socket.getaddrinfo,
     "WaitFunction._wait_interval": WaitFunction._wait_interval,
     "retrier_decl.time": retrier_decl.time,  # type: ignore[dict-item]
     "LambdaSimpleBackend.invoke": LambdaSimpleBackend.invoke,
@@ -73,6 +80,8 @@ def apply() -> None:
         _patch_event_journal()
         _patch_target_health()
         _patch_codedeploy_server_progress()
+        _patch_codedeploy_ecs_blue_green()
+        _patch_alb_dns()
         _applied = True
 
 
@@ -272,3 +281,61 @@ def _patch_codedeploy_server_progress() -> None:
         return deployment
 
     CodeDeployBackend.get_deployment = get_deployment  # type: ignore[method-assign]
+
+
+# 10. moto's CodeDeploy records an ECS deployment and leaves it `Created`; it has no
+#     PutLifecycleEventHookExecutionStatus, StopDeployment, Create/GetDeploymentConfig or
+#     deployment-target actions (CodeDeployResponse lacks the methods, so boto3 gets
+#     NotImplementedError). Hand ECS deployments to the emulator's CodeDeployEmulation
+#     (codedeploy.py) when CodeDeployBackend.create_deployment records them, add the
+#     missing actions to CodeDeployResponse, and let GetDeployment show the emulation's
+#     errorInformation/rollbackInfo (responses._deployment_info returns them empty).
+def _patch_codedeploy_ecs_blue_green() -> None:
+    from .codedeploy import ACTIONS
+
+    create = ORIGINALS["CodeDeployBackend.create_deployment"]
+    info = ORIGINALS["codedeploy_responses._deployment_info"]
+
+    def create_deployment(self: CodeDeployBackend, *args: Any, **kwargs: Any) -> str:
+        deployment_id: str = create(self, *args, **kwargs)
+        if _active is None or not hasattr(_active, "codedeploy_emulation"):
+            return deployment_id
+        return _active.codedeploy_emulation.created(deployment_id)
+
+    def deployment_info(deployment: Any) -> dict[str, Any]:
+        shown: dict[str, Any] = info(deployment)
+        if _active is not None and hasattr(_active, "codedeploy_emulation"):
+            shown.update(_active.codedeploy_emulation.overlay(deployment.deployment_id))
+        return shown
+
+    def action(name: str) -> Callable[[CodeDeployResponse], ActionResult]:
+        def method(self: CodeDeployResponse) -> ActionResult:
+            if _active is None or not hasattr(_active, "codedeploy_emulation"):
+                raise NotImplementedError(f"The {name} action has not been implemented")
+            return ActionResult(getattr(_active.codedeploy_emulation, name)(self._get_param))
+
+        method.__name__ = name
+        return method
+
+    CodeDeployBackend.create_deployment = create_deployment  # type: ignore[method-assign]
+    codedeploy_responses._deployment_info = deployment_info
+    for name in ACTIONS:
+        setattr(CodeDeployResponse, name, action(name))
+
+
+# 11. moto's load balancers have DNS names that resolve nowhere. Resolve an emulated
+#     ALB's name (socket.getaddrinfo) to the emulator's local HTTP server for that
+#     listener (alb_http.py), so probes reach "the tasks behind the listener" through
+#     the same URL they would use on AWS. Every other name resolves as before.
+def _patch_alb_dns() -> None:
+    original = ORIGINALS["socket.getaddrinfo"]
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        alb = getattr(_active, "alb_http", None) if _active is not None else None
+        if alb is not None and isinstance(host, str) and host.endswith(".elb.amazonaws.com"):
+            local = alb.resolve(host, port)
+            if local is not None:
+                return original("127.0.0.1", local, *args, **kwargs)
+        return original(host, port, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
