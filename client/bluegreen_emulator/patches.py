@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import botocore.loaders
+import botocore.session
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.codedeploy import responses as codedeploy_responses
@@ -32,6 +34,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+from moto.stepfunctions.responses import StepFunctionResponse
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -51,7 +54,9 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "CloudWatchBackend.set_alarm_state": CloudWatchBackend.set_alarm_state,
     "EventsBackend.put_events": EventsBackend.put_events,
     "FakeTargetGroup.health_for": FakeTargetGroup.health_for,
+    "StepFunctionResponse.stop_execution": StepFunctionResponse.stop_execution,
     "CodeDeployBackend.get_deployment": CodeDeployBackend.get_deployment,
+    "botocore.session.create_loader": botocore.session.create_loader,
 }
 
 
@@ -79,9 +84,11 @@ def apply() -> None:
         _patch_alarm_state_events()
         _patch_event_journal()
         _patch_target_health()
+        _patch_stop_execution_cause()
         _patch_codedeploy_server_progress()
         _patch_codedeploy_ecs_blue_green()
         _patch_alb_dns()
+        _patch_botocore_loader()
         _applied = True
 
 
@@ -261,6 +268,27 @@ def _patch_target_health() -> None:
     FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]
 
 
+# 8b. moto's StopExecution drops `error` and `cause` (StepFunctionResponse.stop_execution
+#     passes only the ARN on; the execution stops with error="" and cause=""). Pass them
+#     to the execution, so its `ExecutionAborted` event says who stopped it and why.
+def _patch_stop_execution_cause() -> None:
+    original = ORIGINALS["StepFunctionResponse.stop_execution"]
+
+    def stop_execution(self: StepFunctionResponse) -> ActionResult:
+        if _active is None:
+            return original(self)  # type: ignore[no-any-return]
+        arn = self._get_param("executionArn")
+        execution = self.stepfunction_backend.describe_execution(arn)
+        execution.stop(
+            stop_date=datetime.now(UTC),
+            error=self._get_param("error") or "",
+            cause=self._get_param("cause") or "",
+        )
+        return ActionResult({"stopDate": execution.stop_date or datetime.now(UTC)})
+
+    StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
+
+
 # 9. moto's CodeDeploy creates EC2/on-premises (compute platform `Server`) deployments and
 #    leaves them `Created` forever (CodeDeployBackend.get_deployment just returns them).
 #    Emulate the agents on the instances: each read moves a Server deployment on
@@ -339,3 +367,27 @@ def _patch_alb_dns() -> None:
         return original(host, port, *args, **kwargs)
 
     socket.getaddrinfo = getaddrinfo
+
+
+# 12. Not moto: botocore gives every new Session its own Loader
+#     (botocore.session.create_loader), which re-reads and re-parses the service model
+#     JSON. On AWS each function's cold start pays that in its own process; here every
+#     function of every emulated account would pay it again (~80 ms per client, ~1.5 s
+#     per switch). While an emulator runs, sessions share one Loader per data path, so a
+#     model is parsed once per process. What the functions do is unchanged.
+_LOADERS: dict[Any, botocore.loaders.Loader] = {}
+_LOADERS_LOCK = threading.Lock()
+
+
+def _patch_botocore_loader() -> None:
+    original = ORIGINALS["botocore.session.create_loader"]
+
+    def create_loader(search_path_string: Any = None) -> botocore.loaders.Loader:
+        if _active is None:
+            return original(search_path_string)  # type: ignore[no-any-return]
+        with _LOADERS_LOCK:
+            if search_path_string not in _LOADERS:
+                _LOADERS[search_path_string] = original(search_path_string)
+            return _LOADERS[search_path_string]
+
+    botocore.session.create_loader = create_loader  # type: ignore[assignment]

@@ -17,6 +17,7 @@ from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
+import botocore.session
 import pytest
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend
@@ -429,6 +430,25 @@ def test_target_health_answers_as_the_emulator_says(probe: Emulator) -> None:
     assert states[instances[0]]["State"] == "unhealthy"
     assert states[instances[0]]["Reason"] == "Target.FailedHealthChecks"
     assert states[instances[1]]["State"] == "healthy"
+
+
+# 12. botocore's service models are parsed once per process ------------------------------
+def test_botocore_sessions_share_one_model_loader_while_an_emulator_runs() -> None:
+    # Given botocore's loader factory, with the signature the patch expects
+    assert _parameters(patches.ORIGINALS["botocore.session.create_loader"]) == [
+        "search_path_string"
+    ]
+
+    def loader() -> Any:
+        return botocore.session.Session().get_component("data_loader")
+
+    # When sessions are created while an emulator runs, Then they share one loader
+    with Emulator() as aws:
+        shared = loader()
+        assert loader() is shared
+        assert aws.client("sts")._loader is shared  # type: ignore[attr-defined]
+    # and without an emulator botocore behaves as shipped: a loader per session
+    assert loader() is not loader()
 
 
 # Emulated asynchronous invocation (EventBridge to Lambda): retries, then the DLQ ------------
