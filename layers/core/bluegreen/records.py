@@ -76,6 +76,19 @@ class Guard:
     locks: tuple[str, ...]
 
 
+CLAIM_WON = "won"
+CLAIM_AGAIN = "again"
+CLAIM_LOST = "lost"
+
+
+@dataclass(frozen=True)
+class AlarmClaim:
+    """How an alarm's claim on a deployment's outcome went, and the record after it."""
+
+    result: str  # CLAIM_WON | CLAIM_AGAIN | CLAIM_LOST
+    record: dict[str, Any]
+
+
 class Records:
     """Repository over the deployments table. The client is a low-level DynamoDB client."""
 
@@ -233,6 +246,29 @@ class Records:
             ExpressionAttributeValues={":v": {"S": json.dumps(value)}},
         )
 
+    def update_guard_rollback(
+        self, alarm: str, deployment_id: str, rollback: Mapping[str, Any]
+    ) -> None:
+        """Replace what a guard says a rollback needs (e.g. once a platform deployment id
+        is known). Only an existing guard is updated: a finished switch has none."""
+        item = self.dynamodb.get_item(
+            TableName=self.table, Key=guard_key(alarm, deployment_id), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return
+        guard = json.loads(item["guard"]["S"])
+        guard["rollback"] = dict(rollback)
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=guard_key(alarm, deployment_id),
+                UpdateExpression="SET guard = :g",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":g": {"S": json.dumps(guard)}},
+            )
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return  # released meanwhile
+
     # -- end -----------------------------------------------------------------------------
     def claim_outcome(self, deployment_id: str, status: str, details: Mapping[str, Any]) -> None:
         """Move the record from IN_PROGRESS to `status`; only the first caller wins."""
@@ -255,6 +291,64 @@ class Records:
             raise OutcomeAlreadyDecided(
                 f"deployment {deployment_id} already ended as {current}"
             ) from None
+
+    def claim_for_alarm(
+        self, deployment_id: str, details: Mapping[str, Any], claim_key: str
+    ) -> AlarmClaim:
+        """Claim ROLLED_BACK for one alarm state change (`claim_key`); idempotent for it.
+
+        `won`: this call moved the record from IN_PROGRESS. `again`: the same alarm change
+        claimed it before (a duplicate delivery or a retry): finish the bookkeeping.
+        `lost`: another path decided first (`record["status"]` says how): record nothing.
+        """
+        try:
+            response = self.dynamodb.update_item(
+                TableName=self.table,
+                Key=record_key(deployment_id),
+                UpdateExpression=(
+                    "SET #st = :status, outcome = :outcome, endedAt = :ended, claimKey = :key"
+                ),
+                ConditionExpression="#st = :running",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": ROLLED_BACK},
+                    ":outcome": {"S": json.dumps(dict(details))},
+                    ":ended": {"S": now_iso()},
+                    ":key": {"S": claim_key},
+                    ":running": {"S": IN_PROGRESS},
+                },
+                ReturnValues="ALL_NEW",
+            )
+            return AlarmClaim(CLAIM_WON, decode_record(response["Attributes"]))
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            record = self.get(deployment_id)
+        if record.get("claimKey") == claim_key:
+            return AlarmClaim(CLAIM_AGAIN, record)
+        return AlarmClaim(CLAIM_LOST, record)
+
+    def mark_once(self, deployment_id: str, name: str) -> bool:
+        """Set attribute `name` (a timestamp) on the record unless it is set: True if set now."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=record_key(deployment_id),
+                UpdateExpression="SET #n = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#n)",
+                ExpressionAttributeNames={"#n": name},
+                ExpressionAttributeValues={":now": {"S": now_iso()}},
+            )
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def unmark(self, deployment_id: str, name: str) -> None:
+        """Undo `mark_once` (when the act it guarded failed and must be retried)."""
+        self.dynamodb.update_item(
+            TableName=self.table,
+            Key=record_key(deployment_id),
+            UpdateExpression="REMOVE #n",
+            ExpressionAttributeNames={"#n": name},
+        )
 
     def release(
         self, deployment_id: str, lock_resources: Iterable[str], alarms: Iterable[str]
@@ -286,12 +380,21 @@ class Records:
     def status(self, deployment_id: str) -> str:
         return str(self.get(deployment_id)["status"])
 
-    def guards_for_alarm(self, alarm_name: str) -> list[Guard]:
-        """Every running deployment `alarm_name` guards: one Query."""
+    def guards_for_alarm(self, alarm_name: str, now: float | None = None) -> list[Guard]:
+        """Every running deployment `alarm_name` guards: one Query.
+
+        Guards past their expiry (a crashed run whose lock has expired, waiting for the
+        table's TTL sweep) are left out: their snapshot may be stale by now.
+        """
+        now = time.time() if now is None else now
         response = self.dynamodb.query(
             TableName=self.table,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"ALARM#{alarm_name}"}},
+            FilterExpression="attribute_not_exists(expiresAt) OR expiresAt >= :now",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"ALARM#{alarm_name}"},
+                ":now": {"N": str(int(now))},
+            },
             ConsistentRead=True,
         )
         guards = []

@@ -1,0 +1,37 @@
+"""Alarm rollback: `CloudWatch Alarm State Change` (ALARM) from EventBridge -> roll back
+every deployment the alarm guards, traffic first (see bluegreen.alarm_rollback).
+
+Cold start pays for Logger and Metrics only (no tracing SDK). `TimeToRollback` is the
+time from the alarm's state change to traffic restored, in milliseconds (EMF).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bluegreen.alarm_rollback import AlarmChange, roll_back
+from bluegreen.alarm_rollback.wiring import rollback_deps
+
+logger = Logger()
+metrics = Metrics()
+deps = cache(rollback_deps)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="detail.alarmName")
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = roll_back(AlarmChange.from_event(event), deps())
+    for outcome in report.rolled_back:
+        metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
+        if outcome.time_to_rollback_ms is not None:
+            metrics.add_metric(
+                name="TimeToRollback",
+                unit=MetricUnit.Milliseconds,
+                value=outcome.time_to_rollback_ms,
+            )
+    return report.as_dict()
