@@ -25,6 +25,7 @@ from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
 from moto.codedeploy.responses import CodeDeployResponse
 from moto.core.responses import ActionResult
+from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -47,6 +48,8 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "CodeDeployBackend.create_deployment": CodeDeployBackend.create_deployment,
     "codedeploy_responses._deployment_info": codedeploy_responses._deployment_info,
     "socket.getaddrinfo": socket.getaddrinfo,
+    "EC2ContainerServiceResponse.create_service": EC2ContainerServiceResponse.create_service,
+    "EC2ContainerServiceResponse.update_service": EC2ContainerServiceResponse.update_service,
     "WaitFunction._wait_interval": WaitFunction._wait_interval,
     "retrier_decl.time": retrier_decl.time,  # type: ignore[dict-item]
     "LambdaSimpleBackend.invoke": LambdaSimpleBackend.invoke,
@@ -88,6 +91,7 @@ def apply() -> None:
         _patch_codedeploy_server_progress()
         _patch_codedeploy_ecs_blue_green()
         _patch_alb_dns()
+        _patch_ecs_native_blue_green()
         _patch_botocore_loader()
         _applied = True
 
@@ -391,3 +395,53 @@ def _patch_botocore_loader() -> None:
             return _LOADERS[search_path_string]
 
     botocore.session.create_loader = create_loader  # type: ignore[assignment]
+
+
+# 12. moto's ECS ignores `deploymentConfiguration` on CreateService, treats UpdateService
+#     as an instant change, and has no service deployments or revisions
+#     (DescribeServiceDeployments, ListServiceDeployments, DescribeServiceRevisions,
+#     StopServiceDeployment are missing from EC2ContainerServiceResponse). For services
+#     using the ECS deployment controller with a BLUE_GREEN/LINEAR/CANARY strategy, hand
+#     create/update to the emulator's EcsNativeEmulation (ecs_native.py), which runs the
+#     service deployment and its lifecycle hooks, and answer the missing actions there.
+def _patch_ecs_native_blue_green() -> None:
+    from .ecs_native import ACTIONS
+
+    create = ORIGINALS["EC2ContainerServiceResponse.create_service"]
+    update = ORIGINALS["EC2ContainerServiceResponse.update_service"]
+
+    def emulation() -> Any:
+        return getattr(_active, "ecs_emulation", None) if _active is not None else None
+
+    def create_service(self: EC2ContainerServiceResponse) -> Any:
+        result = create(self)
+        if emulation() is not None:
+            service = self.ecs_backend._get_service(
+                self._get_param("cluster", "default"), self._get_param("serviceName")
+            )
+            emulation().service_created(service, self._get_param("deploymentConfiguration"))
+        return result
+
+    def update_service(self: EC2ContainerServiceResponse) -> Any:
+        if emulation() is None:
+            return update(self)
+        cluster = self._get_param("cluster", "default")
+        service = self.ecs_backend._get_service(cluster, self._get_param("service").split("/")[-1])
+        previous = service.task_definition
+        result = update(self)
+        emulation().service_updated(service, previous, self._get_param("deploymentConfiguration"))
+        return result
+
+    def action(name: str) -> Callable[[EC2ContainerServiceResponse], ActionResult]:
+        def method(self: EC2ContainerServiceResponse) -> ActionResult:
+            if emulation() is None:
+                raise NotImplementedError(f"The {name} action has not been implemented")
+            return ActionResult(getattr(emulation(), name)(self._get_param))
+
+        method.__name__ = name
+        return method
+
+    EC2ContainerServiceResponse.create_service = create_service  # type: ignore[method-assign]
+    EC2ContainerServiceResponse.update_service = update_service  # type: ignore[method-assign]
+    for name in ACTIONS:
+        setattr(EC2ContainerServiceResponse, name, action(name))
