@@ -12,15 +12,21 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.ec2 import switch
-from bluegreen.wiring import Lazy, ec2_deps
+from bluegreen.ecs import switch as ecs_switch
+from bluegreen.switch.request import parse_request
+from bluegreen.wiring import Lazy, ec2_deps, ecs_deps
 
 logger = Logger()
 deps = Lazy(ec2_deps)
+ecs = Lazy(ecs_deps)
 Event = dict[str, Any]
 
 
 @logger.inject_lambda_context(correlation_id_path="deploymentId")
 def plan(event: Event, context: LambdaContext) -> Event:
+    request = parse_request(event["input"])
+    if request["platform"] == "ECS":
+        return ecs_switch.plan(request, event["deploymentId"], event["executionArn"], ecs())
     return switch.plan(event["input"], event["deploymentId"], event["executionArn"], deps())
 
 
@@ -73,4 +79,32 @@ def finish(event: Event, context: LambdaContext) -> Event:
 def rollback(event: Event, context: LambdaContext) -> Event:
     return switch.rollback(
         event["deploymentId"], event["failedAt"], event.get("error") or {}, deps()
+    )
+
+
+# -- ECS ---------------------------------------------------------------------------------------
+@logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
+def ecs_begin(event: Event, context: LambdaContext) -> Event:
+    return ecs_switch.begin(event["plan"], ecs())
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
+def ecs_start(event: Event, context: LambdaContext) -> Event:
+    return ecs_switch.start(event["plan"], ecs())
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
+def ecs_observe(event: Event, context: LambdaContext) -> Event:
+    return ecs_switch.observe(event["plan"], event["progress"], ecs())
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
+def ecs_finish(event: Event, context: LambdaContext) -> Event:
+    return ecs_switch.finish(event["plan"], event["progress"], ecs())
+
+
+@logger.inject_lambda_context(correlation_id_path="deploymentId")
+def ecs_abort(event: Event, context: LambdaContext) -> Event:
+    return ecs_switch.abort(
+        event["deploymentId"], event["failedAt"], event.get("error") or {}, ecs()
     )

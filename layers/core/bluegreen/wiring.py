@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from . import announce, settings
 from .aws import Clients
 from .ec2.switch import Ec2Deps
+from .ecs.switch import EcsDeps
 from .records import Records
 
 T = TypeVar("T")
@@ -61,4 +62,33 @@ def ec2_deps(clients: Clients | None = None) -> Ec2Deps:
             LazyClient(clients, "events"), config.EVENT_SOURCE, config.EVENT_BUS_NAME
         ),
         codedeploy=LazyClient(clients, "codedeploy"),
+    )
+
+
+@dataclass(frozen=True)
+class EcsSwitchSettings(SwitchSettings):
+    """Environment of the ECS switch task functions."""
+
+    HOOK_FUNCTION_SUFFIX: str = ""
+    ECS_NATIVE_HOOK_ARN: str = ""
+    ECS_HOOK_ROLE_ARN: str = ""
+
+
+def ecs_deps(clients: Clients | None = None) -> EcsDeps:
+    config = settings.load(EcsSwitchSettings)
+    clients = clients or Clients()
+    dynamodb = LazyClient(clients, "dynamodb")
+    return EcsDeps(
+        ecs=LazyClient(clients, "ecs"),
+        codedeploy=LazyClient(clients, "codedeploy"),
+        cloudwatch=LazyClient(clients, "cloudwatch"),
+        dynamodb=dynamodb,
+        table=config.DEPLOYMENTS_TABLE,
+        records=Records(dynamodb, config.DEPLOYMENTS_TABLE, config.LOCK_TTL_SECONDS),
+        announcer=announce.Announcer(
+            LazyClient(clients, "events"), config.EVENT_SOURCE, config.EVENT_BUS_NAME
+        ),
+        hook_function_suffix=config.HOOK_FUNCTION_SUFFIX,
+        native_hook_arn=config.ECS_NATIVE_HOOK_ARN,
+        native_hook_role_arn=config.ECS_HOOK_ROLE_ARN,
     )

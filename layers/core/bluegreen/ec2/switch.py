@@ -75,6 +75,7 @@ def plan(raw: Any, deployment_id: str, execution_arn: str, deps: Ec2Deps) -> dic
     if request["testTraffic"]:
         locks = sorted({*locks, request["testTraffic"]["listenerArn"]})
     return {
+        "platform": "EC2",
         "deploymentId": deployment_id,
         "executionArn": execution_arn,
         "from": live,
@@ -407,6 +408,17 @@ def rollback(
     }
 
 
+# What an error that carries no message of its own means, by state (a States.Timeout or a
+# SendTaskFailure without a cause would otherwise leave the cause saying nothing).
+_SILENT_ERRORS = {
+    ("WaitForApproval", "States.Timeout"): (
+        "no approval within approval.timeoutSeconds (nobody sent the task token back)"
+    ),
+    ("WaitForApproval", "*"): "the approval was refused (SendTaskFailure without a cause)",
+    ("*", "States.Timeout"): "the state timed out",
+}
+
+
 def _cause(failed_at: str, error: Mapping[str, Any]) -> str:
     raw = str(error.get("Cause") or "")
     message = raw
@@ -416,7 +428,14 @@ def _cause(failed_at: str, error: Mapping[str, Any]) -> str:
         except ValueError:
             message = raw
     name = error.get("Error") or "Error"
-    return f"{failed_at}: {name}: {message}".strip()
+    if not message.strip():
+        message = (
+            _SILENT_ERRORS.get((failed_at, name))
+            or _SILENT_ERRORS.get((failed_at, "*"))
+            or _SILENT_ERRORS.get(("*", name))
+            or "no detail given"
+        )
+    return f"{failed_at}: {name}: {message}"
 
 
 def _record_step(deps: Ec2Deps, plan_: Mapping[str, Any], step: Mapping[str, Any]) -> None:

@@ -34,14 +34,16 @@ KNOWN_FIELDS = {
 def parse_request(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         raise InvalidInput("$", "the input must be a JSON object")
-    unknown = sorted(set(raw) - KNOWN_FIELDS)
-    if unknown:
-        raise InvalidInput(unknown[0], "is not a field of a switch request (typo?)")
     platform = raw.get("platform")
     if platform not in PLATFORMS:
         raise InvalidInput("platform", f"must be one of {', '.join(PLATFORMS)}, got {platform!r}")
     if platform == "ECS":
-        raise InvalidInput("platform", "ECS switches are not handled by this version of the stack")
+        from ..ecs.request import parse_ecs_request
+
+        return parse_ecs_request(raw)
+    unknown = sorted(set(raw) - KNOWN_FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0], "is not a field of an EC2 switch request (typo?)")
     return _parse_ec2(raw)
 
 
@@ -132,7 +134,9 @@ def _alarms(value: Any) -> list[str]:
             raise InvalidInput(f"alarms[{index}]", f"must be a CloudWatch alarm name, got {name!r}")
     if len(value) > 100:
         raise InvalidInput("alarms", "at most 100 alarms")
-    return sorted(set(value))
+    if len(set(value)) != len(value):
+        raise InvalidInput("alarms", "lists the same alarm twice")
+    return list(value)  # in the caller's order: later errors name alarms[i] by position
 
 
 def _metric(value: Any, index: int) -> dict[str, Any]:
