@@ -171,6 +171,10 @@ def _stop_service_deployment(guard: Guard, arn: str, deps: RollbackDeps) -> Rest
 # -- 3. bookkeeping --------------------------------------------------------------------------
 def _settle(done: Restored, change: AlarmChange, deps: RollbackDeps) -> Outcome:
     guard = done.guard
+    if done.already_ended:  # CodeDeploy/ECS ended it (succeeded or rolled back): the
+        # machine sees that on its next poll and records it; there is nothing to claim.
+        logger.info("platform says the deployment already ended", deploymentId=guard.deployment_id)
+        return Outcome(guard.deployment_id, guard.platform, "ALREADY_ENDED", None, done.action)
     elapsed = None if change.epoch is None else (done.restored_at - change.epoch) * 1000
     observed = _verify(done, deps)
     cause = f"alarm {change.alarm} in ALARM: {change.reason}".strip()
