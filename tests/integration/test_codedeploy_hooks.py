@@ -1,0 +1,230 @@
+"""CodeDeploy ECS blue/green deployments, emulated, driving the five real hook functions.
+
+The emulator plays CodeDeploy (invokes each AppSpec hook, waits for
+PutLifecycleEventHookExecutionStatus, shifts traffic, rolls back); the hooks are the
+stack's real functions, reading their configuration from the DeploymentsTable and
+probing the test listener through the emulated ALB.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bluegreen_emulator import Emulator
+from bluegreen_emulator.codedeploy import HOOK_EVENTS, appspec_content
+from bluegreen_emulator.ecs_fleet import EcsFleet, build_ecs_fleet
+from tests.conftest import EVENTS, load_event
+
+pytestmark = pytest.mark.integration
+
+GREEN_VERSION_PROBE = {
+    "probes": [{"path": "/", "expectStatus": 200, "expectBody": "task-definition/web:2"}]
+}
+
+
+def hooks(aws: Emulator) -> dict[str, str]:
+    return {event: aws.function(f"{event}HookFunction").name for event in HOOK_EVENTS}
+
+
+def silent(aws: Emulator) -> str:
+    """A function that answers CodeDeploy nothing (the ECS-native hook only returns)."""
+    return aws.function("EcsNativeHookFunction").name
+
+
+def deploy(
+    aws: Emulator,
+    fleet: EcsFleet,
+    config: dict[str, Any] | None = None,
+    hook_functions: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> str:
+    """Create the deployment and write its hook configuration, as the switch will."""
+    content = appspec_content(fleet.release, hook_functions or hooks(aws))
+    deployment_id: str = aws.client("codedeploy").create_deployment(
+        applicationName=fleet.application,
+        deploymentGroupName=fleet.deployment_group,
+        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": content}},
+        **kwargs,
+    )["deploymentId"]
+    if config is not None:
+        aws.client("dynamodb").put_item(
+            TableName=aws.output("DeploymentsTableName"),
+            Item={
+                "pk": {"S": f"HOOKCONFIG#{deployment_id}"},
+                "sk": {"S": "CONFIG"},
+                "config": {"S": json.dumps(config)},
+            },
+        )
+    return deployment_id
+
+
+def reports(aws: Emulator, deployment_id: str) -> list[tuple[str, str]]:
+    return [
+        (r.lifecycle_event, r.status)
+        for r in aws.codedeploy_emulation.reports
+        if r.deployment_id == deployment_id
+    ]
+
+
+def task_sets(aws: Emulator, fleet: EcsFleet) -> list[tuple[str, str]]:
+    sets = aws.client("ecs").describe_task_sets(cluster=fleet.cluster, service=fleet.service)[
+        "taskSets"
+    ]
+    return sorted((ts["taskDefinition"].rsplit("/", 1)[-1], ts["status"]) for ts in sets)
+
+
+def test_a_canary_deployment_passes_every_hook_and_ends_on_green(aws: Emulator) -> None:
+    # Given an ECS service on blue (web:1) and a canary release of web:2 whose hooks probe
+    # the test listener for the new version
+    fleet = build_ecs_fleet(aws)
+    deployment_id = deploy(
+        aws,
+        fleet,
+        GREEN_VERSION_PROBE,
+        deploymentConfigName="CodeDeployDefault.ECSCanary10Percent5Minutes",
+    )
+
+    # When CodeDeploy runs it to the end
+    aws.codedeploy_emulation.run_until_done(deployment_id)
+
+    # Then each hook answered Succeeded exactly once, in lifecycle order
+    assert reports(aws, deployment_id) == [(event, "Succeeded") for event in HOOK_EVENTS]
+    info = aws.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["status"] == "Succeeded"
+    # and production moved 10% -> 100% to green, the test listener probes reached green
+    steps = [step for key, step in aws.codedeploy_emulation.steps if key == deployment_id]
+    assert [s for s in steps if s.startswith("AllowTraffic")] == [
+        "AllowTraffic: green 10%",
+        "AllowTraffic: green 100%",
+    ]
+    assert fleet.serving(aws) == {"web-green": 100}
+    assert {s.target_group_arn for s in aws.alb_http.served} == {fleet.green_arn}
+    # and only the replacement task set is left, as the primary
+    assert task_sets(aws, fleet) == [("web:2", "PRIMARY")]
+
+
+def test_a_hook_that_fails_rolls_the_deployment_back_to_the_original_task_set(
+    aws: Emulator,
+) -> None:
+    # Given green answering 503 on the test listener
+    fleet = build_ecs_fleet(aws)
+    aws.alb_http.respond(fleet.green_arn, status=503, body="upstream down")
+    deployment_id = deploy(aws, fleet, GREEN_VERSION_PROBE)
+
+    # When the deployment runs
+    aws.codedeploy_emulation.run_until_done(deployment_id)
+
+    # Then AfterAllowTestTraffic reported Failed (once) and no later hook ran
+    assert reports(aws, deployment_id) == [
+        ("BeforeInstall", "Succeeded"),
+        ("AfterInstall", "Succeeded"),
+        ("AfterAllowTestTraffic", "Failed"),
+    ]
+    info = aws.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["status"] == "Failed"
+    assert info["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE"
+    assert "AfterAllowTestTraffic" in info["errorInformation"]["message"]
+    assert "rollbackDeploymentId" in info["rollbackInfo"]
+    # and every listener is back on blue, with only the original task set running
+    assert fleet.serving(aws) == {"web-blue": 100}
+    assert fleet.serving(aws, fleet.test_listener_arn) == {"web-blue": 100}
+    assert task_sets(aws, fleet) == [("web:1", "PRIMARY")]
+    # and the hook's reason is in its log, for the person on call
+    target = aws.client("codedeploy").get_deployment_target(
+        deploymentId=deployment_id, targetId=f"{fleet.cluster}:{fleet.service}"
+    )
+    events = {
+        e["lifecycleEventName"]: e["status"]
+        for e in target["deploymentTarget"]["ecsTarget"]["lifecycleEvents"]
+    }
+    assert events["AfterAllowTestTraffic"] == "Failed"
+    assert events["AllowTraffic"] == "Skipped"
+
+
+def test_stop_deployment_with_auto_rollback_puts_traffic_back_and_ends_stopped(
+    aws: Emulator,
+) -> None:
+    # Given a deployment whose test traffic already reaches green
+    fleet = build_ecs_fleet(aws)
+    deployment_id = deploy(aws, fleet)
+    emulation = aws.codedeploy_emulation
+    while "AllowTestTraffic: test listener -> green" not in [s for _, s in emulation.steps]:
+        emulation.advance(deployment_id)
+    assert fleet.serving(aws, fleet.test_listener_arn) == {"web-green": 100}
+
+    # When an operator stops it with automatic rollback
+    aws.client("codedeploy").stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+
+    # Then it is Stopped, traffic is on blue, the replacement is gone
+    info = aws.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert (info["status"], info["errorInformation"]["code"]) == ("Stopped", "MANUAL_STOP")
+    assert fleet.serving(aws, fleet.test_listener_arn) == {"web-blue": 100}
+    assert task_sets(aws, fleet) == [("web:1", "PRIMARY")]
+
+
+def test_a_hook_that_never_answers_fails_the_event_after_the_timeout(aws: Emulator) -> None:
+    # Given an AppSpec whose BeforeInstall hook is a function that never reports
+    fleet = build_ecs_fleet(aws)
+    deployment_id = deploy(aws, fleet, hook_functions={"BeforeInstall": silent(aws)})
+
+    # When CodeDeploy waits for it
+    aws.codedeploy_emulation.run_until_done(deployment_id)
+
+    # Then after an (emulated) hour the deployment failed, before any change
+    info = aws.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["status"] == "Failed"
+    assert "did not report a status within 3600s" in info["errorInformation"]["message"]
+    assert aws.codedeploy_emulation.emulated_seconds >= 3600
+    assert task_sets(aws, fleet) == [("web:1", "PRIMARY")]
+
+
+def test_a_duplicate_hook_invocation_does_not_report_twice(aws: Emulator) -> None:
+    # Given a deployment whose BeforeInstall hook has answered
+    fleet = build_ecs_fleet(aws)
+    deployment_id = deploy(aws, fleet)
+    emulation = aws.codedeploy_emulation
+    emulation.advance(deployment_id)
+    execution_id = emulation.deployments[deployment_id].events["BeforeInstall"].execution_id
+
+    # When Lambda delivers the same invocation again
+    again = aws.runtime.invoke(
+        aws.function("BeforeInstallHookFunction").name,
+        {"DeploymentId": deployment_id, "LifecycleEventHookExecutionId": execution_id},
+    )
+
+    # Then it answers from its idempotency record: no second report, no error
+    assert again.error_type is None
+    assert again.json()["duplicate"] is True
+    assert reports(aws, deployment_id) == [("BeforeInstall", "Succeeded")]
+
+
+@pytest.mark.parametrize("path", sorted(EVENTS.glob("codedeploy-*.json")), ids=lambda p: p.stem)
+def test_every_codedeploy_events_file_drives_its_hook(aws: Emulator, path: Path) -> None:
+    # Given a live deployment waiting on one lifecycle event (its AppSpec hook is silent)
+    fleet = build_ecs_fleet(aws)
+    event_name = path.stem.removeprefix("codedeploy-")
+    deployment_id = deploy(aws, fleet, hook_functions={event_name: silent(aws)})
+    emulation = aws.codedeploy_emulation
+    waiting = emulation.deployments[deployment_id].events[event_name]
+    while waiting.execution_id is None:
+        emulation.advance(deployment_id)
+
+    # When the real hook function is invoked with the events file (what `sam local
+    # invoke -e` takes), its ids pointed at that deployment and execution
+    event = {
+        **load_event(path.stem),
+        "DeploymentId": deployment_id,
+        "LifecycleEventHookExecutionId": waiting.execution_id,
+    }
+    result = aws.runtime.invoke(aws.function(f"{event_name}HookFunction").name, event)
+
+    # Then it reported the verdict CodeDeploy was waiting for, and the deployment goes on
+    assert result.error_type is None, result.payload
+    assert reports(aws, deployment_id) == [(event_name, "Succeeded")]
+    emulation.run_until_done(deployment_id)
+    status = aws.client("codedeploy").get_deployment(deploymentId=deployment_id)
+    assert status["deploymentInfo"]["status"] == "Succeeded"
