@@ -67,8 +67,11 @@ def alarm_verdict(cloudwatch: Any, names: Sequence[str]) -> dict[str, Any]:
 
 
 def _dimension_id(arn: str, marker: str) -> str:
-    """`app/name/id` from a load balancer ARN, `targetgroup/name/id` from a TG ARN."""
-    return arn.split(":", 5)[5].split(marker, 1)[1] if marker in arn else arn
+    """The CloudWatch dimension value of an ELB ARN: what follows `marker` in its resource
+    part (`app/name/id` after `loadbalancer/`), or the whole resource part when the marker
+    is empty (`targetgroup/name/id`)."""
+    resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else arn
+    return resource.split(marker, 1)[1] if marker and marker in resource else resource
 
 
 def metric_queries(
@@ -77,7 +80,7 @@ def metric_queries(
     """GetMetricData queries of one metric check (before arithmetic)."""
     period = int(check["periodSeconds"])
     dims = {
-        "TargetGroup": _dimension_id(target_group_arn, ":"),
+        "TargetGroup": _dimension_id(target_group_arn, ""),
         "LoadBalancer": _dimension_id(load_balancer_arn, "loadbalancer/"),
     }
     dimensions = [{"Name": k, "Value": v} for k, v in dims.items()]
