@@ -218,7 +218,8 @@ class EcsNativeEmulation(FlowDriver):
             deployment.update(
                 runningCount=service.desired_count, pendingCount=0, rolloutState="COMPLETED"
             )
-        register_tasks(self.aws.client("elbv2"), revision.target_group, service.desired_count)
+        if revision.target_group:  # a service without a load balancer has none
+            register_tasks(self.aws.client("elbv2"), revision.target_group, service.desired_count)
         return revision
 
     def service_updated(

@@ -35,6 +35,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
 if TYPE_CHECKING:
@@ -60,6 +63,8 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "StepFunctionResponse.stop_execution": StepFunctionResponse.stop_execution,
     "CodeDeployBackend.get_deployment": CodeDeployBackend.get_deployment,
     "botocore.session.create_loader": botocore.session.create_loader,
+    "ExecutionWorker.stop": ExecutionWorker.stop,
+    "Environment.set_error": Environment.set_error,
 }
 
 
@@ -93,6 +98,7 @@ def apply() -> None:
         _patch_alb_dns()
         _patch_ecs_native_blue_green()
         _patch_botocore_loader()
+        _patch_stop_wakes_task_token_waits()
         _applied = True
 
 
@@ -445,3 +451,31 @@ def _patch_ecs_native_blue_green() -> None:
     EC2ContainerServiceResponse.update_service = update_service  # type: ignore[method-assign]
     for name in ACTIONS:
         setattr(EC2ContainerServiceResponse, name, action(name))
+
+
+# 15. StopExecution does not end an execution waiting in a `.waitForTaskToken` task:
+#     ExecutionWorker.stop marks the program stopped, but the task keeps waiting on its
+#     callback endpoint (with no TimeoutSeconds: forever), so it stays RUNNING; woken, the
+#     task fails with States.Timeout and Environment.set_error overwrites the stop, so it
+#     ends FAILED. On AWS it is ABORTED at once. Wake the execution's callback waits when
+#     it is stopped, and let an error raised after the stop leave it stopped.
+def _patch_stop_wakes_task_token_waits() -> None:
+    stop_original = ORIGINALS["ExecutionWorker.stop"]
+    set_error_original = ORIGINALS["Environment.set_error"]
+
+    def stop(self: ExecutionWorker, stop_date: Any, error: Any, cause: Any) -> None:
+        stop_original(self, stop_date=stop_date, error=error, cause=cause)
+        if _active is None:
+            return
+        callbacks = getattr(self.env, "callback_pool_manager", None)  # None before it ran
+        pool = getattr(callbacks, "_pool", {})
+        for endpoint in list(pool.values()):
+            endpoint.interrupt_all()
+
+    def set_error(self: Environment, error: Any) -> None:
+        if _active is not None and isinstance(self.program_state(), ProgramStopped):
+            return
+        set_error_original(self, error)
+
+    ExecutionWorker.stop = stop  # type: ignore[method-assign]
+    Environment.set_error = set_error  # type: ignore[method-assign]

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
+import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from textwrap import dedent
@@ -21,6 +24,9 @@ import botocore.session
 import pytest
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend
+from moto.codedeploy import responses as codedeploy_responses
+from moto.codedeploy.models import CodeDeployBackend
+from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -30,6 +36,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from bluegreen_emulator import Emulator, patches
 
@@ -140,6 +149,7 @@ def test_wait_states_take_emulated_time_not_real_time(probe: Emulator) -> None:
 def test_retry_back_off_takes_emulated_time_not_real_time(probe: Emulator) -> None:
     # Given moto's retrier still sleeps through its module's `time`
     assert "time.sleep(" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
+    assert retrier_decl.time is not patches.ORIGINALS["retrier_decl.time"]
     assert isinstance(retrier_decl.time, patches._ClockTime)
     # and a task that always fails, retried twice an hour apart
     definition = {
@@ -432,6 +442,189 @@ def test_target_health_answers_as_the_emulator_says(probe: Emulator) -> None:
     assert states[instances[1]]["State"] == "healthy"
 
 
+# 8b. StopExecution keeps its error and cause ----------------------------------------------
+def test_stop_execution_records_who_stopped_it_and_why(probe: Emulator) -> None:
+    # Given moto's StopExecution handler, still a method taking only the request
+    assert _parameters(patches.ORIGINALS["StepFunctionResponse.stop_execution"]) == ["self"]
+    stop = patches.ORIGINALS["StepFunctionResponse.stop_execution"]
+    assert StepFunctionResponse.stop_execution is not stop
+    # and an execution baking for an hour on a real-time clock (a stop interrupts it)
+    probe.clock.scale = 1.0
+    definition = {
+        "StartAt": "Bake",
+        "States": {"Bake": {"Type": "Wait", "Seconds": 3600, "End": True}},
+    }
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="baking", definition=json.dumps(definition), roleArn=probe.lambda_role_arn()
+    )["stateMachineArn"]
+    execution = probe.start_execution(machine, {}, name="waiting")
+    _eventually(lambda: probe.clock.waited == 3600)
+
+    # When an operator stops it with an error and a cause
+    sfn.stop_execution(executionArn=execution, error="Aborted", cause="alice: wrong build")
+
+    # Then the execution is aborted, and its history says who and why
+    described = probe.wait_for_execution(execution, timeout=10)
+    assert described["status"] == "ABORTED"
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    (aborted,) = [e for e in events if e["type"] == "ExecutionAborted"]
+    details = aborted["executionAbortedEventDetails"]
+    assert (details["error"], details["cause"]) == ("Aborted", "alice: wrong build")
+
+
+# 9. CodeDeploy Server deployments progress ----------------------------------------------------
+def _codedeploy_group(aws: Emulator, platform: str, group: str) -> None:
+    codedeploy = aws.client("codedeploy")
+    if group == "first":
+        codedeploy.create_application(applicationName="app", computePlatform=platform)
+    codedeploy.create_deployment_group(
+        applicationName="app",
+        deploymentGroupName=group,
+        serviceRoleArn=aws.lambda_role_arn(),
+    )
+
+
+def test_codedeploy_server_deployments_progress_to_their_outcome(probe: Emulator) -> None:
+    # Given moto's get_deployment, with the signature the patch expects
+    assert _parameters(patches.ORIGINALS["CodeDeployBackend.get_deployment"]) == [
+        "self",
+        "deployment_id",
+    ]
+    assert (
+        CodeDeployBackend.get_deployment
+        is not patches.ORIGINALS["CodeDeployBackend.get_deployment"]
+    )
+    # and two EC2 (Server) deployment groups, the second one's agents failing
+    codedeploy = probe.client("codedeploy")
+    _codedeploy_group(probe, "Server", "first")
+    _codedeploy_group(probe, "Server", "second")
+    probe.codedeploy_server_outcomes[("app", "second")] = "Failed"
+    revision = {
+        "revisionType": "S3",
+        "s3Location": {"bucket": "b", "key": "k", "bundleType": "zip"},
+    }
+
+    # When a deployment is created in each and read until it ends
+    def statuses(group: str) -> list[str]:
+        deployment = codedeploy.create_deployment(
+            applicationName="app", deploymentGroupName=group, revision=revision
+        )["deploymentId"]
+        read = [codedeploy.get_deployment(deploymentId=deployment)["deploymentInfo"]["status"]]
+        read.append(codedeploy.get_deployment(deploymentId=deployment)["deploymentInfo"]["status"])
+        read.append(codedeploy.get_deployment(deploymentId=deployment)["deploymentInfo"]["status"])
+        return read
+
+    # Then each moves on as the agents would, to its outcome, and stays there
+    assert statuses("first") == ["InProgress", "Succeeded", "Succeeded"]
+    assert statuses("second") == ["InProgress", "Failed", "Failed"]
+
+
+# 10. CodeDeploy ECS blue/green actions moto lacks -------------------------------------------
+def test_codedeploy_gains_the_ecs_blue_green_actions_moto_lacks(probe: Emulator) -> None:
+    # Given moto's create_deployment and deployment view, with the signatures patched
+    assert _parameters(patches.ORIGINALS["CodeDeployBackend.create_deployment"])[:3] == [
+        "self",
+        "application_name",
+        "deployment_group_name",
+    ]
+    assert _parameters(patches.ORIGINALS["codedeploy_responses._deployment_info"]) == ["deployment"]
+    assert (
+        codedeploy_responses._deployment_info
+        is not (patches.ORIGINALS["codedeploy_responses._deployment_info"])
+    )
+    codedeploy = probe.client("codedeploy")
+
+    # When a client uses actions moto's CodeDeploy does not implement
+    config = codedeploy.get_deployment_config(
+        deploymentConfigName="CodeDeployDefault.ECSCanary10Percent5Minutes"
+    )["deploymentConfigInfo"]
+    with pytest.raises(codedeploy.exceptions.DeploymentDoesNotExistException):
+        codedeploy.stop_deployment(deploymentId="d-NOSUCHONE")
+    with pytest.raises(codedeploy.exceptions.InvalidLifecycleEventHookExecutionStatusException):
+        codedeploy.put_lifecycle_event_hook_execution_status(
+            deploymentId="d-NOSUCHONE", lifecycleEventHookExecutionId="x", status="Pending"
+        )
+
+    # Then they answer as CodeDeploy does
+    assert config["computePlatform"] == "ECS"
+    assert config["trafficRoutingConfig"]["type"] == "TimeBasedCanary"
+    # and deployment ids look like CodeDeploy's (moto's are UUIDs)
+    _codedeploy_group(probe, "Server", "first")
+    deployment = codedeploy.create_deployment(
+        applicationName="app",
+        deploymentGroupName="first",
+        revision={"revisionType": "S3", "s3Location": {"bucket": "b", "key": "k"}},
+    )["deploymentId"]
+    assert re.fullmatch(r"d-[A-Z0-9]{9}", deployment)
+
+
+# 11. Emulated ALB DNS names resolve to the emulator's listeners ---------------------------
+def test_an_emulated_alb_dns_name_reaches_its_listener(probe: Emulator) -> None:
+    # Given socket.getaddrinfo is the emulator's, and an ALB with an HTTP listener
+    assert socket.getaddrinfo is not patches.ORIGINALS["socket.getaddrinfo"]
+    ec2, elbv2 = probe.client("ec2"), probe.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.7.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in enumerate("ab")
+    ]
+    alb = elbv2.create_load_balancer(Name="probe-alb", Subnets=subnets)["LoadBalancers"][0]
+    group = elbv2.create_target_group(Name="probe-web", Protocol="HTTP", Port=80, VpcId=vpc)[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    elbv2.create_listener(
+        LoadBalancerArn=alb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
+    )
+    probe.alb_http.respond(group, status=200, body="hello from probe-web")
+
+    # When a client resolves and calls the ALB's DNS name, as it would on AWS
+    resolved = {info[4][0] for info in socket.getaddrinfo(alb["DNSName"], 80)}
+    with urllib.request.urlopen(f"http://{alb['DNSName']}/", timeout=5) as response:
+        status, body = response.status, response.read().decode()
+
+    # Then the name resolves to loopback and the listener's target group answers
+    assert resolved == {"127.0.0.1"}
+    assert (status, body) == (200, "hello from probe-web")
+    # and a name that is no emulated listener is not captured
+    assert probe.alb_http.resolve(alb["DNSName"], 8443) is None
+
+
+# 12. ECS-native blue/green service deployments ------------------------------------------
+def test_ecs_services_are_handed_to_the_native_blue_green_emulation(probe: Emulator) -> None:
+    # Given moto's ECS CreateService/UpdateService handlers, still methods of the request
+    create = patches.ORIGINALS["EC2ContainerServiceResponse.create_service"]
+    update = patches.ORIGINALS["EC2ContainerServiceResponse.update_service"]
+    assert _parameters(create) == _parameters(update) == ["self"]
+    assert EC2ContainerServiceResponse.create_service is not create
+    assert EC2ContainerServiceResponse.update_service is not update
+    ecs = probe.client("ecs")
+    ecs.create_cluster(clusterName="shop")
+    task = ecs.register_task_definition(
+        family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 128}]
+    )["taskDefinition"]["taskDefinitionArn"]
+
+    # When a service with the ECS deployment controller is created
+    service = ecs.create_service(
+        cluster="shop",
+        serviceName="web",
+        taskDefinition=task,
+        desiredCount=2,
+        deploymentController={"type": "ECS"},
+    )["service"]["serviceArn"]
+
+    # Then the emulation runs it (its first revision is current) and answers the service
+    # deployment actions moto lacks
+    assert service in probe.ecs_emulation.current
+    deployments = ecs.list_service_deployments(cluster="shop", service="web")
+    assert deployments["serviceDeployments"] == []
+
+
 # 12. botocore's service models are parsed once per process ------------------------------
 def test_botocore_sessions_share_one_model_loader_while_an_emulator_runs() -> None:
     # Given botocore's loader factory, with the signature the patch expects
@@ -449,6 +642,49 @@ def test_botocore_sessions_share_one_model_loader_while_an_emulator_runs() -> No
         assert aws.client("sts")._loader is shared  # type: ignore[attr-defined]
     # and without an emulator botocore behaves as shipped: a loader per session
     assert loader() is not loader()
+
+
+# 15. StopExecution aborts an execution waiting for a task token ---------------------------
+def test_stopping_an_execution_waiting_for_a_task_token_aborts_it(probe: Emulator) -> None:
+    # Given moto's execution stop and error recording, with the signatures patched
+    assert _parameters(patches.ORIGINALS["ExecutionWorker.stop"]) == [
+        "self",
+        "stop_date",
+        "error",
+        "cause",
+    ]
+    assert _parameters(patches.ORIGINALS["Environment.set_error"]) == ["self", "error"]
+    assert ExecutionWorker.stop is not patches.ORIGINALS["ExecutionWorker.stop"]
+    assert Environment.set_error is not patches.ORIGINALS["Environment.set_error"]
+    # and an execution waiting for an approval token, with no timeout
+    definition = {
+        "StartAt": "Approve",
+        "States": {
+            "Approve": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": probe.function("EchoFunction").arn,
+                    "Payload": {"token.$": "$$.Task.Token"},
+                },
+                "End": True,
+            }
+        },
+    }
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="approval", definition=json.dumps(definition), roleArn=probe.lambda_role_arn()
+    )["stateMachineArn"]
+    execution = probe.start_execution(machine, {}, name="awaiting-approval")
+    _eventually(lambda: len(_invocations(probe, "EchoFunction")) == 1)
+
+    # When an operator stops it
+    sfn.stop_execution(executionArn=execution, error="Aborted", cause="bob: wrong release")
+
+    # Then it ends ABORTED at once, not FAILED and not waiting forever
+    assert probe.wait_for_execution(execution, timeout=10)["status"] == "ABORTED"
+    history = sfn.get_execution_history(executionArn=execution)["events"]
+    assert history[-1]["type"] == "ExecutionAborted"
 
 
 # Emulated asynchronous invocation (EventBridge to Lambda): retries, then the DLQ ------------
@@ -492,3 +728,12 @@ def test_a_failing_event_target_is_retried_then_dead_lettered(
     assert len(messages) == 1
     assert json.loads(messages[0]["Body"])["source"] == "probe.shop"
     assert messages[0]["MessageAttributes"]["ErrorCode"]["StringValue"] == "ProbeFailure"
+
+
+def test_every_registered_patch_has_a_test_here() -> None:
+    # Given every patch point patches.py keeps the original of
+    this_module = Path(__file__).read_text(encoding="utf-8")
+
+    # Then each is checked by a test in this module
+    untested = [key for key in patches.ORIGINALS if f'ORIGINALS["{key}"]' not in this_module]
+    assert untested == [], f"add a test for these patch points: {untested}"
