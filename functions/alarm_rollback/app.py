@@ -25,9 +25,10 @@ deps = cache(rollback_deps)
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="detail.alarmName")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="AlarmChanges", unit=MetricUnit.Count, value=1)
     report = roll_back(AlarmChange.from_event(event), deps())
+    metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=len(report.rolled_back))
     for outcome in report.rolled_back:
-        metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
         if outcome.time_to_rollback_ms is not None:
             metrics.add_metric(
                 name="TimeToRollback",

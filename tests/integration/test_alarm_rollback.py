@@ -1,0 +1,547 @@
+"""Alarm rollback on the emulated AWS: the real rule, function, state machine and table.
+
+A switch is started for real and held in its bake; then a CloudWatch alarm changes state
+and EventBridge delivers the change to the real function. A botocore hook on the
+function's own clients records every AWS call it makes (and can make one fail, or run
+something at a precise point), so the tests can count what happens before traffic is
+restored and stage the races with the state machine deterministically.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from bluegreen import records
+from bluegreen.ec2.traffic import forward_weights
+from bluegreen.records import Records
+from bluegreen_emulator import Emulator
+from bluegreen_emulator.clock import Clock
+from bluegreen_emulator.codedeploy import appspec_content
+from bluegreen_emulator.ecs_fleet import EcsFleet, build_ecs_fleet
+from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
+from tests.conftest import load_event
+
+pytestmark = pytest.mark.integration
+
+FUNCTION = "AlarmRollbackFunction"
+RESTORES = ("ModifyListener", "ModifyRule", "StopDeployment", "StopServiceDeployment")
+SNAPSHOT = {"blue": 100, "green": 0}
+CANARY = {"blue": 90, "green": 10}
+
+
+# -- helpers -----------------------------------------------------------------------------------
+@dataclass
+class CallSpy:
+    """Every AWS call the alarm function makes, in order; optional failures and hooks."""
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    fail: dict[str, str] = field(default_factory=dict)  # operation -> error code, every time
+    before: dict[str, Callable[[], None]] = field(default_factory=dict)  # one-shot hooks
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def count(self, *operations: str) -> int:
+        return sum(1 for name in self.names() if name in operations)
+
+    def before_restored(self) -> list[str]:
+        """The calls made before traffic was back: up to the last restore of the first
+        delivery that restored anything (a run of consecutive restore calls)."""
+        names = self.names()
+        first = next(i for i, n in enumerate(names) if n in RESTORES)
+        last = first
+        while last + 1 < len(names) and names[last + 1] in RESTORES:
+            last += 1
+        return names[: last + 1]
+
+    def _parameters(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self.calls.append((model.name, dict(params)))
+
+    def _before_call(self, model: Any, **_: Any) -> Any:
+        hook = self.before.pop(model.name, None)
+        if hook is not None:
+            hook()
+        code = self.fail.get(model.name)
+        if code is None:
+            return None
+        http = AWSResponse("https://emulated", 403, {}, None)
+        return http, {"Error": {"Code": code, "Message": f"{model.name} refused (test)"}}
+
+
+def spy_on_alarm_function(aws: Emulator) -> CallSpy:
+    """Cold-start the function (an OK change makes no AWS call) and hook its clients."""
+    spec = aws.function(FUNCTION)
+    assert aws.runtime.invoke(spec.name, load_event("alarm-state-change-ok")).error_type is None
+    assert spec.module is not None
+    clients = spec.module.deps().clients
+    spy = CallSpy()
+    for service in ("dynamodb", "elbv2", "stepfunctions", "events", "codedeploy", "ecs"):
+        events = getattr(clients, service).meta.events
+        events.register("before-parameter-build", spy._parameters)
+        events.register("before-call", spy._before_call)
+    return spy
+
+
+class BakeHolds(Clock):
+    """The machine's Wait states last until the execution is stopped (nothing else waits,
+    so Lambda's retry back-offs are instant). `baking` is set once the machine waits."""
+
+    def __init__(self) -> None:
+        super().__init__(scale=0.0)
+        self.baking = threading.Event()
+
+    def wait(self, event: threading.Event, emulated_seconds: float) -> None:
+        self.baking.set()
+        event.wait(timeout=20)
+
+
+def start_canary_held_in_bake(
+    aws: Emulator, fleet: Ec2Fleet, monkeypatch: pytest.MonkeyPatch, name: str = "canary-1"
+) -> str:
+    """Start a 10% canary and return once the machine bakes it (traffic at 90/10)."""
+    clock = BakeHolds()
+    monkeypatch.setattr(aws, "clock", clock)
+    execution = aws.start_execution(aws.output("SwitchStateMachineArn"), fleet.request(), name=name)
+    assert clock.baking.wait(10), "the canary never reached its bake"
+    assert weights(aws, fleet) == {"listener": CANARY, "rule": CANARY}
+    return execution
+
+
+def weights(aws: Emulator, fleet: Ec2Fleet) -> dict[str, dict[str, int]]:
+    elbv2 = aws.client("elbv2")
+    listener = elbv2.describe_listeners(ListenerArns=[fleet.listener_arn])["Listeners"][0]
+    rule = elbv2.describe_rules(RuleArns=[fleet.rule_arn])["Rules"][0]
+    colour = {fleet.blue_arn: "blue", fleet.green_arn: "green"}
+
+    def named(actions: Any) -> dict[str, int]:
+        return {colour[arn]: w for arn, w in forward_weights(actions).items()}
+
+    return {"listener": named(listener["DefaultActions"]), "rule": named(rule["Actions"])}
+
+
+def table(aws: Emulator) -> Records:
+    return Records(aws.client("dynamodb"), aws.output("DeploymentsTableName"))
+
+
+def set_alarm(aws: Emulator, name: str, state: str = "ALARM", reason: str = "") -> None:
+    aws.client("cloudwatch").set_alarm_state(
+        AlarmName=name, StateValue=state, StateReason=reason or f"{name} crossed its threshold"
+    )
+
+
+def rolled_back_events(aws: Emulator) -> list[dict[str, Any]]:
+    return [e["detail"] for e in aws.events if e["detail-type"] == "Switch Rolled Back"]
+
+
+def abort_details(aws: Emulator, execution: str) -> dict[str, str]:
+    last = aws.client("stepfunctions").get_execution_history(executionArn=execution)["events"][-1]
+    assert last["type"] == "ExecutionAborted", last["type"]
+    return dict(last["executionAbortedEventDetails"])
+
+
+def dead_letters(aws: Emulator) -> list[dict[str, Any]]:
+    sqs = aws.client("sqs")
+    url = aws.output("AlarmRollbackDeadLetterQueueUrl")
+    messages = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    return [
+        {
+            "body": json.loads(m["Body"]),
+            "error": m["MessageAttributes"]["ErrorCode"]["StringValue"],
+        }
+        for m in messages
+    ]
+
+
+def metric_values(aws: Emulator, name: str) -> list[float]:
+    """Values of an EMF metric the alarm function logged."""
+    logs = aws.client("logs")
+    group = f"/aws/lambda/{aws.function(FUNCTION).name}"
+    values: list[float] = []
+    for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
+        for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])[
+            "events"
+        ]:
+            if '"_aws"' in event["message"]:
+                values += json.loads(event["message"]).get(name, [])
+    return values
+
+
+@pytest.fixture
+def ec2(aws: Emulator) -> Iterator[Ec2Fleet]:
+    yield build_ec2_fleet(aws, with_http=False)
+
+
+# -- the EC2 rollback ------------------------------------------------------------------------
+def test_a_guarding_alarm_rolls_a_baking_canary_back_with_traffic_restored_first(
+    aws: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a canary with test traffic, baking at 10% on the listener and its /api rule
+    fleet = build_ec2_fleet(aws, with_http=True)
+    spy = spy_on_alarm_function(aws)
+    execution = start_canary_held_in_bake(aws, fleet, monkeypatch)
+
+    # When the 5xx alarm that guards it goes to ALARM
+    set_alarm(aws, "shop-5xx", reason="Threshold Crossed: 42 5xx in 1 minute")
+
+    # Then traffic was restored by the first calls: the guard Query, then one write per
+    # production route, nothing in between
+    restored_after = spy.before_restored()
+    assert restored_after == ["Query", "ModifyListener", "ModifyRule"]
+    assert len([call for call in restored_after if call not in RESTORES]) + 1 <= 2
+    # and the listener and the rule are back on the snapshot; the test listener as it was
+    assert weights(aws, fleet) == {"listener": SNAPSHOT, "rule": SNAPSHOT}
+    test_listener = aws.client("elbv2").describe_listeners(ListenerArns=[fleet.test_listener_arn])
+    groups = test_listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    assert {g["TargetGroupArn"]: g["Weight"] for g in groups} == {fleet.green_arn: 1}
+    # and the execution was stopped, with a cause naming the alarm and its reason
+    assert aws.wait_for_execution(execution)["status"] == "ABORTED"
+    aborted = abort_details(aws, execution)
+    assert aborted["error"] == "AlarmRollback"
+    assert aborted["cause"] == "alarm shop-5xx in ALARM: Threshold Crossed: 42 5xx in 1 minute"
+    # and the record says ROLLED_BACK, by that alarm, with the routes it read back
+    record = table(aws).get("canary-1")
+    assert record["status"] == records.ROLLED_BACK
+    assert (record["outcome"]["alarm"], record["outcome"]["reason"]) == (
+        "shop-5xx",
+        "Threshold Crossed: 42 5xx in 1 minute",
+    )
+    assert {r["arn"] for r in record["outcome"]["restored"]} == {fleet.listener_arn, fleet.rule_arn}
+    # and the locks are free, the guards gone, one event announced
+    assert table(aws).holder(fleet.listener_arn) is None
+    assert table(aws).holder(fleet.test_listener_arn) is None
+    assert table(aws).guards_for_alarm("shop-5xx") == []
+    assert table(aws).guards_for_alarm("shop-p99") == []
+    assert [(e["deploymentId"], e["alarm"]) for e in rolled_back_events(aws)] == [
+        ("canary-1", "shop-5xx")
+    ]
+    # and TimeToRollback (alarm state time -> traffic restored) went out as an EMF metric
+    [time_to_rollback] = metric_values(aws, "TimeToRollback")
+    assert 0 < time_to_rollback < 5000
+
+
+def test_the_same_event_delivered_three_times_rolls_back_once(
+    aws: Emulator, ec2: Ec2Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a baking canary, and EventBridge delivering the alarm change (at least once)
+    spy = spy_on_alarm_function(aws)
+    start_canary_held_in_bake(aws, ec2, monkeypatch)
+    delivered: list[tuple[Any, ...]] = []
+    deliver = aws.deliver_event
+    monkeypatch.setattr(
+        aws, "deliver_event", lambda *args: (delivered.append(args), deliver(*args))
+    )
+    set_alarm(aws, "shop-5xx")
+
+    # When the same event is delivered twice more
+    assert len(delivered) == 1
+    deliver(*delivered[0])
+    deliver(*delivered[0])
+
+    # Then the function ran three times without error, but traffic was written once,
+    # one record and one event
+    runs = [i for i in aws.runtime.history if i.function == aws.function(FUNCTION).name][1:]
+    assert [r.error_type for r in runs] == [None, None, None]
+    assert [r.json()["deployments"] != [] for r in runs] == [True, False, False]
+    assert spy.count(*RESTORES) == 2  # the listener and the rule, once
+    assert table(aws).get("canary-1")["outcome"]["alarm"] == "shop-5xx"
+    assert len(rolled_back_events(aws)) == 1
+    assert dead_letters(aws) == []
+
+
+def test_a_duplicate_arriving_mid_rollback_records_and_announces_once(
+    aws: Emulator, ec2: Ec2Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a baking canary, and a second delivery of the same change that arrives while
+    # the first has restored traffic but not yet claimed the record
+    spy = spy_on_alarm_function(aws)
+    execution = start_canary_held_in_bake(aws, ec2, monkeypatch)
+    delivered: list[tuple[Any, ...]] = []
+    deliver = aws.deliver_event
+
+    def deliver_and_keep(*args: Any) -> None:
+        delivered.append(args)
+        spy.before["UpdateItem"] = lambda: deliver(*args)  # the duplicate, mid-rollback
+        deliver(*args)
+
+    monkeypatch.setattr(aws, "deliver_event", deliver_and_keep)
+
+    # When the alarm goes to ALARM
+    set_alarm(aws, "shop-5xx")
+
+    # Then both deliveries restored the same snapshot, but one claim, one event
+    assert spy.count(*RESTORES) == 4
+    assert weights(aws, ec2) == {"listener": SNAPSHOT, "rule": SNAPSHOT}
+    assert table(aws).get("canary-1")["status"] == records.ROLLED_BACK
+    assert len(rolled_back_events(aws)) == 1
+    assert aws.wait_for_execution(execution)["status"] == "ABORTED"
+    assert table(aws).holder(ec2.listener_arn) is None
+
+
+def test_an_alarm_that_guards_nothing_changes_nothing(
+    aws: Emulator, ec2: Ec2Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a baking canary guarded by shop-5xx and shop-p99, and an unrelated alarm
+    spy = spy_on_alarm_function(aws)
+    execution = start_canary_held_in_bake(aws, ec2, monkeypatch)
+    aws.client("cloudwatch").put_metric_alarm(
+        AlarmName="billing-estimated-charges",
+        Namespace="AWS/Billing",
+        MetricName="EstimatedCharges",
+        Statistic="Maximum",
+        Period=21600,
+        EvaluationPeriods=1,
+        Threshold=1000.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+    # When the unrelated alarm goes to ALARM, and a guarding one to INSUFFICIENT_DATA
+    set_alarm(aws, "billing-estimated-charges")
+    set_alarm(aws, "shop-p99", state="INSUFFICIENT_DATA")
+
+    # Then the function looked the alarm up once and did nothing else (the other change
+    # does not match the rule at all)
+    assert spy.names() == ["Query"]
+    # and the canary still bakes at 10%, recorded as running, locked
+    assert weights(aws, ec2) == {"listener": CANARY, "rule": CANARY}
+    described = aws.client("stepfunctions").describe_execution(executionArn=execution)
+    assert described["status"] == "RUNNING"
+    assert table(aws).get("canary-1")["status"] == records.IN_PROGRESS
+    assert table(aws).holder(ec2.listener_arn) is not None
+    assert rolled_back_events(aws) == []
+
+
+def test_the_alarm_name_prefix_parameter_keeps_other_alarms_away_from_the_function() -> None:
+    # Given the stack deployed with AlarmNamePrefix=shop-
+    with Emulator(parameters={"AlarmNamePrefix": "shop-"}) as aws:
+        fleet = build_ec2_fleet(aws, with_http=False)
+        aws.client("cloudwatch").put_metric_alarm(
+            AlarmName="billing-estimated-charges",
+            Namespace="AWS/Billing",
+            MetricName="EstimatedCharges",
+            Statistic="Maximum",
+            Period=21600,
+            EvaluationPeriods=1,
+            Threshold=1000.0,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+
+        # When an alarm outside the prefix and then one inside it go to ALARM
+        set_alarm(aws, "billing-estimated-charges")
+        set_alarm(aws, fleet.alarms[0])
+
+        # Then only the one inside the prefix reached the function
+        name = aws.function(FUNCTION).name
+        ran = [i.json()["alarm"] for i in aws.runtime.history if i.function == name]
+        assert ran == ["shop-5xx"]
+
+
+# -- racing the machine's own gate ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    "order",
+    [
+        "alarm before the machine's rollback",
+        "machine's rollback before the alarm",
+        "machine's rollback between the alarm's restore and its claim",
+    ],
+)
+def test_the_alarm_racing_the_machines_own_gate_restores_one_snapshot_and_records_once(
+    aws: Emulator, ec2: Ec2Fleet, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    # Given a canary whose guarding alarm goes to ALARM while the step is shifted, with
+    # EventBridge's delivery of that change held back; the machine's gate sees the alarm
+    spy = spy_on_alarm_function(aws)
+    held: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(aws, "deliver_event", lambda *args: held.append(args))
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["detail-type"] == "Switch Step" and not held:
+            set_alarm(aws, "shop-5xx", reason="Threshold Crossed: 42 5xx")
+
+    aws.on_event.append(on_event)
+
+    def deliver_held() -> None:
+        while held:
+            Emulator.deliver_event(aws, *held.pop(0))
+
+    # and the held delivery released at a chosen point of the machine's Rollback task
+    invoke = aws.runtime.invoke
+    machine: dict[str, Any] = {}
+
+    def invoke_staged(name: str, event: Any) -> Any:
+        if aws.runtime.find(name).logical_id != "RollbackFunction":
+            return invoke(name, event)
+        if order.startswith("alarm before"):
+            deliver_held()
+            return invoke(name, event)
+        if order.startswith("machine's rollback before"):
+            result = invoke(name, event)
+            deliver_held()
+            return result
+        spy.before["UpdateItem"] = lambda: machine.setdefault("result", invoke(name, event))
+        deliver_held()
+        return machine["result"]
+
+    monkeypatch.setattr(aws.runtime, "invoke", invoke_staged)
+
+    # When the canary runs into its gate
+    execution = aws.start_execution(
+        aws.output("SwitchStateMachineArn"), ec2.request(), name="canary-1"
+    )
+    described = aws.wait_for_execution(execution)
+
+    # Then whoever came first, traffic is on the snapshot, one ROLLED_BACK record, one
+    # event, the lock free, the guards gone, and the execution ended
+    assert weights(aws, ec2) == {"listener": SNAPSHOT, "rule": SNAPSHOT}
+    record = table(aws).get("canary-1")
+    assert record["status"] == records.ROLLED_BACK
+    assert len(rolled_back_events(aws)) == 1
+    assert table(aws).holder(ec2.listener_arn) is None
+    assert table(aws).guards_for_alarm("shop-5xx") == []
+    # and the record names who decided: the alarm if it claimed first, else the gate
+    if order.startswith("alarm before"):
+        assert record["outcome"]["alarm"] == "shop-5xx"
+        assert described["status"] == "ABORTED"
+    else:
+        assert record["outcome"]["failedAt"] == "Gate"
+        assert "shop-5xx" in record["outcome"]["cause"]
+        assert described["status"] == "FAILED"
+    # and the alarm function wrote traffic at most once (the same snapshot)
+    assert spy.count(*RESTORES) == (0 if order.startswith("machine's rollback before") else 2)
+
+
+# -- ECS ---------------------------------------------------------------------------------------
+def guard_ecs_deployment(aws: Emulator, fleet: EcsFleet, rollback: dict[str, Any]) -> None:
+    """What the ECS switch writes when it begins: lock, record, one guard per alarm."""
+    machine = aws.output("SwitchStateMachineArn")
+    table(aws).begin(
+        deployment_id="ecs-1",
+        execution_arn=f"{machine.replace(':stateMachine:', ':execution:')}:ecs-1",
+        lock_resources=[fleet.service_arn],
+        alarms=fleet.alarms,
+        record={"platform": "ECS", "service": fleet.service_arn},
+        rollback=rollback,
+    )
+
+
+def test_a_codedeploy_ecs_deployment_is_stopped_with_automatic_rollback(aws: Emulator) -> None:
+    # Given a CodeDeploy ECS canary with 10% on the release, guarded by web-5xx
+    fleet = build_ecs_fleet(aws, mode="CODE_DEPLOY")
+    codedeploy = aws.client("codedeploy")
+    deployment = codedeploy.create_deployment(
+        applicationName=fleet.application,
+        deploymentGroupName=fleet.deployment_group,
+        deploymentConfigName="CodeDeployDefault.ECSCanary10Percent5Minutes",
+        revision={
+            "revisionType": "AppSpecContent",
+            "appSpecContent": {"content": appspec_content(fleet.release, hooks={})},
+        },
+    )["deploymentId"]
+    for _ in range(50):
+        if fleet.serving(aws).get("web-green"):
+            break
+        aws.codedeploy_emulation.advance(deployment)
+    assert fleet.serving(aws) == {"web-blue": 90, "web-green": 10}
+    guard_ecs_deployment(aws, fleet, {"codeDeployDeploymentId": deployment})
+    spy = spy_on_alarm_function(aws)
+
+    # When web-5xx goes to ALARM
+    set_alarm(aws, "web-5xx")
+
+    # Then the function's second call stopped the deployment with automatic rollback
+    assert spy.calls[1] == (
+        "StopDeployment",
+        {"deploymentId": deployment, "autoRollbackEnabled": True},
+    )
+    assert spy.before_restored() == ["Query", "StopDeployment"]
+    info = codedeploy.get_deployment(deploymentId=deployment)["deploymentInfo"]
+    assert info["status"] == "Stopped"
+    assert fleet.serving(aws) == {"web-blue": 100}
+    # and the record says ROLLED_BACK by the alarm, the service lock is free
+    assert table(aws).get("ecs-1")["outcome"]["alarm"] == "web-5xx"
+    assert table(aws).holder(fleet.service_arn) is None
+    assert len(rolled_back_events(aws)) == 1
+
+
+def test_an_ecs_native_deployment_is_stopped_with_a_rollback(aws: Emulator) -> None:
+    # Given an ECS-native canary with 10% on the release, guarded by web-5xx
+    fleet = build_ecs_fleet(aws, mode="ECS")
+    ecs = aws.client("ecs")
+    ecs.update_service(
+        cluster=fleet.cluster,
+        service=fleet.service,
+        taskDefinition=fleet.release,
+        deploymentConfiguration={
+            "strategy": "CANARY",
+            "canaryConfiguration": {"canaryPercent": 10, "canaryBakeTimeInMinutes": 5},
+            "bakeTimeInMinutes": 5,
+        },
+    )
+    [listed] = ecs.list_service_deployments(cluster=fleet.cluster, service=fleet.service)[
+        "serviceDeployments"
+    ]
+    arn = listed["serviceDeploymentArn"]
+    for _ in range(50):
+        if fleet.serving(aws).get("web-green"):
+            break
+        aws.ecs_emulation.advance(arn)
+    assert fleet.serving(aws) == {"web-blue": 90, "web-green": 10}
+    guard_ecs_deployment(aws, fleet, {"serviceDeploymentArn": arn})
+    spy = spy_on_alarm_function(aws)
+
+    # When web-5xx goes to ALARM (and ECS carries the rollback out)
+    set_alarm(aws, "web-5xx")
+    aws.ecs_emulation.run_until_done(arn)
+
+    # Then the function's second call asked ECS to roll the deployment back
+    assert spy.calls[1] == (
+        "StopServiceDeployment",
+        {"serviceDeploymentArn": arn, "stopType": "ROLLBACK"},
+    )
+    [described] = ecs.describe_service_deployments(serviceDeploymentArns=[arn])[
+        "serviceDeployments"
+    ]
+    assert described["status"] == "ROLLBACK_SUCCESSFUL"
+    assert fleet.serving(aws) == {"web-blue": 100}
+    assert table(aws).get("ecs-1")["outcome"]["alarm"] == "web-5xx"
+    assert table(aws).holder(fleet.service_arn) is None
+
+
+# -- failure -----------------------------------------------------------------------------------
+def test_a_failing_aws_call_is_retried_then_dead_lettered_with_no_half_written_record(
+    aws: Emulator, ec2: Ec2Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a baking canary, and a function whose ModifyListener is refused
+    spy = spy_on_alarm_function(aws)
+    spy.fail["ModifyListener"] = "AccessDenied"
+    execution = start_canary_held_in_bake(aws, ec2, monkeypatch)
+
+    # When the guarding alarm goes to ALARM
+    set_alarm(aws, "shop-5xx")
+
+    # Then Lambda ran it three times (two async retries), and the event is dead-lettered
+    runs = [i for i in aws.runtime.history if i.function == aws.function(FUNCTION).name][1:]
+    assert [r.error_type for r in runs] == ["RollbackIncomplete"] * 3
+    [letter] = dead_letters(aws)
+    assert letter["body"]["detail"]["alarmName"] == "shop-5xx"
+    assert letter["error"] == "RollbackIncomplete"
+    assert spy.count("ModifyListener") == 3
+    # and nothing was half-written: the record still runs with no outcome, the guards and
+    # the lock are in place for a redrive, no event was announced, the execution runs on
+    record = table(aws).get("canary-1")
+    assert record["status"] == records.IN_PROGRESS
+    assert "outcome" not in record
+    assert [g.deployment_id for g in table(aws).guards_for_alarm("shop-5xx")] == ["canary-1"]
+    assert table(aws).holder(ec2.listener_arn) is not None
+    assert rolled_back_events(aws) == []
+    assert spy.count("UpdateItem", "StopExecution", "DeleteItem", "PutEvents") == 0
+    sfn = aws.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
