@@ -1,0 +1,337 @@
+"""A status snapshot of one switch: everything the live view shows, as plain data.
+
+`collect` reads it from AWS (the execution and its history, the deployment record, the
+load balancer's routes and target health, the guarding alarms); `render.status` turns it
+into text; `--json` prints it as is. Sections the caller's credentials cannot read are
+listed in `unreadable` instead of failing the whole view (a CI role may only be allowed
+to describe the execution).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bluegreen.ec2.traffic import forward_weights
+from bluegreen.records import RecordNotFound, Records
+
+from . import exits
+from .connect import Aws, Stack, call
+from .exits import CliError
+from .progress import Entry, Progress, iso, read, short_name, strategy_text, verdicts_by_gate
+
+TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
+
+
+@dataclass
+class Step:
+    index: int
+    percent: int
+    bake_seconds: int
+    state: str  # pending | active | passed | failed
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Route:
+    label: str
+    arn: str
+    weights: dict[str, int]  # target group ARN -> weight
+
+
+@dataclass
+class Group:
+    arn: str
+    name: str
+    role: str  # from | to
+    healthy: int
+    registered: int
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Alarm:
+    name: str
+    state: str
+    reason: str = ""
+
+
+@dataclass
+class Snapshot:
+    deployment_id: str
+    execution_arn: str
+    status: str  # the execution's: RUNNING | SUCCEEDED | FAILED | ABORTED | TIMED_OUT
+    outcome: str  # the record's: IN_PROGRESS | SUCCEEDED | ROLLED_BACK | FAILED | "" (none)
+    state: str  # the state machine state now ("" between states or at the end)
+    started_at: str
+    stopped_at: str
+    observed_at: str
+    requested_by: str = ""
+    version: str = ""
+    strategy: str = ""
+    dry_run: bool = False
+    from_group: str = ""
+    to_group: str = ""
+    names: dict[str, str] = field(default_factory=dict)  # target group ARN -> short name
+    milestones_done: int = 0
+    milestones_total: int = 0
+    steps: list[Step] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+    alarms: list[Alarm] = field(default_factory=list)
+    approval: str = ""
+    timeline: list[Entry] = field(default_factory=list)
+    error: str = ""
+    cause: str = ""
+    unreadable: list[str] = field(default_factory=list)
+
+    @property
+    def waiting_for_approval(self) -> bool:
+        return self.status == "RUNNING" and self.approval == "WAITING"
+
+    @property
+    def ended(self) -> bool:
+        return self.status in TERMINAL
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["exitCode"] = exit_code(self)
+        data["meaning"] = exits.MEANING.get(data["exitCode"], "failed")
+        return data
+
+
+def exit_code(snapshot: Snapshot) -> int:
+    """The switch's state as an exit code (see exits.py)."""
+    if snapshot.status == "RUNNING":
+        return exits.WAITING_FOR_APPROVAL if snapshot.waiting_for_approval else exits.RUNNING
+    if snapshot.status == "SUCCEEDED":
+        return exits.OK
+    if snapshot.outcome == "ROLLED_BACK":
+        return exits.ROLLED_BACK
+    if snapshot.error == "InvalidInput":
+        return exits.BAD_INPUT
+    if snapshot.error == "LockHeld":
+        return exits.LOCK_HELD
+    return exits.FAILED
+
+
+# -- reading it from AWS ----------------------------------------------------------------------
+def execution_arn(stack: Stack, deployment_id: str) -> str:
+    machine = stack.state_machine_arn
+    return machine.replace(":stateMachine:", ":execution:", 1) + f":{deployment_id}"
+
+
+def describe(aws: Aws, stack: Stack, deployment_id: str) -> dict[str, Any]:
+    sfn = aws.client("stepfunctions")
+    try:
+        return dict(
+            call(aws, sfn.describe_execution, executionArn=execution_arn(stack, deployment_id))
+        )
+    except CliError as error:
+        if error.aws_code != "ExecutionDoesNotExist":
+            raise
+        raise CliError(
+            f"no switch {deployment_id!r} in {stack.state_machine_arn}",
+            "the deployment id is the execution name; list recent ones with `bluegreen history`",
+            exits.BAD_INPUT,
+        ) from None
+
+
+def history_events(aws: Aws, arn: str) -> list[dict[str, Any]]:
+    sfn = aws.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = call(aws, sfn.get_execution_history, **kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def record_of(aws: Aws, stack: Stack, deployment_id: str) -> dict[str, Any] | None:
+    try:
+        return Records(aws.client("dynamodb"), stack.table).get(deployment_id)
+    except RecordNotFound:
+        return None
+
+
+def collect(aws: Aws, stack: Stack, deployment_id: str) -> Snapshot:
+    described = describe(aws, stack, deployment_id)
+    unreadable: list[str] = []
+    record = _optional(unreadable, "record", lambda: record_of(aws, stack, deployment_id))
+    verdicts = verdicts_by_gate((record or {}).get("steps", []))
+    progress = read(history_events(aws, described["executionArn"]), verdicts)
+    return snapshot_from(aws, described, progress, record, unreadable)
+
+
+def snapshot_from(
+    aws: Aws | None,
+    described: Mapping[str, Any],
+    progress: Progress,
+    record: Mapping[str, Any] | None,
+    unreadable: list[str],
+) -> Snapshot:
+    plan = progress.plan or {}
+    request = plan.get("request") or progress.request
+    from_group = plan.get("from") or (record or {}).get("from", "")
+    to_group = plan.get("to") or (record or {}).get("to", "")
+    names = {arn: short_name(arn) for arn in request.get("targetGroupArns", []) if arn}
+    names.update({arn: short_name(arn) for arn in (from_group, to_group) if arn})
+    verdicts = verdicts_by_gate((record or {}).get("steps", []))
+    steps = [
+        Step(
+            index=s["index"],
+            percent=s["percent"],
+            bake_seconds=s["bakeSeconds"],
+            state=progress.step_states.get(s["index"], "pending"),
+            verdicts=verdicts.get(s["index"], []),
+        )
+        for s in plan.get("steps", [])
+    ]
+    status = str(described["status"])
+    milestones = progress.all_milestones()
+    done = len([m for m in progress.milestones if m in milestones])
+    snapshot = Snapshot(
+        deployment_id=str(described["name"]),
+        execution_arn=str(described["executionArn"]),
+        status=status,
+        outcome=str((record or {}).get("status", "")),
+        state=progress.state if status == "RUNNING" else "",
+        started_at=iso(described.get("startDate", "")),
+        stopped_at=iso(described.get("stopDate", "")),
+        observed_at=datetime.now(UTC).isoformat(),
+        requested_by=str(request.get("requestedBy", "")),
+        version=str(request.get("version", "")),
+        strategy=strategy_text(plan) if plan else "",
+        dry_run=bool(plan.get("dryRun")),
+        from_group=from_group,
+        to_group=to_group,
+        names=names,
+        milestones_done=done,
+        milestones_total=len(milestones),
+        steps=steps,
+        approval=progress.approval if status == "RUNNING" or progress.approval else "",
+        timeline=progress.timeline,
+        error=str(described.get("error") or ""),
+        cause=str(described.get("cause") or ""),
+        unreadable=unreadable,
+    )
+    if aws is not None and plan:
+        _live(aws, snapshot, plan, request, unreadable)
+    return snapshot
+
+
+def _live(
+    aws: Aws,
+    snapshot: Snapshot,
+    plan: Mapping[str, Any],
+    request: Mapping[str, Any],
+    unreadable: list[str],
+) -> None:
+    routes = plan.get("routes", [])
+    snapshot.routes = _optional(unreadable, "routes", lambda: read_routes(aws, routes)) or []
+    groups = [(snapshot.from_group, "from"), (snapshot.to_group, "to")]
+    snapshot.groups = (
+        _optional(
+            unreadable, "target health", lambda: [_group(aws, arn, role) for arn, role in groups]
+        )
+        or []
+    )
+    alarms = list(request.get("alarms", []))
+    if alarms:
+        snapshot.alarms = _optional(unreadable, "alarms", lambda: read_alarms(aws, alarms)) or []
+
+
+def read_routes(aws: Aws, routes: list[Mapping[str, str]]) -> list[Route]:
+    """Every route's live weights, labelled `<load balancer> :<port> [<rule condition>]`."""
+    elbv2 = aws.client("elbv2")
+    listener_arns = [r["arn"] for r in routes if r["kind"] == "listener"]
+    rule_arns = [r["arn"] for r in routes if r["kind"] == "rule"]
+    found: dict[str, Route] = {}
+    ports: dict[str, int] = {}
+    if listener_arns:
+        for listener in call(aws, elbv2.describe_listeners, ListenerArns=listener_arns)[
+            "Listeners"
+        ]:
+            ports[listener["ListenerArn"]] = listener["Port"]
+            found[listener["ListenerArn"]] = Route(
+                label=f"{_lb_name(listener['ListenerArn'])} :{listener['Port']}",
+                arn=listener["ListenerArn"],
+                weights=forward_weights(listener["DefaultActions"]),
+            )
+    if rule_arns:
+        for rule in call(aws, elbv2.describe_rules, RuleArns=rule_arns)["Rules"]:
+            found[rule["RuleArn"]] = Route(
+                label=f"{_lb_name(rule['RuleArn'])} {_condition(rule)}",
+                arn=rule["RuleArn"],
+                weights=forward_weights(rule["Actions"]),
+            )
+    return [found[r["arn"]] for r in routes if r["arn"] in found]
+
+
+def _group(aws: Aws, arn: str, role: str) -> Group:
+    described = call(aws, aws.client("elbv2").describe_target_health, TargetGroupArn=arn)
+    healthy = 0
+    problems = []
+    for target in described["TargetHealthDescriptions"]:
+        health = target["TargetHealth"]
+        if health["State"] == "healthy":
+            healthy += 1
+        else:
+            reason = health.get("Reason") or ""
+            problems.append(f"{target['Target']['Id']} {health['State']} {reason}".strip())
+    return Group(
+        arn=arn,
+        name=short_name(arn),
+        role=role,
+        healthy=healthy,
+        registered=len(described["TargetHealthDescriptions"]),
+        problems=problems,
+    )
+
+
+def read_alarms(aws: Aws, names: list[str]) -> list[Alarm]:
+    cloudwatch = aws.client("cloudwatch")
+    found: dict[str, Alarm] = {}
+    for start in range(0, len(names), 100):
+        page = call(aws, cloudwatch.describe_alarms, AlarmNames=names[start : start + 100])
+        for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
+            found[alarm["AlarmName"]] = Alarm(
+                alarm["AlarmName"], alarm["StateValue"], alarm.get("StateReason", "")
+            )
+    return [found.get(name, Alarm(name, "MISSING", "no such alarm")) for name in names]
+
+
+def _optional(unreadable: list[str], what: str, read_it: Any) -> Any:
+    """Run one read; on an access error note the section as unreadable and go on."""
+    try:
+        return read_it()
+    except CliError as error:
+        if not error.aws_code.startswith(("AccessDenied", "Unauthorized")):
+            raise
+        unreadable.append(what)
+        return None
+
+
+def _lb_name(arn: str) -> str:
+    # ...:listener/app/<name>/<lb id>/<listener id>, ...:listener-rule/app/<name>/...
+    parts = arn.split(":", 5)[-1].split("/")
+    return parts[2] if len(parts) > 2 else arn
+
+
+def _condition(rule: Mapping[str, Any]) -> str:
+    texts = []
+    for condition in rule.get("Conditions", []):
+        values = condition.get("Values") or []
+        for key in ("PathPatternConfig", "HostHeaderConfig"):
+            values = values or condition.get(key, {}).get("Values", [])
+        texts.append(",".join(values) or condition.get("Field", "?"))
+    return " ".join(texts) or f"rule {rule.get('Priority', '?')}"
+
+
+def to_json(snapshot: Snapshot) -> str:
+    return json.dumps(snapshot.as_dict(), sort_keys=True)

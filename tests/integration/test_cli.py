@@ -1,0 +1,281 @@
+"""`bluegreen` against the emulated AWS over HTTP, as an operator or a CI job uses it.
+
+deploy -> status -> approve; abort (waiting for approval, and mid-bake); a rollback a
+gate decided; history; plan changing nothing; lock held; rollback on demand. Each test
+asserts what the operator cares about: the exit code a CI job branches on, where the
+traffic is, what the record says, and that no lock is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bluegreen_emulator.fleet import Ec2Fleet
+from tests.integration.cli_support import BLUE, GREEN, Cli, cli, served
+
+pytestmark = pytest.mark.integration
+__all__ = ["cli", "served"]  # fixtures
+
+
+def spec_file(tmp_path: Path, fleet: Ec2Fleet, **overrides: Any) -> str:
+    path = tmp_path / "switch.json"
+    path.write_text(json.dumps(fleet.request(**overrides)), encoding="utf-8")
+    return str(path)
+
+
+def wait_for_state(cli: Cli, deployment_id: str, state: str) -> None:
+    deadline = time.monotonic() + 20
+    while cli("status", deployment_id, "--once", "--json").json()["state"] != state:
+        assert time.monotonic() < deadline, f"{deployment_id} never reached {state}"
+        threading.Event().wait(0.02)
+
+
+def test_deploy_waits_for_approval_then_approve_moves_all_traffic(cli: Cli, tmp_path: Path) -> None:
+    # Given a fleet live on blue and a canary spec file for green
+    fleet = cli.fleet()
+    spec = spec_file(tmp_path, fleet)
+
+    # When a CI job deploys it with approval required, watching
+    deployed = cli("deploy", spec, "--id", "rel-1", "--require-approval", "--watch")
+
+    # Then the job stops with exit 5 (waiting for approval), traffic still all on blue
+    assert deployed.code == 5, deployed.err
+    assert "WAITING FOR APPROVAL" in deployed.out
+    assert "bluegreen approve rel-1" in deployed.out
+    assert cli.weights(fleet) == BLUE
+    # and status says the same, for people and for machines
+    status = cli("status", "rel-1", "--once", "--json")
+    assert status.code == 5
+    assert (status.json()["approval"], status.json()["meaning"]) == (
+        "WAITING",
+        "waiting for approval",
+    )
+
+    # When someone approves it and follows it to the end
+    approved = cli("approve", "rel-1", "--as", "alice", "--watch")
+
+    # Then it succeeds: all traffic on green, recorded, locks released
+    assert approved.code == 0, approved.err
+    assert "approved by alice" in approved.out
+    assert "SUCCEEDED" in approved.out
+    assert cli.weights(fleet) == GREEN
+    assert cli.record("rel-1")["status"] == "SUCCEEDED"  # type: ignore[index]
+    assert cli.lock_owner(fleet) is None
+
+
+def test_abort_while_waiting_for_approval_restores_and_unlocks(cli: Cli, tmp_path: Path) -> None:
+    # Given a switch waiting for approval
+    fleet = cli.fleet()
+    spec = spec_file(tmp_path, fleet, approval={"required": True})
+    assert cli("deploy", spec, "--id", "rel-2", "--watch").code == 5
+
+    # When it is aborted
+    aborted = cli("abort", "rel-2", "--as", "bob", "--reason", "wrong build")
+
+    # Then the abort succeeds, traffic is on blue, the record says who and why
+    assert aborted.code == 0, aborted.err
+    assert "traffic is back on the snapshot" in aborted.out
+    assert cli.weights(fleet) == BLUE
+    record = cli.record("rel-2")
+    assert record is not None
+    assert record["status"] == "ROLLED_BACK"
+    assert "aborted by bob: wrong build" in record["outcome"]["cause"]
+    assert cli.lock_owner(fleet) is None
+    # and a switch that ended cannot be aborted again: exit 1 with what to do instead
+    again = cli("abort", "rel-2")
+    assert again.code == 1
+    assert "already ended FAILED" in again.err
+
+
+def test_abort_mid_bake_stops_the_execution_and_restores_the_snapshot(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given a canary baking at 10% on green (bakes really wait: 1 s per emulated second)
+    fleet = cli.fleet()
+    cli.aws.clock.scale = 1.0
+    spec = spec_file(tmp_path, fleet)
+    started = cli("deploy", spec, "--id", "rel-3")
+    assert started.code == 0, started.err
+    assert "bluegreen status rel-3" in started.out
+    wait_for_state(cli, "rel-3", "Bake")
+    assert cli.weights(fleet) == {
+        "listener": {"blue": 90, "green": 10},
+        "rule": {"blue": 90, "green": 10},
+    }
+
+    # When it is aborted
+    aborted = cli("abort", "rel-3", "--reason", "latency", "--json")
+
+    # Then the execution stopped, traffic is back on blue, recorded and unlocked
+    assert aborted.code == 0, aborted.out
+    assert aborted.json()["status"] == "ABORTED"
+    assert aborted.json()["outcome"] == "ROLLED_BACK"
+    assert cli.weights(fleet) == BLUE
+    assert "Bake (aborted)" in cli.record("rel-3")["outcome"]["cause"]  # type: ignore[index]
+    assert cli.lock_owner(fleet) is None
+
+
+def test_a_gate_failure_ends_with_exit_3_and_says_why(cli: Cli, tmp_path: Path) -> None:
+    # Given a canary whose 5xx alarm fires as soon as 10% of traffic reaches green
+    fleet = cli.fleet()
+    spec = spec_file(tmp_path, fleet)
+
+    def fire(event: dict[str, Any]) -> None:
+        if event["detail-type"] == "Switch Step" and event["detail"]["percent"] == 10:
+            cli.aws.client("cloudwatch").set_alarm_state(
+                AlarmName=fleet.alarms[0], StateValue="ALARM", StateReason="42 target 5xx"
+            )
+
+    cli.aws.on_event.append(fire)
+
+    # When it is deployed and watched
+    watched = cli("deploy", spec, "--id", "rel-4", "--watch")
+
+    # Then the job exits 3 (rolled back), shows where and why, and traffic is on blue
+    assert watched.code == 3, watched.err
+    assert "ROLLED BACK" in watched.out
+    assert f"{fleet.alarms[0]} in ALARM: 42 target 5xx" in watched.out
+    assert cli.weights(fleet) == BLUE
+
+
+def test_plan_shows_the_steps_and_changes_nothing(cli: Cli, tmp_path: Path) -> None:
+    # Given a fleet and a linear spec
+    fleet = cli.fleet(with_http=False)
+    records_before = cli.records().history(limit=1000)
+
+    # When it is planned (flags instead of a file)
+    planned = cli(
+        "plan",
+        "--listener",
+        fleet.listener_arn,
+        "--blue",
+        fleet.blue_arn,
+        "--green",
+        fleet.green_arn,
+        "--linear",
+        "25:60",
+    )
+
+    # Then the plan lists every step with its weights
+    assert planned.code == 0, planned.err
+    assert "linear 25% -> 50% -> 75% -> 100%" in planned.out
+    assert "cli" in planned.out and " 75%   " in planned.out
+    # and nothing changed: traffic, records, locks
+    assert cli.weights(fleet)["listener"] == BLUE["listener"]
+    assert cli.records().history(limit=1000) == records_before
+    assert cli.lock_owner(fleet) is None
+
+
+def test_plan_of_a_listener_that_does_not_exist_exits_2_naming_the_field(
+    cli: Cli, tmp_path: Path
+) -> None:
+    fleet = cli.fleet(with_http=False)
+    missing = fleet.listener_arn[:-4] + "0000"
+    planned = cli(
+        "plan",
+        "--listener",
+        missing,
+        "--blue",
+        fleet.blue_arn,
+        "--green",
+        fleet.green_arn,
+        "--all-at-once",
+    )
+    assert planned.code == 2
+    assert "invalid request: listeners: a listener does not exist" in planned.err
+
+
+def test_a_second_deploy_on_a_locked_listener_exits_4_naming_the_holder(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given a switch holding the fleet's listeners (waiting for approval)
+    fleet = cli.fleet()
+    spec = spec_file(tmp_path, fleet, approval={"required": True})
+    assert cli("deploy", spec, "--id", "rel-5", "--watch").code == 5
+
+    # When another deploy targets the same listeners
+    second = cli("deploy", spec, "--id", "rel-6")
+
+    # Then it is refused with exit 4, naming the holder and what to do
+    assert second.code == 4, second.err
+    assert "locked by deployment rel-5" in second.err
+    assert "what to do:" in second.err
+    assert cli.weights(fleet) == BLUE
+    assert cli("abort", "rel-5").code == 0
+
+
+def test_history_lists_deployments_newest_first_and_shows_one_in_full(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given two finished switches, back and forth
+    fleet = cli.fleet(with_http=False)
+    forth = spec_file(tmp_path, fleet, strategy={"type": "all-at-once"})
+    assert cli("deploy", forth, "--id", "hist-1", "--watch").code == 0
+    back = fleet.request(
+        strategy={"type": "all-at-once"},
+        blueTargetGroupArn=fleet.green_arn,
+        greenTargetGroupArn=fleet.blue_arn,
+    )
+    (tmp_path / "back.yaml").write_text(json.dumps(back), encoding="utf-8")  # YAML is JSON+
+    assert cli("deploy", str(tmp_path / "back.yaml"), "--id", "hist-2", "--watch").code == 0
+
+    # When the history is listed
+    listed = cli("history", "--json")
+
+    # Then both are there, newest first, with their outcome
+    ids = [r["deploymentId"] for r in listed.json() if r["deploymentId"].startswith("hist-")]
+    assert ids[:2] == ["hist-2", "hist-1"] or set(ids[:2]) == {"hist-1", "hist-2"}
+    text = cli("history").out
+    assert "hist-2" in text and "SUCCEEDED" in text
+    # and one record in full has its gate verdicts
+    full = cli("history", "hist-1")
+    assert full.code == 0
+    assert "targetHealth: 2/2 healthy" in full.out
+
+
+def test_rollback_on_demand_restores_a_finished_switch_and_notes_it(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given a switch that moved all traffic to green
+    fleet = cli.fleet(with_http=False)
+    spec = spec_file(tmp_path, fleet, strategy={"type": "all-at-once"})
+    assert cli("deploy", spec, "--id", "rb-1", "--watch").code == 0
+    assert cli.weights(fleet) == GREEN
+
+    # When its snapshot is restored on demand
+    restored = cli("rollback", "rb-1", "--as", "carol")
+
+    # Then traffic is back on blue (read back) and the record notes who did it
+    assert restored.code == 0, restored.err
+    assert cli.weights(fleet) == BLUE
+    notes = cli.record("rb-1")["manualRollbacks"]  # type: ignore[index]
+    assert [n["by"] for n in notes] == ["carol"]
+
+
+def test_rollback_of_a_running_switch_is_refused_with_the_way_to_stop_it(
+    cli: Cli, tmp_path: Path
+) -> None:
+    fleet = cli.fleet()
+    spec = spec_file(tmp_path, fleet, approval={"required": True})
+    assert cli("deploy", spec, "--id", "rb-2", "--watch").code == 5
+    refused = cli("rollback", "rb-2")
+    assert refused.code == 2
+    assert "bluegreen abort rb-2" in refused.err
+    assert cli("abort", "rb-2").code == 0
+
+
+def test_errors_say_what_to_do(cli: Cli) -> None:
+    unknown = cli("status", "no-such-switch", "--once")
+    assert unknown.code == 2
+    assert "bluegreen history" in unknown.err
+    wrong_stack = cli("history", "--stack", "nope")
+    assert wrong_stack.code == 2
+    assert "make server" in wrong_stack.err
+    as_json = cli("status", "no-such-switch", "--once", "--json")
+    assert as_json.json()["exitCode"] == 2
