@@ -20,6 +20,7 @@ $(STAMP): requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .  # .venv/bin/bluegreen
 	touch $@
 
 $(SAMSTAMP): requirements/sam.txt
