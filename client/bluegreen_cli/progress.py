@@ -300,7 +300,7 @@ class _Reader:
             self.add(event, "ended: SUCCEEDED", "ok")
             return
         error = details.get("error") or ""
-        cause = error_message(details.get("cause"))
+        cause = "" if error else error_message(details.get("cause"))  # the view shows the cause
         self.add(event, f"ended: {status} {error}{': ' + cause if cause else ''}".strip(), "fail")
 
 
