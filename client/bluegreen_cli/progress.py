@@ -39,6 +39,8 @@ class Progress:
     timeline: list[Entry] = field(default_factory=list)
     failure: dict[str, str] | None = None  # {state, error, cause} of the first failed task
     ended: str = ""  # SUCCEEDED | FAILED | ABORTED | TIMED_OUT | ""
+    end_error: str = ""
+    end_cause: str = ""
 
     def all_milestones(self) -> list[str]:
         """Every milestone this switch will pass, in order (needs the plan)."""
@@ -300,7 +302,9 @@ class _Reader:
             self.add(event, "ended: SUCCEEDED", "ok")
             return
         error = details.get("error") or ""
-        cause = "" if error else error_message(details.get("cause"))  # the view shows the cause
+        self.progress.end_error = str(error)
+        self.progress.end_cause = error_message(details.get("cause"))
+        cause = "" if error else self.progress.end_cause  # the view shows the cause
         self.add(event, f"ended: {status} {error}{': ' + cause if cause else ''}".strip(), "fail")
 
 

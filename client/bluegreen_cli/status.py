@@ -216,8 +216,12 @@ def snapshot_from(
         steps=steps,
         approval=progress.approval if status == "RUNNING" or progress.approval else "",
         timeline=progress.timeline,
-        error=str(described.get("error") or ""),
-        cause=str(described.get("cause") or ""),
+        error=str(described.get("error") or progress.end_error),
+        cause=str(
+            described.get("cause")
+            or progress.end_cause
+            or ((record or {}).get("outcome") or {}).get("cause", "")
+        ),
         unreadable=unreadable,
     )
     if aws is not None and plan:

@@ -4,11 +4,20 @@ deploy -> status -> approve; abort (waiting for approval, and mid-bake); a rollb
 gate decided; history; plan changing nothing; lock held; rollback on demand. Each test
 asserts what the operator cares about: the exit code a CI job branches on, where the
 traffic is, what the record says, and that no lock is left behind.
+
+Last, the README's walkthrough: every `$ ...` line of the ```console blocks in
+"Operating it: the bluegreen CLI" runs, in order, with the exit code the line documents
+(`# exit N`, else 0). The emulator is served on a free port instead of 5005 (the README's
+endpoint is checked to be the server's default), and `$SPEC` is a fleet's canary
+request, as `make server` writes it. All tests share one served emulator (warm functions).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import shlex
 import threading
 import time
 from pathlib import Path
@@ -16,11 +25,17 @@ from typing import Any
 
 import pytest
 
+from bluegreen_cli import main
 from bluegreen_emulator.fleet import Ec2Fleet
+from bluegreen_emulator.server import DEFAULT_PORT
 from tests.integration.cli_support import BLUE, GREEN, Cli, cli, served
 
 pytestmark = pytest.mark.integration
 __all__ = ["cli", "served"]  # fixtures
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SECTION = "## Operating it: the bluegreen CLI"
+EXIT = re.compile(r"#\s*exit (\d+)")
 
 
 def spec_file(tmp_path: Path, fleet: Ec2Fleet, **overrides: Any) -> str:
@@ -279,3 +294,45 @@ def test_errors_say_what_to_do(cli: Cli) -> None:
     assert "make server" in wrong_stack.err
     as_json = cli("status", "no-such-switch", "--once", "--json")
     assert as_json.json()["exitCode"] == 2
+
+
+# -- the README walkthrough ----------------------------------------------------------------------
+def console_lines() -> list[tuple[str, int]]:
+    """(command, expected exit code) of every `$ ` line in the section's console blocks."""
+    text = README.read_text(encoding="utf-8")
+    assert SECTION in text, f"the README lost its section {SECTION!r}"
+    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    lines = []
+    for block in re.findall(r"```console\n(.*?)```", section, flags=re.S):
+        for line in block.splitlines():
+            if not line.startswith("$ "):
+                continue
+            command, _, comment = line[2:].partition("#")
+            expected = EXIT.search("#" + comment) if comment else None
+            lines.append((command.strip(), int(expected.group(1)) if expected else 0))
+    return lines
+
+
+def test_the_readme_lists_a_walkthrough() -> None:
+    commands = [c.split()[1] for c, _ in console_lines() if c.startswith("bluegreen ")]
+    for command in ("plan", "deploy", "status", "approve", "abort", "history", "rollback"):
+        assert command in commands, f"the README walkthrough does not show `bluegreen {command}`"
+
+
+def test_the_readme_walkthrough_runs_against_the_emulator(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = spec_file(tmp_path, cli.fleet())
+    for command, expected in console_lines():
+        argv = shlex.split(command.replace("$SPEC", spec))
+        if argv[0] == "export":
+            name, _, value = argv[1].partition("=")
+            if name == "BLUEGREEN_ENDPOINT_URL":
+                assert value == f"http://127.0.0.1:{DEFAULT_PORT}"
+                value = cli.server.endpoint
+            monkeypatch.setenv(name, value)
+            continue
+        assert argv[0] == "bluegreen", f"the README runs something else: {command}"
+        out, err = io.StringIO(), io.StringIO()
+        code = main([*argv[1:], "--interval", "0.02"], out=out, err=err)
+        assert code == expected, f"$ {command}\n{out.getvalue()}{err.getvalue()}"
