@@ -104,7 +104,7 @@ def answer_codedeploy_hook(event: Any, context: Any, deps: CodeDeployHookDeps) -
     except InvalidConfiguration as error:
         problem = f"function misconfigured: {error}"
         return _answer(reporter, lambda: (Outcome.FAILED, problem))
-    once = Once(deps.store_for(settings), "LifecycleEventHookExecutionId", context)
+    once = Once(_store(deps, settings), "LifecycleEventHookExecutionId", context)
     return once.run(
         event, lambda: _answer(reporter, lambda: _evaluate(hook, settings, context, deps))
     )
@@ -230,3 +230,12 @@ def appspec_task_definition(revision: dict[str, Any]) -> str | None:
     except (ValueError, KeyError, IndexError, TypeError):
         match = re.search(r"TaskDefinition\s*:\s*[\"']?([^\"'\s,}]+)", content)
         return match.group(1) if match else None
+
+
+def _store(deps: Any, settings: Any) -> BasePersistenceLayer | None:
+    """The idempotency store; if it cannot even be built, answer without it."""
+    try:
+        return deps.store_for(settings)  # type: ignore[no-any-return]
+    except Exception:  # the hook must still answer: idempotency is best effort here
+        logger.exception("could not set up the idempotency store; answering without it")
+        return None

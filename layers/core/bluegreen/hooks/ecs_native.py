@@ -110,7 +110,7 @@ def answer_ecs_native_hook(event: Any, context: Any, deps: EcsNativeHookDeps) ->
         settings = deps.load_settings()
     except (MalformedHookEvent, InvalidConfiguration) as error:
         return _response(FAILED, f"{type(error).__name__}: {error}", {})
-    once = Once(deps.store_for(settings), IDEMPOTENCY_KEY, context)
+    once = Once(_store(deps, settings), IDEMPOTENCY_KEY, context)
     return once.run(event, lambda: _answer(hook, settings, context, deps))
 
 
@@ -253,3 +253,12 @@ def _response(
         answer["callBackDelay"] = delay
     logger.info("hook answer", hook_status=status, reason=reason)
     return answer
+
+
+def _store(deps: Any, settings: Any) -> BasePersistenceLayer | None:
+    """The idempotency store; if it cannot even be built, answer without it."""
+    try:
+        return deps.store_for(settings)  # type: ignore[no-any-return]
+    except Exception:  # the hook must still answer: idempotency is best effort here
+        logger.exception("could not set up the idempotency store; answering without it")
+        return None

@@ -16,8 +16,10 @@ from typing import Any, ClassVar, TypeVar
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    BaseError as IdempotencyError,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
@@ -63,12 +65,14 @@ class Once:
         )
         if self.context is not None:
             config.register_lambda_context(self.context)
+        entered: list[bool] = []
         answered: list[dict[str, Any]] = []
 
         @idempotent_function(
             data_keyword_argument="payload", persistence_store=self.store, config=config
         )
         def evaluate_once(payload: dict[str, Any]) -> dict[str, Any]:
+            entered.append(True)
             answered.append(fn())
             return answered[-1]
 
@@ -77,11 +81,13 @@ class Once:
         except IdempotencyAlreadyInProgressError:
             logger.warning("a concurrent invocation is answering this hook; not answering twice")
             return dict(self.IN_PROGRESS)
-        except IdempotencyPersistenceLayerError as error:
+        except IdempotencyError as error:
             if answered:  # answered, but the answer could not be stored: keep the answer
                 logger.warning("answered; could not store the idempotency record", error=str(error))
                 return answered[-1]
-            # The store is unavailable before anything ran: answering matters more than
+            if entered:  # the evaluation itself failed; its error is chained to this one
+                raise
+            # The store failed before anything ran: answering matters more than
             # deduplicating (CodeDeploy refuses a second status for the same execution).
             logger.warning("idempotency store unavailable; answering without it", error=str(error))
             return fn()
