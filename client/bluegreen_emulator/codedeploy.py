@@ -118,6 +118,7 @@ class FlowDriver:
         self.background = False
         self.flows: dict[str, Flow] = {}
         self.steps: list[tuple[str, str]] = []  # (id, step) in the order they happened
+        self.closed = False
 
     def start_flow(self, key: str, flow: Flow) -> None:
         with self.lock:
@@ -162,10 +163,14 @@ class FlowDriver:
                 self.flows.pop(key, None)
             return True
 
+    def close(self) -> None:
+        """The emulator is stopping: background flows end where they are."""
+        self.closed = True
+
     def _run_background(self, key: str) -> None:
-        while True:
+        while not self.closed:
             with self.lock:
-                if key not in self.flows:
+                if key not in self.flows or self.closed:
                     return
                 step = self.advance(key)
             if isinstance(step, Wait):
@@ -174,7 +179,7 @@ class FlowDriver:
     def _sleep(self, step: Wait) -> None:
         slices = 20
         for _ in range(slices):
-            if step.until and step.until():
+            if self.closed or (step.until and step.until()):
                 return
             self.aws.clock.sleep(step.seconds / slices)
 
@@ -511,6 +516,10 @@ class CodeDeployEmulation(FlowDriver):
         dep.replacement.scale = {"value": 100.0, "unit": "PERCENT"}
         set_running(dep.replacement, service.desired_count, self.replacement_running)
         register_tasks(elbv2, dep.green_tg, getattr(dep.replacement, "running_count", 0))
+
+    def adopt(self, cluster: str, service_name: str) -> TaskSet:
+        """A CODE_DEPLOY service's PRIMARY task set, with its tasks in its target group."""
+        return self.ensure_original_task_set(self._ecs._get_service(cluster, service_name))
 
     def ensure_original_task_set(self, service: Service) -> TaskSet:
         """A CODE_DEPLOY service runs its tasks in a PRIMARY task set (ECS makes it when the

@@ -158,9 +158,7 @@ def build_ecs_fleet(
         )["service"]
         fleet.service_arn = service["serviceArn"]
         _codedeploy_group(aws, fleet)
-        aws.codedeploy_emulation.ensure_original_task_set(
-            aws.codedeploy_emulation._ecs._get_service(fleet.cluster, fleet.service)
-        )
+        aws.codedeploy_emulation.adopt(fleet.cluster, fleet.service)
     else:
         fleet.prod_rule_arn = elbv2.create_rule(
             ListenerArn=prod,

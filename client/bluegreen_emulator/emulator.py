@@ -403,6 +403,10 @@ def _ecs_emulations(emulator: Emulator) -> tuple[Any, Any, Any]:
     from .codedeploy import CodeDeployEmulation
     from .ecs_native import EcsNativeEmulation
 
-    alb = AlbHttp(emulator)
-    emulator.cleanups.append(alb.stop)
-    return CodeDeployEmulation(emulator), EcsNativeEmulation(emulator), alb
+    alb, codedeploy, native = (
+        AlbHttp(emulator),
+        CodeDeployEmulation(emulator),
+        EcsNativeEmulation(emulator),
+    )
+    emulator.cleanups.extend([alb.stop, codedeploy.close, native.close])
+    return codedeploy, native, alb

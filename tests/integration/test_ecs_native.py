@@ -163,7 +163,8 @@ def test_every_ecs_native_events_file_gets_a_hook_status(aws: Emulator, path: Pa
     # Given a live ECS-native deployment, and one events file (`sam local invoke -e`)
     fleet = build_ecs_fleet(aws, mode="ECS")
     arn = release(aws, fleet)
-    aws.ecs_emulation.run_until_done(arn)
+    while deployment(aws, arn)["lifecycleStage"] != "POST_SCALE_UP":
+        aws.ecs_emulation.advance(arn)
     described = deployment(aws, arn)
     event = load_event(path.stem)
     event["resourceArn"] = arn
