@@ -335,15 +335,29 @@ def _load_balancer_of(elbv2: Any, target_group_arn: str) -> str:
 
 # -- endings -----------------------------------------------------------------------------------
 def finish(plan_: Mapping[str, Any], deps: Ec2Deps) -> dict[str, Any]:
-    """Success: record it, point the test listener at the new idle colour, unlock, announce."""
+    """Success: point the test listener at the new idle colour, record it, unlock, announce.
+
+    Idempotent, so the machine retries it on any error: after the record says SUCCEEDED a
+    rollback must not undo the switch. The test listener moves first, while a failure can
+    still be rolled back whole.
+    """
     deployment_id = plan_["deploymentId"]
     record = deps.records.get(deployment_id)
-    deps.records.claim_outcome(
-        deployment_id, records.SUCCEEDED, {"summary": f"100% on {plan_['to']}"}
-    )
+    if record["status"] not in {records.IN_PROGRESS, records.SUCCEEDED}:
+        raise records.OutcomeAlreadyDecided(
+            f"deployment {deployment_id} already ended as {record['status']}"
+        )
     test = record["snapshot"].get("test")
     if test:
         traffic.set_weights(deps.elbv2, test, {plan_["from"]: 1})
+    if record["status"] == records.IN_PROGRESS:
+        try:
+            deps.records.claim_outcome(
+                deployment_id, records.SUCCEEDED, {"summary": f"100% on {plan_['to']}"}
+            )
+        except records.OutcomeAlreadyDecided:
+            if deps.records.status(deployment_id) != records.SUCCEEDED:
+                raise  # an alarm rolled it back meanwhile: the machine's rollback follows
     deps.records.release(deployment_id, record["locks"], record["alarms"])
     deps.announcer.announce(
         announce.SUCCEEDED,
@@ -362,33 +376,34 @@ def rollback(
 ) -> dict[str, Any]:
     """Any failure: restore the snapshot, verify it, record, unlock, announce.
 
-    Restores even when another path already decided the outcome (the write is the
-    same snapshot, so a second restore changes nothing); records only if it wins.
+    Idempotent (the machine retries it): restores even when another path already decided
+    the outcome (the same snapshot, so a second restore changes nothing) and records and
+    announces only if this rollback claimed the outcome, now or on an earlier attempt.
+    Never restores a switch whose record already says SUCCEEDED.
     """
+    cause = _cause(failed_at, error)
+    name = error.get("Error") or "Unknown"
     try:
         record = deps.records.get(deployment_id)
     except records.RecordNotFound:  # failed before Begin wrote anything: nothing to undo
-        cause = _cause(failed_at, error)
+        return {"error": f"SwitchFailed.{name}", "cause": cause, "status": "NOT_STARTED"}
+    if record["status"] == records.SUCCEEDED:
+        deps.records.release(deployment_id, record["locks"], record["alarms"])
         return {
-            "error": f"SwitchFailed.{error.get('Error') or 'Unknown'}",
-            "cause": cause,
-            "status": "NOT_STARTED",
+            "error": f"SwitchSucceededWithErrors.{name}",
+            "cause": f"{cause} (after the switch had succeeded: traffic stays on {record['to']})",
+            "status": records.SUCCEEDED,
         }
     snapshot = record["snapshot"]
     routes = list(snapshot["routes"]) + list(snapshot.get("test") or [])
     observed = traffic.restore(deps.elbv2, routes)
-    cause = _cause(failed_at, error)
     outcome = {
         "failedAt": failed_at,
         "error": error.get("Error", ""),
         "cause": cause,
         "restored": observed,
     }
-    try:
-        deps.records.claim_outcome(deployment_id, records.ROLLED_BACK, outcome)
-        decided_here = True
-    except records.OutcomeAlreadyDecided:
-        decided_here = False
+    decided_here = _claim_rollback(deps.records, deployment_id, outcome)
     deps.records.release(deployment_id, record["locks"], record["alarms"])
     if decided_here:
         deps.announcer.announce(
@@ -401,11 +416,22 @@ def rollback(
             },
         )
     status = records.ROLLED_BACK if decided_here else deps.records.status(deployment_id)
-    return {
-        "error": f"SwitchRolledBack.{error.get('Error') or 'Unknown'}",
-        "cause": cause,
-        "status": status,
-    }
+    return {"error": f"SwitchRolledBack.{name}", "cause": cause, "status": status}
+
+
+def _claim_rollback(repo: Records, deployment_id: str, outcome: Mapping[str, Any]) -> bool:
+    """Claim ROLLED_BACK; True if this rollback owns the outcome (also on a retry of it)."""
+    try:
+        repo.claim_outcome(deployment_id, records.ROLLED_BACK, outcome)
+        return True
+    except records.OutcomeAlreadyDecided:
+        current = repo.get(deployment_id)
+        earlier = current.get("outcome") or {}
+        return bool(
+            current["status"] == records.ROLLED_BACK
+            and earlier.get("failedAt") == outcome["failedAt"]
+            and earlier.get("error") == outcome["error"]
+        )
 
 
 # What an error that carries no message of its own means, by state (a States.Timeout or a
