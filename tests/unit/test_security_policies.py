@@ -19,6 +19,7 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
+
 from bluegreen_security import calls, policies
 from bluegreen_security.transform import load_template
 
