@@ -11,6 +11,7 @@ most one at a time); with no emulator running, moto behaves as shipped.
 from __future__ import annotations
 
 import json
+import math
 import socket
 import threading
 from collections.abc import Callable
@@ -19,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.loaders
 import botocore.session
-from antlr4 import CommonTokenStream, InputStream
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.cloudwatch.models import CloudWatchBackend
+from moto.cloudwatch.models import CloudWatchBackend, Statistics
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
 from moto.codedeploy.responses import CodeDeployResponse
@@ -29,8 +29,6 @@ from moto.core.responses import ActionResult
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
-from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
-from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
     StateTaskService,
@@ -40,12 +38,6 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
-from moto.stepfunctions.parser.asl.parse.asl_parser import (
-    AmazonStateLanguageParser,
-    ASLParserException,
-    SyntaxErrorListener,
-)
-from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -74,7 +66,8 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "botocore.session.create_loader": botocore.session.create_loader,
     "ExecutionWorker.stop": ExecutionWorker.stop,
     "Environment.set_error": Environment.set_error,
-    "AmazonStateLanguageParser.parse": AmazonStateLanguageParser.parse,
+    "StepFunctionResponse.send_task_failure": StepFunctionResponse.send_task_failure,
+    "Statistics.get_statistics_for_type": Statistics.get_statistics_for_type,
 }
 
 
@@ -109,7 +102,8 @@ def apply() -> None:
         _patch_ecs_native_blue_green()
         _patch_botocore_loader()
         _patch_stop_wakes_task_token_waits()
-        _patch_asl_parse_cache()
+        _patch_send_task_failure_cause()
+        _patch_percentile_statistics()
         _applied = True
 
 
@@ -190,7 +184,8 @@ def _patch_lambda_invoke() -> None:
 # 5. moto's EventBridge delivers to logs, SQS, archives and buses only
 #    (Rule.send_to_targets raises NotImplementedError for Lambda). Deliver Lambda and
 #    Step Functions targets through the emulator, with moto's own event-pattern matcher;
-#    other targets go to moto as before.
+#    other targets go to moto as before. moto also delivers through DISABLED rules;
+#    EventBridge does not, so a disabled rule delivers nothing here.
 def _patch_eventbridge_targets() -> None:
     original = ORIGINALS["Rule.send_to_targets"]
     lock = threading.RLock()
@@ -198,7 +193,7 @@ def _patch_eventbridge_targets() -> None:
     def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
         if _active is None:
             return original(self, original_event, transform_input)  # type: ignore[no-any-return]
-        if not self.event_pattern.matches_event(original_event):
+        if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
             return None
         event = _normalise_event(original_event)
         ours = [t for t in self.targets if _delivered_by_emulator(t["Arn"])]
@@ -492,32 +487,47 @@ def _patch_stop_wakes_task_token_waits() -> None:
     Environment.set_error = set_error  # type: ignore[method-assign]
 
 
-# 17. moto parses a definition with ANTLR (AmazonStateLanguageParser.parse) on
-#     CreateStateMachine and on every StartExecution: ~0.3 s each for the switch machine,
-#     paid by every deploy and every test. Keep the parse tree per definition text (a
-#     tree is read-only) and build a fresh program from it on each call, as moto does.
-_ASL_TREES: dict[str, Any] = {}
-_ASL_TREES_LOCK = threading.Lock()
+# 13. moto's SendTaskFailure drops `cause` (StepFunctionResponse.send_task_failure passes
+#     only the token and `error` on), so a rejected approval's reason never reaches the
+#     execution. Pass the cause too, as Step Functions does.
+def _patch_send_task_failure_cause() -> None:
+    original = ORIGINALS["StepFunctionResponse.send_task_failure"]
 
-
-def _patch_asl_parse_cache() -> None:
-    original = ORIGINALS["AmazonStateLanguageParser.parse"]
-
-    def parse(definition: str) -> tuple[Any, Any]:
+    def send_task_failure(self: StepFunctionResponse) -> Any:
         if _active is None:
-            return original(definition)  # type: ignore[no-any-return]
-        with _ASL_TREES_LOCK:
-            tree = _ASL_TREES.get(definition)
-        if tree is None:
-            errors = SyntaxErrorListener()
-            parser = ASLParser(CommonTokenStream(ASLLexer(InputStream(definition))))
-            parser.removeErrorListeners()
-            parser.addErrorListener(errors)
-            tree = parser.state_machine()
-            if errors.errors:
-                raise ASLParserException(errors=errors.errors)
-            with _ASL_TREES_LOCK:
-                _ASL_TREES[definition] = tree
-        return Preprocessor().visit(tree), tree
+            return original(self)
+        self.stepfunction_backend.send_task_failure(  # type: ignore[call-arg]  # the parser backend takes a cause
+            self._get_param("taskToken"),
+            error=self._get_param("error"),
+            cause=self._get_param("cause"),
+        )
+        return ActionResult({})
 
-    AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign,assignment]
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
+# 14. moto's GetMetricData answers only Sum/Average/Minimum/Maximum/SampleCount
+#     (Statistics.get_statistics_for_type returns None for percentiles, and the response
+#     then fails with a TypeError). CloudWatch answers percentile statistics (`p99`,
+#     `p99.9`) too: compute them from the raw datapoints, nearest-rank like CloudWatch.
+def _patch_percentile_statistics() -> None:
+    original = ORIGINALS["Statistics.get_statistics_for_type"]
+
+    def get_statistics_for_type(self: Statistics, stat: str) -> Any:
+        value = original(self, stat)
+        if value is not None or _active is None or not _is_percentile(stat):
+            return value
+        values = sorted(self.metric_single_values_list)
+        if not values:
+            return None
+        rank = math.ceil(float(stat[1:]) / 100 * len(values))
+        return values[max(rank, 1) - 1]
+
+    Statistics.get_statistics_for_type = get_statistics_for_type  # type: ignore[method-assign]
+
+
+def _is_percentile(stat: str) -> bool:
+    try:
+        return stat.startswith("p") and 0 < float(stat[1:]) <= 100
+    except ValueError:
+        return False

@@ -16,13 +16,13 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
 import botocore.session
 import pytest
-from botocore.exceptions import ClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.codedeploy import responses as codedeploy_responses
@@ -38,7 +38,6 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
     WaitFunction,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -689,33 +688,6 @@ def test_stopping_an_execution_waiting_for_a_task_token_aborts_it(probe: Emulato
     assert history[-1]["type"] == "ExecutionAborted"
 
 
-# 17. A state machine definition is parsed once per process -------------------------------
-def test_a_definition_is_parsed_once_and_each_use_gets_a_fresh_program(probe: Emulator) -> None:
-    # Given moto's ASL parser, with the signature the patch expects
-    original = patches.ORIGINALS["AmazonStateLanguageParser.parse"]
-    assert _parameters(original) == ["definition"]
-    assert AmazonStateLanguageParser.parse is not original
-    definition = json.dumps(
-        {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}, "Comment": "parse-once"}
-    )
-
-    # When the same definition is parsed twice
-    first_program, first_tree = AmazonStateLanguageParser.parse(definition)
-    second_program, second_tree = AmazonStateLanguageParser.parse(definition)
-
-    # Then the parse tree is reused, and each caller gets its own program
-    assert second_tree is first_tree
-    assert second_program is not first_program
-    # and a broken definition is still refused by CreateStateMachine
-    sfn = probe.client("stepfunctions")
-    with pytest.raises(ClientError, match="ASLParserException"):
-        sfn.create_state_machine(
-            name="broken", definition='{"StartAt": "Nowhere"', roleArn=probe.lambda_role_arn()
-        )
-    # and a good one still runs
-    assert _run_machine(probe, json.loads(definition))["status"] == "SUCCEEDED"
-
-
 # Emulated asynchronous invocation (EventBridge to Lambda): retries, then the DLQ ------------
 @pytest.mark.parametrize(
     ("configure", "attempts"),
@@ -766,3 +738,107 @@ def test_every_registered_patch_has_a_test_here() -> None:
     # Then each is checked by a test in this module
     untested = [key for key in patches.ORIGINALS if f'ORIGINALS["{key}"]' not in this_module]
     assert untested == [], f"add a test for these patch points: {untested}"
+
+
+# 13. SendTaskFailure carries its cause ---------------------------------------------------------
+def test_a_task_failure_sent_with_a_cause_reaches_the_execution(probe: Emulator) -> None:
+    # Given moto's SendTaskFailure handler, still a method taking only the request
+    original = patches.ORIGINALS["StepFunctionResponse.send_task_failure"]
+    assert _parameters(original) == ["self"]
+    assert StepFunctionResponse.send_task_failure is not original
+    # and an execution waiting for a task token (EchoFunction returns it in its event)
+    definition = {
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": probe.function("EchoFunction").arn,
+                    "Payload": {"token.$": "$$.Task.Token"},
+                },
+                "End": True,
+            }
+        },
+    }
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="asking", definition=json.dumps(definition), roleArn=probe.lambda_role_arn()
+    )["stateMachineArn"]
+    execution = probe.start_execution(machine, {}, name="asking-1")
+    _eventually(lambda: bool(_invocations(probe, "EchoFunction")))
+    token = _invocations(probe, "EchoFunction")[0].json()["event"]["token"]
+
+    # When the approver fails the task with an error and a cause
+    sfn.send_task_failure(taskToken=token, error="Rejected", cause="release notes missing")
+
+    # Then the execution failed with both
+    described = probe.wait_for_execution(execution, timeout=10)
+    assert described["status"] == "FAILED"
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    (failed,) = [e for e in events if e["type"] == "ExecutionFailed"]
+    details = failed["executionFailedEventDetails"]
+    assert (details["error"], details["cause"]) == ("Rejected", "release notes missing")
+
+
+# 14. Percentile statistics in GetMetricData ----------------------------------------------------
+def test_get_metric_data_answers_percentile_statistics(probe: Emulator) -> None:
+    # Given moto's statistic calculator, with the signature the patch expects
+    original = patches.ORIGINALS["Statistics.get_statistics_for_type"]
+    assert _parameters(original) == ["self", "stat"]
+    # and 100 latency datapoints: 98 fast, 2 slow
+    cloudwatch = probe.client("cloudwatch")
+    when = datetime.now(UTC) - timedelta(seconds=60)
+    cloudwatch.put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {"MetricName": "TargetResponseTime", "Timestamp": when, "Value": v}
+            for v in [0.1] * 98 + [2.0, 3.0]
+        ],
+    )
+
+    # When p50, p99 and p99.5 are asked for, with an ordinary statistic beside them
+    def stat(query_id: str, statistic: str) -> dict[str, Any]:
+        return {
+            "Id": query_id,
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "TargetResponseTime"},
+                "Period": 300,
+                "Stat": statistic,
+            },
+        }
+
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            stat("p50", "p50"),
+            stat("p99", "p99"),
+            stat("p995", "p99.5"),
+            stat("max", "Maximum"),
+        ],
+        StartTime=when - timedelta(seconds=120),
+        EndTime=when + timedelta(seconds=120),
+    )
+
+    # Then each percentile is the nearest-rank value, and Maximum is unchanged
+    values = {r["Id"]: r["Values"] for r in answer["MetricDataResults"]}
+    assert values == {"p50": [0.1], "p99": [2.0], "p995": [3.0], "max": [3.0]}
+
+
+# 5 (rule state). A disabled EventBridge rule delivers nothing ---------------------------------
+def test_a_disabled_rule_delivers_nothing(probe: Emulator) -> None:
+    # Given a rule sending `probe` events to EchoFunction, disabled
+    events = probe.client("events")
+    events.put_rule(Name="echo-disabled", EventPattern=json.dumps({"source": ["probe"]}))
+    events.put_targets(
+        Rule="echo-disabled", Targets=[{"Id": "echo", "Arn": probe.function("EchoFunction").arn}]
+    )
+    events.disable_rule(Name="echo-disabled")
+
+    # When a matching event is put, Then nothing is invoked
+    events.put_events(Entries=[{"Source": "probe", "DetailType": "x", "Detail": "{}"}])
+    assert _invocations(probe, "EchoFunction") == []
+
+    # And once enabled again, the next one is delivered
+    events.enable_rule(Name="echo-disabled")
+    events.put_events(Entries=[{"Source": "probe", "DetailType": "x", "Detail": "{}"}])
+    assert len(_invocations(probe, "EchoFunction")) == 1
