@@ -159,7 +159,13 @@ def _answer(aws: Aws, deployment_id: str, operation: str, **kwargs: Any) -> None
 
 # -- abort ------------------------------------------------------------------------------------
 def abort(
-    aws: Aws, stack: Stack, deployment_id: str, by: str, reason: str, sleep: Sleep
+    aws: Aws,
+    stack: Stack,
+    deployment_id: str,
+    by: str,
+    reason: str,
+    sleep: Sleep,
+    say: Callable[[str], object] = print,
 ) -> Snapshot:
     described = describe(aws, stack, deployment_id)
     if described["status"] != "RUNNING":
@@ -198,6 +204,10 @@ def abort(
         scheduled_at, function = in_flight
         wait = scheduled_at + _timeout_of(aws, function) + 1 - time.time()
         if wait > 0:
+            say(
+                f"a task ({function.rsplit(':', 1)[-1]}) was running when the switch stopped: "
+                f"restoring again in {int(wait)} s, once it cannot write any more"
+            )
             sleep(wait)
         _invoke_rollback(aws, stack, deployment_id, failed_at, cause, undo)
     return collect(aws, stack, deployment_id)

@@ -34,6 +34,7 @@ class Context:
 
     args: argparse.Namespace
     out: TextIO
+    err: TextIO
     sleep: Callable[[float], None]
     _aws: Aws | None = None
     _stack: Stack | None = None
@@ -142,7 +143,15 @@ def cmd_approve(ctx: Context) -> int:
 
 def cmd_abort(ctx: Context) -> int:
     by = ctx.args.requested_by or spec.operator()
-    snapshot = actions.abort(ctx.aws, ctx.stack, ctx.args.id, by, ctx.args.reason or "", ctx.sleep)
+    snapshot = actions.abort(
+        ctx.aws,
+        ctx.stack,
+        ctx.args.id,
+        by,
+        ctx.args.reason or "",
+        ctx.sleep,
+        say=lambda text: ctx.err.write(text + "\n"),
+    )
     ok = actions.abort_succeeded(snapshot)
     code = exits.OK if ok else exit_code(snapshot) or exits.FAILED
     data = {**snapshot.as_dict(), "exitCode": code}
@@ -306,7 +315,7 @@ def main(
         args = top.parse_args(argv)
     except SystemExit as exit_:  # argparse: --help is 0, a usage error is 2
         return int(exit_.code or 0)
-    ctx = Context(args, out, sleep)
+    ctx = Context(args, out, err, sleep)
     actions.POLL = args.interval
     try:
         return COMMANDS[args.command](ctx)

@@ -170,3 +170,25 @@ def test_json_following_prints_one_line_per_change() -> None:
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["status"] for line in lines] == ["RUNNING", "SUCCEEDED"]
     assert lines[-1]["exitCode"] == 0
+
+
+def test_abort_knows_when_a_task_was_still_running_at_the_stop() -> None:
+    # Given histories stopped while a Lambda task ran, and after it had answered
+    from datetime import UTC, datetime
+
+    from bluegreen_cli.actions import _task_in_flight
+
+    at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    scheduled = {
+        "type": "TaskScheduled",
+        "timestamp": at,
+        "taskScheduledEventDetails": {"parameters": '{"FunctionName": "arn:x:function:Shift"}'},
+    }
+    stopped = {"type": "ExecutionAborted", "timestamp": at}
+
+    # Then only the first needs a second restore after that task's timeout
+    assert _task_in_flight([scheduled, stopped]) == (at.timestamp(), "arn:x:function:Shift")
+    answered = {"type": "TaskSucceeded", "timestamp": at}
+    assert _task_in_flight([scheduled, answered, stopped]) is None
+    submitted = {"type": "TaskSubmitted", "timestamp": at}  # waitForTaskToken: the call ended
+    assert _task_in_flight([scheduled, submitted, stopped]) is None
