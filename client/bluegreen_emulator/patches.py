@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.loaders
 import botocore.session
+from antlr4 import CommonTokenStream, InputStream
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend, Statistics
 from moto.codedeploy import responses as codedeploy_responses
@@ -29,6 +30,8 @@ from moto.core.responses import ActionResult
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
     StateTaskService,
@@ -38,6 +41,12 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.asl.parse.asl_parser import (
+    AmazonStateLanguageParser,
+    ASLParserException,
+    SyntaxErrorListener,
+)
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -66,6 +75,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "botocore.session.create_loader": botocore.session.create_loader,
     "ExecutionWorker.stop": ExecutionWorker.stop,
     "Environment.set_error": Environment.set_error,
+    "AmazonStateLanguageParser.parse": AmazonStateLanguageParser.parse,
     "StepFunctionResponse.send_task_failure": StepFunctionResponse.send_task_failure,
     "Statistics.get_statistics_for_type": Statistics.get_statistics_for_type,
 }
@@ -102,6 +112,7 @@ def apply() -> None:
         _patch_ecs_native_blue_green()
         _patch_botocore_loader()
         _patch_stop_wakes_task_token_waits()
+        _patch_asl_parse_cache()
         _patch_send_task_failure_cause()
         _patch_percentile_statistics()
         _applied = True
@@ -485,6 +496,37 @@ def _patch_stop_wakes_task_token_waits() -> None:
 
     ExecutionWorker.stop = stop  # type: ignore[method-assign]
     Environment.set_error = set_error  # type: ignore[method-assign]
+
+
+# 17. moto parses a definition with ANTLR (AmazonStateLanguageParser.parse) on
+#     CreateStateMachine and on every StartExecution: ~0.3 s each for the switch machine,
+#     paid by every deploy and every test. Keep the parse tree per definition text (a
+#     tree is read-only) and build a fresh program from it on each call, as moto does.
+_ASL_TREES: dict[str, Any] = {}
+_ASL_TREES_LOCK = threading.Lock()
+
+
+def _patch_asl_parse_cache() -> None:
+    original = ORIGINALS["AmazonStateLanguageParser.parse"]
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        if _active is None:
+            return original(definition)  # type: ignore[no-any-return]
+        with _ASL_TREES_LOCK:
+            tree = _ASL_TREES.get(definition)
+        if tree is None:
+            errors = SyntaxErrorListener()
+            parser = ASLParser(CommonTokenStream(ASLLexer(InputStream(definition))))
+            parser.removeErrorListeners()
+            parser.addErrorListener(errors)
+            tree = parser.state_machine()
+            if errors.errors:
+                raise ASLParserException(errors=errors.errors)
+            with _ASL_TREES_LOCK:
+                _ASL_TREES[definition] = tree
+        return Preprocessor().visit(tree), tree
+
+    AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign,assignment]
 
 
 # 13. moto's SendTaskFailure drops `cause` (StepFunctionResponse.send_task_failure passes

@@ -23,6 +23,7 @@ from typing import Any
 
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.codedeploy import responses as codedeploy_responses
@@ -38,6 +39,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
     WaitFunction,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -686,6 +688,33 @@ def test_stopping_an_execution_waiting_for_a_task_token_aborts_it(probe: Emulato
     assert probe.wait_for_execution(execution, timeout=10)["status"] == "ABORTED"
     history = sfn.get_execution_history(executionArn=execution)["events"]
     assert history[-1]["type"] == "ExecutionAborted"
+
+
+# 17. A state machine definition is parsed once per process -------------------------------
+def test_a_definition_is_parsed_once_and_each_use_gets_a_fresh_program(probe: Emulator) -> None:
+    # Given moto's ASL parser, with the signature the patch expects
+    original = patches.ORIGINALS["AmazonStateLanguageParser.parse"]
+    assert _parameters(original) == ["definition"]
+    assert AmazonStateLanguageParser.parse is not original
+    definition = json.dumps(
+        {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}, "Comment": "parse-once"}
+    )
+
+    # When the same definition is parsed twice
+    first_program, first_tree = AmazonStateLanguageParser.parse(definition)
+    second_program, second_tree = AmazonStateLanguageParser.parse(definition)
+
+    # Then the parse tree is reused, and each caller gets its own program
+    assert second_tree is first_tree
+    assert second_program is not first_program
+    # and a broken definition is still refused by CreateStateMachine
+    sfn = probe.client("stepfunctions")
+    with pytest.raises(ClientError, match="ASLParserException"):
+        sfn.create_state_machine(
+            name="broken", definition='{"StartAt": "Nowhere"', roleArn=probe.lambda_role_arn()
+        )
+    # and a good one still runs
+    assert _run_machine(probe, json.loads(definition))["status"] == "SUCCEEDED"
 
 
 # Emulated asynchronous invocation (EventBridge to Lambda): retries, then the DLQ ------------
