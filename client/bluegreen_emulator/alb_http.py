@@ -81,7 +81,7 @@ class AlbHttp:
                 return None
             server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(listener))
             server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
             self._servers[(host, wanted)] = server
             return int(server.server_address[1])
 

@@ -9,7 +9,7 @@ probing the test listener through the emulated ALB.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import time
 from typing import Any
 
 import pytest
@@ -202,27 +202,77 @@ def test_a_duplicate_hook_invocation_does_not_report_twice(aws: Emulator) -> Non
     assert reports(aws, deployment_id) == [("BeforeInstall", "Succeeded")]
 
 
-@pytest.mark.parametrize("path", sorted(EVENTS.glob("codedeploy-*.json")), ids=lambda p: p.stem)
-def test_every_codedeploy_events_file_drives_its_hook(aws: Emulator, path: Path) -> None:
-    # Given a live deployment waiting on one lifecycle event (its AppSpec hook is silent)
+def test_the_events_files_drive_a_whole_deployment_through_the_real_hooks(aws: Emulator) -> None:
+    # Given a deployment whose AppSpec hooks are silent, so CodeDeploy waits at each event
     fleet = build_ecs_fleet(aws)
-    event_name = path.stem.removeprefix("codedeploy-")
-    deployment_id = deploy(aws, fleet, hook_functions={event_name: silent(aws)})
-    emulation = aws.codedeploy_emulation
-    waiting = emulation.deployments[deployment_id].events[event_name]
-    while waiting.execution_id is None:
-        emulation.advance(deployment_id)
-
-    # When the real hook function is invoked with the events file (what `sam local
-    # invoke -e` takes), its ids pointed at that deployment and execution
-    event = {
-        **load_event(path.stem),
-        "DeploymentId": deployment_id,
-        "LifecycleEventHookExecutionId": waiting.execution_id,
+    files = {
+        path.stem.removeprefix("codedeploy-"): path.stem
+        for path in EVENTS.glob("codedeploy-*.json")
     }
-    result = aws.runtime.invoke(aws.function(f"{event_name}HookFunction").name, event)
+    assert sorted(files) == sorted(HOOK_EVENTS)
+    deployment_id = deploy(aws, fleet, hook_functions=dict.fromkeys(HOOK_EVENTS, silent(aws)))
+    emulation = aws.codedeploy_emulation
+    dep = emulation.deployments[deployment_id]
 
-    # Then it reported the verdict CodeDeploy was waiting for
-    assert result.error_type is None, result.payload
-    assert reports(aws, deployment_id) == [(event_name, "Succeeded")]
-    assert waiting.status == "Succeeded"
+    # When, at each event, the real hook function is invoked with that event's file (what
+    # `sam local invoke -e` takes), its ids pointed at the waiting execution
+    for event_name in HOOK_EVENTS:
+        waiting = dep.events[event_name]
+        while waiting.execution_id is None:
+            emulation.advance(deployment_id)
+        event = {
+            **load_event(files[event_name]),
+            "DeploymentId": deployment_id,
+            "LifecycleEventHookExecutionId": waiting.execution_id,
+        }
+        result = aws.runtime.invoke(aws.function(f"{event_name}HookFunction").name, event)
+        assert result.error_type is None, result.payload
+    emulation.run_until_done(deployment_id)
+
+    # Then each file's invocation answered its event, and the deployment succeeded
+    assert reports(aws, deployment_id) == [(event, "Succeeded") for event in HOOK_EVENTS]
+    info = aws.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["status"] == "Succeeded"
+
+
+def test_a_custom_linear_config_shifts_production_in_its_steps(aws: Emulator) -> None:
+    # Given a custom ECS deployment config: 25% more traffic every minute
+    fleet = build_ecs_fleet(aws)
+    aws.client("codedeploy").create_deployment_config(
+        deploymentConfigName="web-linear-25",
+        computePlatform="ECS",
+        trafficRoutingConfig={
+            "type": "TimeBasedLinear",
+            "timeBasedLinear": {"linearPercentage": 25, "linearInterval": 1},
+        },
+    )
+    deployment_id = deploy(aws, fleet, deploymentConfigName="web-linear-25")
+
+    # When CodeDeploy runs the deployment
+    aws.codedeploy_emulation.run_until_done(deployment_id)
+
+    # Then production moved in four steps, a minute apart (emulated), to green
+    steps = [s for key, s in aws.codedeploy_emulation.steps if key == deployment_id]
+    shifts = [s.removeprefix("AllowTraffic: green ") for s in steps if s.startswith("AllowTraffic")]
+    assert shifts == ["25%", "50%", "75%", "100%"]
+    assert aws.codedeploy_emulation.emulated_seconds >= 3 * 60 + 5 * 60  # + termination wait
+    assert fleet.serving(aws) == {"web-green": 100}
+
+
+def test_in_background_mode_a_deployment_runs_on_its_own(aws: Emulator) -> None:
+    # Given the CodeDeploy emulation running deployments by itself (clock scale 0)
+    fleet = build_ecs_fleet(aws)
+    aws.codedeploy_emulation.background = True
+    codedeploy = aws.client("codedeploy")
+
+    # When a deployment is created and only watched, as a state machine would
+    deployment_id = deploy(aws, fleet)
+    deadline = time.monotonic() + 20
+    status = "Created"
+    while status not in {"Succeeded", "Failed", "Stopped"} and time.monotonic() < deadline:
+        status = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"]
+        time.sleep(0.01)
+
+    # Then it succeeds with every hook answered once
+    assert status == "Succeeded"
+    assert reports(aws, deployment_id) == [(event, "Succeeded") for event in HOOK_EVENTS]

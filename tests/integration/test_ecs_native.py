@@ -6,7 +6,6 @@ re-running the traffic-shift hooks); the hook is the stack's real function.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,24 +157,33 @@ def test_stop_service_deployment_rolls_back_to_blue(aws: Emulator) -> None:
     assert fleet.serving(aws) == {"web-blue": 100}
 
 
-@pytest.mark.parametrize("path", sorted(EVENTS.glob("ecs-native-*.json")), ids=lambda p: p.stem)
-def test_every_ecs_native_events_file_gets_a_hook_status(aws: Emulator, path: Path) -> None:
-    # Given a live ECS-native deployment, and one events file (`sam local invoke -e`)
+def test_every_ecs_native_events_file_gets_a_hook_status(aws: Emulator) -> None:
+    # Given a live ECS-native deployment with its green tasks running
     fleet = build_ecs_fleet(aws, mode="ECS")
     arn = release(aws, fleet)
     while deployment(aws, arn)["lifecycleStage"] != "POST_SCALE_UP":
         aws.ecs_emulation.advance(arn)
-    described = deployment(aws, arn)
-    event = load_event(path.stem)
-    event["resourceArn"] = arn
-    event["executionDetails"].update(
-        serviceArn=fleet.service_arn,
-        targetServiceRevisionArn=described["targetServiceRevision"]["arn"],
-    )
+    revision = deployment(aws, arn)["targetServiceRevision"]["arn"]
+    paths = sorted(EVENTS.glob("ecs-native-*.json"))
+    assert len(paths) == 4
 
-    # When the ECS-native hook is invoked with it
-    result = aws.runtime.invoke(aws.output("EcsNativeHookFunctionArn"), event)
+    # When the ECS-native hook is invoked with each events file (`sam local invoke -e`),
+    # pointed at that deployment
+    answers = {}
+    for path in paths:
+        event = load_event(path.stem)
+        event["resourceArn"] = arn
+        event["executionDetails"].update(
+            serviceArn=fleet.service_arn, targetServiceRevisionArn=revision
+        )
+        result = aws.runtime.invoke(aws.output("EcsNativeHookFunctionArn"), event)
+        assert result.error_type is None, result.payload
+        answers[path.stem] = result.json()["hookStatus"]
 
-    # Then it returns a status ECS understands, never an error
-    assert result.error_type is None, result.payload
-    assert result.json()["hookStatus"] in {"SUCCEEDED", "IN_PROGRESS"}
+    # Then each gets a status ECS understands; the production file waits for its window
+    assert answers == {
+        "ecs-native-production-traffic": "IN_PROGRESS",
+        "ecs-native-reconcile": "SUCCEEDED",
+        "ecs-native-scale-up": "SUCCEEDED",
+        "ecs-native-test-traffic": "SUCCEEDED",
+    }
