@@ -219,3 +219,21 @@ def test_a_repeated_invocation_gets_the_stored_answer_without_rechecking() -> No
     again = answer(clients, event("POST_TEST_TRAFFIC_SHIFT"), store, transport)
     assert again == {**first, "duplicate": True}
     assert len(transport.requests) == 1
+
+
+def test_when_ecs_cannot_be_asked_a_shift_back_to_blue_is_still_answered_as_a_rollback() -> None:
+    # Given DescribeServiceDeployments throttled, and a PRODUCTION_TRAFFIC_SHIFT moving
+    # the target revision to 0% (traffic going back), with an alarm in ALARM
+    clients = NativeClients()
+    clients.ecs.describe_service_deployments = lambda **_: (_ for _ in ()).throw(  # type: ignore[attr-defined]
+        client_error("ThrottlingException", "DescribeServiceDeployments")
+    )
+    clients.cloudwatch.alarms = {"web-5xx": "ALARM"}
+    backwards = event("PRODUCTION_TRAFFIC_SHIFT", {"hookConfig": {"alarms": ["web-5xx"]}})
+    backwards["executionDetails"]["productionTrafficWeights"] = {"source": 100, REVISION_ARN: 0}
+    forwards = event("PRODUCTION_TRAFFIC_SHIFT", {"hookConfig": {"alarms": ["web-5xx"]}})
+    forwards["executionDetails"]["productionTrafficWeights"] = {"source": 0, REVISION_ARN: 100}
+
+    # Then the rollback is not failed by the hook, and a forward shift is not waved through
+    assert answer(clients, backwards)["hookStatus"] == "SUCCEEDED"
+    assert answer(clients, forwards)["hookStatus"] == "FAILED"

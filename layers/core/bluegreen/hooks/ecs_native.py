@@ -16,11 +16,12 @@ IN_PROGRESS, "callBackDelay": N, "hookDetails": {...}}`. So:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from botocore.exceptions import ClientError
 
 from ..checks import CheckContext, Outcome, run_checks, verdict
 from ..checks.http import HttpTransport, UrllibTransport
@@ -35,6 +36,10 @@ from .settings import EcsNativeHookSettings
 logger = Logger(child=True)
 SUCCEEDED, FAILED, IN_PROGRESS = "SUCCEEDED", "FAILED", "IN_PROGRESS"
 ROLLING_BACK = {"ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"}
+TRAFFIC_SHIFT_WEIGHTS = {
+    "TEST_TRAFFIC_SHIFT": "testTrafficWeights",
+    "PRODUCTION_TRAFFIC_SHIFT": "productionTrafficWeights",
+}
 STATE_KEY = "bluegreen"
 IDEMPOTENCY_KEY = f"[executionId, lifecycleStage, hookDetails.{STATE_KEY}.attempt]"
 
@@ -47,6 +52,7 @@ class EcsHookEvent:
     service_arn: str
     target_revision_arn: str
     hook_details: dict[str, Any]
+    weights: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, event: Any) -> EcsHookEvent:
@@ -79,7 +85,19 @@ class EcsHookEvent:
             service_arn=str(values["executionDetails.serviceArn"]),
             target_revision_arn=str(values["executionDetails.targetServiceRevisionArn"]),
             hook_details=hook_details,
+            weights={
+                key: details[key]
+                for key in TRAFFIC_SHIFT_WEIGHTS.values()
+                if isinstance(details.get(key), dict)
+            },
         )
+
+    @property
+    def target_weight(self) -> float | None:
+        """The target revision's weight in this traffic-shift stage's weights, if given."""
+        weights = self.weights.get(TRAFFIC_SHIFT_WEIGHTS.get(self.stage, ""), {})
+        value = weights.get(self.target_revision_arn)
+        return float(value) if isinstance(value, int | float) else None
 
     @property
     def cluster_and_service(self) -> tuple[str, str]:
@@ -131,7 +149,7 @@ def _evaluate(
     hook: EcsHookEvent, settings: EcsNativeHookSettings, deadline: Deadline, deps: EcsNativeHookDeps
 ) -> dict[str, Any]:
     clients = deps.clients
-    status = _deployment_status(clients.ecs, hook.resource_arn)
+    status = _deployment_status(clients.ecs, hook)
     if status in ROLLING_BACK:
         logger.info("rollback in progress: nothing to verify", stage=hook.stage)
         return _response(
@@ -178,11 +196,19 @@ def _evaluate(
     return _response(IN_PROGRESS, reason, details, delay)
 
 
-def _deployment_status(ecs: Any, arn: str) -> str | None:
-    found = ecs.describe_service_deployments(serviceDeploymentArns=[arn]).get(
-        "serviceDeployments", []
-    )
-    return str(found[0].get("status")) if found else None
+def _deployment_status(ecs: Any, hook: EcsHookEvent) -> str | None:
+    """The service deployment's status. If ECS cannot be asked, a traffic-shift stage
+    that moves the target revision's traffic to 0% is a rollback: a hook that failed
+    then would fail the rollback itself."""
+    try:
+        found = ecs.describe_service_deployments(serviceDeploymentArns=[hook.resource_arn])
+    except ClientError:
+        if hook.stage in TRAFFIC_SHIFT_WEIGHTS and hook.target_weight == 0:
+            logger.warning("could not read the deployment; its traffic weights say rollback")
+            return "ROLLBACK_IN_PROGRESS"
+        raise
+    deployments = found.get("serviceDeployments", [])
+    return str(deployments[0].get("status")) if deployments else None
 
 
 def resolve_ecs_native_target(
