@@ -1,0 +1,363 @@
+"""What the EC2 switch tests share: running a switch, and observing what it left behind.
+
+Everything here reads the emulated AWS the way an operator would (DescribeListeners,
+DescribeRules, the deployments table, the event journal, GetExecutionHistory), so the
+tests assert outcomes, not internals. Weights are reported by colour (`blue`/`green`)
+so an assertion reads like the timeline a person would write.
+
+`AwsCalls` hooks every boto3 client the *functions* create (the layer's `Clients`) with
+botocore `before-call`/`after-call` handlers: it records each call (which function made
+it, which service and operation), can fail a chosen call with a throttling
+`ClientError`, can alter what a call returns, and checks every weight written to the
+load balancer against the target health at that moment. Test and emulator clients are
+not hooked, so observing never disturbs the switch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from bluegreen import aws as layer_aws
+from bluegreen.records import RecordNotFound, Records
+from bluegreen_emulator import Emulator
+from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
+
+ALL_ON_BLUE = {"blue": 100, "green": 0}
+ALL_ON_GREEN = {"blue": 0, "green": 100}
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+# -- running a switch ----------------------------------------------------------------------
+@dataclass
+class Run:
+    """One execution of the switch state machine, as GetExecutionHistory tells it."""
+
+    name: str
+    arn: str
+    status: str
+    error: str | None
+    cause: str | None
+    output: Any
+    states: list[str]  # every state entered, in order
+
+    @property
+    def transitions(self) -> int:
+        """State transitions (what Step Functions Standard bills): states entered."""
+        return len(self.states)
+
+
+def start_switch(aws: Emulator, request: dict[str, Any], name: str) -> str:
+    return aws.start_execution(aws.output("SwitchStateMachineArn"), request, name=name)
+
+
+def finished(aws: Emulator, execution_arn: str, timeout: float = 20.0) -> Run:
+    described = aws.wait_for_execution(execution_arn, timeout=timeout)
+    history = aws.client("stepfunctions").get_execution_history(
+        executionArn=execution_arn, maxResults=1000
+    )["events"]
+    states = [
+        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+    ]
+    output = json.loads(described["output"]) if described.get("output") else None
+    ended = history[-1] if history else {}
+    details = ended.get("executionFailedEventDetails") or ended.get(
+        "executionAbortedEventDetails", {}
+    )
+    return Run(
+        name=described["name"],
+        arn=execution_arn,
+        status=described["status"],
+        error=described.get("error") or details.get("error"),
+        cause=described.get("cause") or details.get("cause"),
+        output=output,
+        states=states,
+    )
+
+
+def run_switch(aws: Emulator, request: dict[str, Any], name: str) -> Run:
+    return finished(aws, start_switch(aws, request, name))
+
+
+# -- what the load balancer does now ---------------------------------------------------------
+def colours(fleet: Ec2Fleet) -> dict[str, str]:
+    return {fleet.blue_arn: "blue", fleet.green_arn: "green"}
+
+
+def by_colour(fleet: Ec2Fleet, weights: dict[str, int]) -> dict[str, int]:
+    names = colours(fleet)
+    return {names.get(arn, arn): int(weight) for arn, weight in weights.items()}
+
+
+def _forward(actions: list[dict[str, Any]]) -> dict[str, int]:
+    forward = next(a for a in actions if a["Type"] == "forward")
+    groups = forward["ForwardConfig"]["TargetGroups"]
+    return {g["TargetGroupArn"]: int(g.get("Weight", 1)) for g in groups}
+
+
+def production(aws: Emulator, fleet: Ec2Fleet) -> dict[str, dict[str, int]]:
+    """Weights by colour of the production listener's default action and of the /api rule."""
+    elbv2 = aws.client("elbv2")
+    listener = elbv2.describe_listeners(ListenerArns=[fleet.listener_arn])["Listeners"][0]
+    rule = elbv2.describe_rules(RuleArns=[fleet.rule_arn])["Rules"][0]
+    return {
+        "listener": by_colour(fleet, _forward(listener["DefaultActions"])),
+        "rule": by_colour(fleet, _forward(rule["Actions"])),
+    }
+
+
+def on_test_listener(aws: Emulator, fleet: Ec2Fleet) -> dict[str, int]:
+    """Weights by colour of the test listener (only the groups it lists)."""
+    listener = aws.client("elbv2").describe_listeners(ListenerArns=[fleet.test_listener_arn])
+    return by_colour(fleet, _forward(listener["Listeners"][0]["DefaultActions"]))
+
+
+def everything_on(weights: dict[str, int]) -> dict[str, dict[str, int]]:
+    return {"listener": dict(weights), "rule": dict(weights)}
+
+
+# -- what the switch recorded and announced ---------------------------------------------------
+def records(aws: Emulator) -> Records:
+    return Records(aws.client("dynamodb"), aws.output("DeploymentsTableName"))
+
+
+def record(aws: Emulator, deployment_id: str) -> dict[str, Any] | None:
+    try:
+        return records(aws).get(deployment_id)
+    except RecordNotFound:
+        return None
+
+
+def table_keys(aws: Emulator) -> list[str]:
+    items = aws.client("dynamodb").scan(TableName=aws.output("DeploymentsTableName"))["Items"]
+    return sorted(item["pk"]["S"] for item in items)
+
+
+def locks_and_guards(aws: Emulator, fleet: Ec2Fleet) -> list[str]:
+    """The locks on this fleet's listeners and the guards of its alarms still in the table
+    (a finished switch leaves none)."""
+    mine = {f"LOCK#{fleet.listener_arn}", f"LOCK#{fleet.test_listener_arn}"}
+    mine |= {f"ALARM#{name}" for name in fleet.alarms}
+    return [key for key in table_keys(aws) if key in mine]
+
+
+def announced(aws: Emulator, deployment_id: str) -> list[dict[str, Any]]:
+    """The events the stack put on its bus for one deployment, in order."""
+    return [
+        e
+        for e in aws.events
+        if e["source"] == "bluegreen" and e["detail"].get("deploymentId") == deployment_id
+    ]
+
+
+def detail_types(aws: Emulator, deployment_id: str) -> list[str]:
+    return [e["detail-type"] for e in announced(aws, deployment_id)]
+
+
+def on_announcement(
+    aws: Emulator, detail_type: str, action: Callable[[dict[str, Any]], None]
+) -> None:
+    """Run `action(detail)` when the stack announces `detail_type` (inside the announcing
+    call, so the switch has not moved on yet)."""
+
+    def listener(event: dict[str, Any]) -> None:
+        if event["source"] == "bluegreen" and event["detail-type"] == detail_type:
+            action(event["detail"])
+
+    aws.on_event.append(listener)
+
+
+# -- botocore hooks on the functions' clients --------------------------------------------------
+@dataclass(frozen=True)
+class Call:
+    function: str  # logical id, e.g. ShiftFunction
+    service: str  # botocore service name, e.g. elbv2
+    operation: str  # e.g. ModifyRule
+
+
+@dataclass
+class Fault:
+    call: Call
+    nth: int  # fail the nth call matching `call` (1 = the first)
+    code: str
+    status: int
+    seen: int = 0
+    fired: bool = False
+
+
+THROTTLING = {
+    "elbv2": ("Throttling", 400),
+    "cloudwatch": ("Throttling", 400),
+    "dynamodb": ("ThrottlingException", 400),
+    "events": ("ServiceUnavailable", 503),
+}
+
+
+@dataclass
+class AwsCalls:
+    """Records, fails and alters the AWS calls the functions make (see module docstring)."""
+
+    aws: Emulator | None = None
+    calls: list[Call] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    tamperers: list[tuple[Call, Callable[[dict[str, Any]], None]]] = field(default_factory=list)
+    unsafe_writes: list[str] = field(default_factory=list)
+    fleet: Ec2Fleet | None = None
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.faults.clear()
+        self.tamperers.clear()
+        self.unsafe_writes.clear()
+
+    def fail(self, call: Call, nth: int = 1) -> Fault:
+        code, status = THROTTLING.get(call.service, ("ServiceUnavailable", 503))
+        fault = Fault(call, nth, code, status)
+        self.faults.append(fault)
+        return fault
+
+    def tamper(self, call: Call, change: Callable[[dict[str, Any]], None]) -> None:
+        """Let `change(parsed_response)` alter what `call` returns to the function."""
+        self.tamperers.append((call, change))
+
+    def counts(self) -> Counter[Call]:
+        return Counter(self.calls)
+
+    # botocore handlers ---------------------------------------------------------------------
+    def install(self, client: Any) -> None:
+        client.meta.events.register("before-call", self._before_call)
+        client.meta.events.register("after-call", self._after_call)
+
+    def _call(self, model: Any) -> Call:
+        function = _current_function(self.aws)
+        return Call(function, model.service_model.service_name, model.name)
+
+    def _before_call(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
+        call = self._call(model)
+        self.calls.append(call)
+        if call.operation in {"ModifyListener", "ModifyRule"}:
+            self._check_weights_are_safe(call, params)
+        for fault in self.faults:
+            if not fault.fired and _matches(fault.call, call):
+                fault.seen += 1
+                if fault.seen == fault.nth:
+                    fault.fired = True
+                    return _error_response(fault, call)
+        return None
+
+    def _after_call(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        call = self._call(model)
+        for wanted, change in self.tamperers:
+            if _matches(wanted, call):
+                change(parsed)
+
+    def _check_weights_are_safe(self, call: Call, params: dict[str, Any]) -> None:
+        """Safety rule 1: a weight > 0 only on a target group with a healthy target."""
+        if self.aws is None:
+            return
+        actions = params.get("DefaultActions") or params.get("Actions") or []
+        for action in actions:
+            groups = action.get("ForwardConfig", {}).get("TargetGroups", [])
+            for group in groups:
+                if int(group.get("Weight", 1)) > 0 and not _has_healthy_target(
+                    self.aws, group["TargetGroupArn"]
+                ):
+                    self.unsafe_writes.append(f"{call.function} {call.operation}: {group}")
+
+
+def _matches(wanted: Call, call: Call) -> bool:
+    return (
+        wanted.service == call.service
+        and wanted.operation == call.operation
+        and wanted.function in {"*", call.function}
+    )
+
+
+def _current_function(aws: Emulator | None) -> str:
+    """Logical id of the function invoking now (the runtime serialises invocations and
+    sets the function's environment for the duration of each one)."""
+    name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+    if aws is None or not name:
+        return name or "?"
+    try:
+        return aws.runtime.find(name).logical_id
+    except KeyError:
+        return name
+
+
+def _error_response(fault: Fault, call: Call) -> tuple[AWSResponse, dict[str, Any]]:
+    message = f"injected fault: {call.function} {call.service}:{call.operation} #{fault.nth}"
+    http = AWSResponse("https://emulated.invalid/", fault.status, {}, None)
+    parsed = {
+        "Error": {"Code": fault.code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": fault.status},
+    }
+    return http, parsed
+
+
+def _has_healthy_target(aws: Emulator, target_group_arn: str) -> bool:
+    described = aws.client("elbv2").describe_target_health(TargetGroupArn=target_group_arn)
+    return any(
+        t["TargetHealth"]["State"] == "healthy" for t in described["TargetHealthDescriptions"]
+    )
+
+
+# -- one emulator per test module ----------------------------------------------------------
+class Fleets:
+    """Builds a fresh fleet (its own ALB, groups, alarms, HTTP endpoint) per test, so tests
+    can share one emulator (and its warm functions) without seeing each other's state."""
+
+    def __init__(self, aws: Emulator) -> None:
+        self.aws = aws
+        self.built = 0
+
+    def build(self, **kwargs: Any) -> Ec2Fleet:
+        self.built += 1
+        return build_ec2_fleet(self.aws, name=f"f{self.built}", **kwargs)
+
+    def retire(self, fleet: Ec2Fleet) -> None:
+        """Stop the fleet's HTTP endpoint in the background (a shutdown waits up to 0.5 s
+        for the server's poll), instead of at the end of the module."""
+        http = fleet.http
+        if http is None:
+            return
+        self.aws.cleanups.remove(http.stop)
+        threading.Thread(target=http.stop, daemon=True).start()
+
+
+@contextmanager
+def fresh_listeners(aws: Emulator) -> Iterator[Emulator]:
+    """Forget the event listeners a test added when it ends."""
+    before = list(aws.on_event)
+    try:
+        yield aws
+    finally:
+        aws.on_event[:] = before
+
+
+@contextmanager
+def hooked_layer_clients(calls: AwsCalls) -> Iterator[AwsCalls]:
+    """Every client the layer's `Clients` creates while this is active gets `calls`' hooks.
+
+    Clients are created on a function's cold start, so enter this before the first switch
+    of an emulator.
+    """
+    original = layer_aws.Clients._client
+
+    def _client(self: layer_aws.Clients, name: str) -> Any:
+        client = original(self, name)
+        calls.install(client)
+        return client
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(layer_aws.Clients, "_client", _client)
+        yield calls

@@ -1,0 +1,602 @@
+"""Every way an EC2 switch can fail ends restored, recorded, unlocked and explained.
+
+For each failure point the real state machine runs on the emulated AWS against a fresh
+fleet (live on blue, test listener on green), and the test checks what an operator would:
+the execution FAILED with an error and a cause that say what happened and where, the
+production listener and rule are back on the snapshot (read back from the ALB), the test
+listener too, the record says ROLLED_BACK with the failed state and the cause, no lock or
+alarm guard is left, the bus heard `Switch Rolled Back`, and no weight was ever written
+to a target group without a healthy target.
+
+Bad input and a held lock are refused before anything changes: no record, no event.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bluegreen_emulator import Emulator
+from bluegreen_emulator.fleet import Ec2Fleet, set_health
+from tests.integration.ec2_helpers import (
+    ALL_ON_BLUE,
+    ALL_ON_GREEN,
+    AwsCalls,
+    Call,
+    Fleets,
+    Run,
+    by_colour,
+    detail_types,
+    everything_on,
+    finished,
+    fresh_listeners,
+    hooked_layer_clients,
+    locks_and_guards,
+    on_announcement,
+    on_test_listener,
+    production,
+    record,
+    run_switch,
+    start_switch,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def calls() -> Iterator[AwsCalls]:
+    with hooked_layer_clients(AwsCalls()) as hooked:
+        yield hooked
+
+
+@pytest.fixture(scope="module")
+def shared_aws(calls: AwsCalls) -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        calls.aws = emulator
+        yield emulator
+
+
+@pytest.fixture
+def aws(shared_aws: Emulator, calls: AwsCalls) -> Iterator[Emulator]:
+    calls.reset()
+    with fresh_listeners(shared_aws):
+        yield shared_aws
+
+
+@pytest.fixture(scope="module")
+def fleets(shared_aws: Emulator) -> Fleets:
+    return Fleets(shared_aws)
+
+
+@pytest.fixture
+def fleet(fleets: Fleets) -> Iterator[Ec2Fleet]:
+    fleet = fleets.build()
+    yield fleet
+    fleets.retire(fleet)
+
+
+def assert_rolled_back(
+    aws: Emulator,
+    fleet: Ec2Fleet,
+    calls: AwsCalls,
+    run: Run,
+    failed_at: str,
+    error: str,
+    *explained: str,
+) -> dict[str, Any]:
+    """The switch ended FAILED, restored, recorded ROLLED_BACK, unlocked and announced."""
+    # the execution failed, saying what and where
+    assert run.status == "FAILED", run.output
+    assert run.error == f"SwitchRolledBack.{error}"
+    assert run.cause is not None
+    assert run.cause.startswith(f"{failed_at}: {error}: "), run.cause
+    for words in explained:
+        assert words in run.cause
+    # traffic is back on the snapshot, read back from the load balancer
+    assert production(aws, fleet) == everything_on(ALL_ON_BLUE)
+    assert on_test_listener(aws, fleet) == {"green": 1}
+    # the record says so
+    saved = record(aws, run.name)
+    assert saved is not None
+    assert saved["status"] == "ROLLED_BACK"
+    outcome = saved["outcome"]
+    assert (outcome["failedAt"], outcome["error"], outcome["cause"]) == (
+        failed_at,
+        error,
+        run.cause,
+    )
+    restored = {o["arn"]: by_colour(fleet, o["weights"]) for o in outcome["restored"]}
+    assert restored == {
+        fleet.listener_arn: ALL_ON_BLUE,
+        fleet.rule_arn: ALL_ON_BLUE,
+        fleet.test_listener_arn: {"green": 1},
+    }
+    assert "endedAt" in saved
+    # nothing is left locked or guarded; the bus heard the rollback
+    assert locks_and_guards(aws, fleet) == []
+    announced = detail_types(aws, run.name)
+    assert announced[0] == "Switch Started"
+    assert announced[-1] == "Switch Rolled Back"
+    # and no weight ever went to a group without a healthy target
+    assert calls.unsafe_writes == []
+    return saved
+
+
+# -- refused before anything changes -----------------------------------------------------------
+def _nothing_changed(aws: Emulator, fleet: Ec2Fleet, run: Run) -> None:
+    assert production(aws, fleet) == everything_on(ALL_ON_BLUE)
+    assert on_test_listener(aws, fleet) == {"green": 1}
+    assert record(aws, run.name) is None
+    assert locks_and_guards(aws, fleet) == []
+    assert detail_types(aws, run.name) == []
+
+
+BAD_INPUT = {
+    "typo": ({"stratgey": {"type": "canary"}}, "stratgey: is not a field"),
+    "canary-percent": (
+        {"strategy": {"type": "canary", "percent": 0, "bakeSeconds": 60}},
+        "strategy.percent: must be between 1 and 99, got 0",
+    ),
+    "strategy-type": ({"strategy": {"type": "yolo"}}, "strategy.type: must be one of"),
+    "steps-not-ending-at-100": (
+        {"strategy": {"type": "steps", "steps": [{"percent": 10}, {"percent": 50}]}},
+        "strategy.steps: the last step must send 100%",
+    ),
+    "listener-arn": ({"listeners": ["listener-1"]}, "listeners[0]: must be an ALB listener ARN"),
+    "same-groups": ({"greenTargetGroupArn": None}, "greenTargetGroupArn: must be a target group"),
+    "min-healthy": (
+        {"healthCheck": {"minHealthy": "2"}},
+        "healthCheck.minHealthy: must be a whole number",
+    ),
+    "probe-path": (
+        {"testTraffic": "PROBE_PATH"},
+        "testTraffic.probes[0].path: must be an absolute path",
+    ),
+    "missing-alarm-listed-first": (
+        {"alarms": "MISSING_FIRST"},
+        "alarms[0]: no CloudWatch alarm named 'zz-missing'",
+    ),
+}
+
+
+def _bad_request(fleet: Ec2Fleet, overrides: dict[str, Any]) -> dict[str, Any]:
+    request = fleet.request()
+    for key, value in overrides.items():
+        if value == "PROBE_PATH":
+            request["testTraffic"]["probes"][0]["path"] = "health/deep"
+        elif value == "MISSING_FIRST":
+            request["alarms"] = ["zz-missing", *fleet.alarms]
+        elif key == "greenTargetGroupArn":
+            request["greenTargetGroupArn"] = request["blueTargetGroupArn"] + "x"
+        else:
+            request[key] = value
+    return request
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_is_refused_in_the_first_state_naming_the_field(
+    aws: Emulator, fleet: Ec2Fleet, case: str
+) -> None:
+    overrides, message = BAD_INPUT[case]
+    # Given a request with one wrong field
+    request = _bad_request(fleet, overrides)
+
+    # When the switch runs
+    run = run_switch(aws, request, name=f"bad-{case}")
+
+    # Then it failed in the first state with InvalidInput naming the field and why
+    assert run.status == "FAILED"
+    assert run.error == "InvalidInput"
+    assert run.cause is not None
+    assert run.cause.startswith(message), run.cause
+    assert run.states == ["ValidateInput", "ExplainRefusal", "InputRefused"]
+    # and nothing changed: no weight, no record, no lock, no event
+    _nothing_changed(aws, fleet, run)
+
+
+def test_a_listener_that_does_not_exist_is_refused(aws: Emulator, fleet: Ec2Fleet) -> None:
+    # Given a well-formed listener ARN that names no listener
+    missing = fleet.listener_arn[:-4] + "beef"
+    request = fleet.request(listeners=[missing])
+
+    # When the switch runs, Then it is refused naming the field, and nothing changed
+    run = run_switch(aws, request, name="bad-missing-listener")
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    assert run.cause is not None
+    assert run.cause.startswith("listeners: a listener does not exist")
+    _nothing_changed(aws, fleet, run)
+
+
+def test_a_guarding_alarm_already_firing_refuses_the_switch_unless_overridden(
+    aws: Emulator, fleet: Ec2Fleet
+) -> None:
+    # Given a guarding alarm already in ALARM
+    aws.client("cloudwatch").set_alarm_state(
+        AlarmName=fleet.alarms[0], StateValue="ALARM", StateReason="5xx burst"
+    )
+
+    # When a switch runs, Then it is refused naming the alarm, and nothing changed
+    run = run_switch(aws, fleet.request(), name="alarm-at-start")
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    assert run.cause is not None
+    assert f"{fleet.alarms[0]} already in ALARM" in run.cause
+    assert "allowStartInAlarm" in run.cause
+    _nothing_changed(aws, fleet, run)
+
+    # And with the explicit override it starts, and the firing alarm stops it at its gate
+    run = run_switch(aws, fleet.request(allowStartInAlarm=True), name="alarm-at-start-ok")
+    assert run.error == "SwitchRolledBack.GateFailed"
+
+
+def test_a_second_switch_on_a_locked_listener_fails_fast_naming_the_holder(
+    aws: Emulator, fleet: Ec2Fleet
+) -> None:
+    # Given a first switch holding the fleet's listeners while it waits for approval
+    asked = threading.Event()
+    tokens: list[str] = []
+
+    def waiting(detail: dict[str, Any]) -> None:
+        tokens.append(detail["taskToken"])
+        asked.set()
+
+    on_announcement(aws, "Switch Approval Needed", waiting)
+    first = start_switch(
+        aws, fleet.request(approval={"required": True, "timeoutSeconds": 600}), "holder-1"
+    )
+    assert asked.wait(timeout=10), "the first switch never asked for approval"
+
+    # When a second switch on the same listeners runs
+    second = run_switch(aws, fleet.request(strategy={"type": "all-at-once"}), name="second-1")
+
+    # Then it failed fast, before changing anything, naming the holder
+    assert (second.status, second.error) == ("FAILED", "LockHeld")
+    assert second.cause is not None
+    assert "is locked by deployment holder-1" in second.cause
+    assert "execution:bluegreen-switch:holder-1" in second.cause
+    assert second.states[-2:] == ["ExplainLockHeld", "LockRefused"]
+    assert record(aws, "second-1") is None
+    assert detail_types(aws, "second-1") == []
+    assert production(aws, fleet) == everything_on(ALL_ON_BLUE)
+
+    # And the holder is unaffected: approved, it completes its switch
+    aws.client("stepfunctions").send_task_success(taskToken=tokens[0], output="{}")
+    holder = finished(aws, first)
+    assert holder.status == "SUCCEEDED", holder.cause
+    assert production(aws, fleet) == everything_on(ALL_ON_GREEN)
+    assert locks_and_guards(aws, fleet) == []
+
+
+# -- failures after Begin: restored and recorded -------------------------------------------------
+def test_an_idle_group_that_never_gets_healthy_fails_after_the_health_timeout(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+) -> None:
+    # Given green's instances failing their health checks
+    for instance in fleet.green_instances:
+        set_health(aws, fleet.green_arn, instance, "unhealthy")
+
+    # When a switch that allows 60 s for health (a look every 15 s) runs
+    request = fleet.request(healthCheck={"minHealthy": 2, "timeoutSeconds": 60, "pollSeconds": 15})
+    run = run_switch(aws, request, name="unhealthy-1")
+
+    # Then it looked 4 times, gave up, and traffic never moved
+    assert run.states.count("CheckIdleHealth") == 4
+    assert "ShiftTraffic" not in run.states
+    assert_rolled_back(
+        aws,
+        fleet,
+        calls,
+        run,
+        "CheckIdleHealth",
+        "IdleGroupUnhealthy",
+        "not healthy after 60 s",
+        "0/2 healthy, need 2",
+        fleet.green_instances[0],
+    )
+
+
+def test_an_instance_failing_after_the_canary_step_stops_the_switch(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+) -> None:
+    # Given a green instance that starts failing its health check once green takes traffic
+    on_announcement(
+        aws,
+        "Switch Step",
+        lambda detail: (
+            set_health(aws, fleet.green_arn, fleet.green_instances[1], "unhealthy")
+            if detail["index"] == 0
+            else None
+        ),
+    )
+
+    # When a canary needing 2 healthy targets runs
+    run = run_switch(aws, fleet.request(), name="sick-at-canary")
+
+    # Then the gate after the canary step failed on target health, and traffic is restored
+    saved = assert_rolled_back(
+        aws,
+        fleet,
+        calls,
+        run,
+        "Gate",
+        "GateFailed",
+        "after step 1 (10%)",
+        "1/2 healthy, need 2",
+        fleet.green_instances[1],
+    )
+    gate = saved["steps"][-1]
+    assert gate["phase"] == "gate"
+    assert {v["check"]: v["ok"] for v in gate["verdicts"]}["targetHealth"] is False
+
+
+def test_a_failing_probe_through_the_test_listener_stops_the_switch(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+) -> None:
+    # Given the new version's deep health check answering 503
+    assert fleet.http is not None
+    fleet.http.broken.add("v42")
+
+    # When the switch runs
+    run = run_switch(aws, fleet.request(), name="probe-1")
+
+    # Then the probe failed before any production traffic moved, and all is restored
+    assert "ShiftTraffic" not in run.states
+    saved = assert_rolled_back(
+        aws,
+        fleet,
+        calls,
+        run,
+        "TestTraffic",
+        "ProbeFailed",
+        "/health/deep: status 503, expected 200",
+    )
+    probes = saved["steps"][0]
+    assert probes["phase"] == "test-traffic"
+    assert [r["ok"] for r in probes["verdicts"][0]["results"]] == [False, True]
+
+
+def _fire_during_canary_bake(aws: Emulator, fleet: Ec2Fleet) -> None:
+    """Set the first guarding alarm to ALARM when the switch announces its first step."""
+    cloudwatch = aws.client("cloudwatch")
+
+    def fire(detail: dict[str, Any]) -> None:
+        if detail["index"] == 0:
+            cloudwatch.set_alarm_state(
+                AlarmName=fleet.alarms[0], StateValue="ALARM", StateReason="5xx above 10"
+            )
+
+    on_announcement(aws, "Switch Step", fire)
+
+
+def test_an_alarm_during_the_canary_bake_rolls_back_at_once(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+) -> None:
+    # Given a guarding alarm that fires while the canary step bakes (its state change
+    # reaches the alarm rollback function through EventBridge)
+    _fire_during_canary_bake(aws, fleet)
+
+    # When the canary runs
+    run = run_switch(aws, fleet.request(), name="alarm-1")
+
+    # Then the alarm rollback restored traffic and stopped the execution, naming the alarm
+    assert (run.status, run.error) == ("ABORTED", "AlarmRollback")
+    assert run.cause == f"alarm {fleet.alarms[0]} in ALARM: 5xx above 10"
+    assert "Finish" not in run.states
+    assert production(aws, fleet) == everything_on(ALL_ON_BLUE)
+    assert on_test_listener(aws, fleet) == {"green": 1}
+    # and recorded the rollback once, with the alarm as the cause
+    saved = record(aws, run.name)
+    assert saved is not None
+    assert saved["status"] == "ROLLED_BACK"
+    assert (saved["outcome"]["failedAt"], saved["outcome"]["cause"]) == ("Alarm", run.cause)
+    assert [(s["phase"], s.get("percent")) for s in saved["steps"]] == [
+        ("test-traffic", None),
+        ("shift", 10),
+    ]
+    assert locks_and_guards(aws, fleet) == []
+    assert detail_types(aws, run.name) == ["Switch Started", "Switch Step", "Switch Rolled Back"]
+    assert calls.unsafe_writes == []
+
+
+@pytest.fixture
+def alarm_events_lost(aws: Emulator) -> Iterator[None]:
+    """The alarm rollback's EventBridge rule disabled: alarm changes reach nobody."""
+    events = aws.client("events")
+    rule = f"{aws.stack_name}-alarm-rollback"
+    events.disable_rule(Name=rule)
+    yield
+    events.enable_rule(Name=rule)
+
+
+@pytest.mark.usefixtures("alarm_events_lost")
+def test_an_alarm_whose_event_is_lost_is_caught_by_the_gate(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+) -> None:
+    # Given a guarding alarm that fires during the canary bake, and its state change lost
+    _fire_during_canary_bake(aws, fleet)
+
+    # When the canary runs
+    run = run_switch(aws, fleet.request(), name="alarm-lost-1")
+
+    # Then its own gate failed naming the alarm, after the 10% step and never at 100%
+    saved = assert_rolled_back(
+        aws,
+        fleet,
+        calls,
+        run,
+        "Gate",
+        "GateFailed",
+        "after step 1 (10%)",
+        f"{fleet.alarms[0]} is ALARM (5xx above 10)",
+    )
+    assert [(s["phase"], s.get("percent")) for s in saved["steps"]] == [
+        ("test-traffic", None),
+        ("shift", 10),
+        ("gate", 10),
+    ]
+
+
+def _put_green_metrics(aws: Emulator, fleet: Ec2Fleet, metrics: dict[str, list[float]]) -> None:
+    """Datapoints on AWS/ApplicationELB for the green target group, a minute ago."""
+    dimensions = [
+        {"Name": "TargetGroup", "Value": fleet.green_arn.split(":")[-1]},
+        {"Name": "LoadBalancer", "Value": fleet.load_balancer_arn.split("loadbalancer/")[1]},
+    ]
+    when = datetime.now(UTC) - timedelta(seconds=60)
+    aws.client("cloudwatch").put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {"MetricName": name, "Dimensions": dimensions, "Timestamp": when, "Value": value}
+            for name, values in metrics.items()
+            for value in values
+        ],
+    )
+
+
+METRICS = {
+    "5xx-ratio": (
+        {"id": "green-5xx", "type": "target5xxRatio", "threshold": 0.05},
+        {"HTTPCode_Target_5XX_Count": [30.0], "RequestCount": [100.0]},
+        "green-5xx = 0.3 (GreaterThanThreshold 0.05 fails)",
+    ),
+    "p99-latency": (
+        {"id": "green-p99", "type": "p99Latency", "threshold": 1.0},
+        {"TargetResponseTime": [0.1] * 50 + [2.5] * 2},
+        "green-p99 = 2.5 (GreaterThanThreshold 1 fails)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(METRICS))
+def test_a_metric_over_its_threshold_stops_the_switch(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls, case: str
+) -> None:
+    check, datapoints, explained = METRICS[case]
+    # Given the green target group's metrics over the check's threshold
+    _put_green_metrics(aws, fleet, datapoints)
+
+    # When a canary gated on that metric runs
+    run = run_switch(aws, fleet.request(metricChecks=[check]), name=f"metric-{case}")
+
+    # Then the gate after the canary step failed naming the metric and its value
+    saved = assert_rolled_back(
+        aws, fleet, calls, run, "Gate", "GateFailed", "after step 1 (10%)", explained
+    )
+    verdicts = {v["check"]: v for v in saved["steps"][-1]["verdicts"]}
+    assert verdicts[f"metric:{check['id']}"]["ok"] is False
+
+
+def test_metrics_under_their_thresholds_let_the_switch_through(
+    aws: Emulator, fleet: Ec2Fleet
+) -> None:
+    # Given green's 5xx ratio and p99 latency well under the thresholds
+    _put_green_metrics(
+        aws,
+        fleet,
+        {
+            "HTTPCode_Target_5XX_Count": [1.0],
+            "RequestCount": [1000.0],
+            "TargetResponseTime": [0.1] * 99 + [0.4],
+        },
+    )
+    checks = [check for check, _, _ in METRICS.values()]
+
+    # When a canary gated on both runs
+    run = run_switch(aws, fleet.request(metricChecks=checks), name="metrics-ok")
+
+    # Then it succeeded, and each gate recorded both metrics as passing, with their values
+    assert run.status == "SUCCEEDED", run.cause
+    saved = record(aws, run.name)
+    assert saved is not None
+    gates = [s for s in saved["steps"] if s["phase"] == "gate"]
+    for gate in gates:
+        verdicts = {v["check"]: v for v in gate["verdicts"]}
+        assert verdicts["metric:green-5xx"]["ok"] is True
+        assert verdicts["metric:green-5xx"]["value"] == pytest.approx(0.001)
+        assert verdicts["metric:green-p99"]["ok"] is True
+
+
+def _approver(aws: Emulator, answer: dict[str, str] | None) -> None:
+    sfn = aws.client("stepfunctions")
+
+    def decide(detail: dict[str, Any]) -> None:
+        if answer is not None:
+            sfn.send_task_failure(taskToken=detail["taskToken"], **answer)
+
+    on_announcement(aws, "Switch Approval Needed", decide)
+
+
+def test_a_rejected_approval_restores_the_test_listener_and_ends_the_switch(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+) -> None:
+    # Given an approver who rejects the switch with a reason
+    _approver(aws, {"error": "Rejected", "cause": "release notes missing"})
+
+    # When a switch needing approval runs
+    request = fleet.request(approval={"required": True, "timeoutSeconds": 600})
+    run = run_switch(aws, request, name="rejected-1")
+
+    # Then no production traffic moved, and the cause gives the approver's reason
+    assert "ShiftTraffic" not in run.states
+    assert_rolled_back(
+        aws,
+        fleet,
+        calls,
+        run,
+        "WaitForApproval",
+        "Rejected",
+        "release notes missing",
+    )
+
+
+def test_an_approval_nobody_gives_times_out_and_ends_the_switch(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+) -> None:
+    # Given nobody answering, and a 1 s approval timeout (moto waits it in real time)
+    request = fleet.request(approval={"required": True, "timeoutSeconds": 1})
+
+    # When the switch runs
+    run = run_switch(aws, request, name="timeout-1")
+
+    # Then it timed out waiting for approval, and the cause says so
+    assert "ShiftTraffic" not in run.states
+    assert_rolled_back(
+        aws,
+        fleet,
+        calls,
+        run,
+        "WaitForApproval",
+        "States.Timeout",
+        "no approval within approval.timeoutSeconds",
+    )
+
+
+def test_weights_that_read_back_wrong_stop_the_switch(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+) -> None:
+    # Given an ALB whose /api rule reads back 100/0 after the shift wrote 90/10 (another
+    # tool fighting over the rule, or a write that did not take)
+    def stale(parsed: dict[str, Any]) -> None:
+        for group in parsed["Rules"][0]["Actions"][0]["ForwardConfig"]["TargetGroups"]:
+            group["Weight"] = 100 if group["TargetGroupArn"] == fleet.blue_arn else 0
+
+    calls.tamper(Call("ShiftFunction", "elbv2", "DescribeRules"), stale)
+
+    # When the switch runs
+    run = run_switch(aws, fleet.request(), name="readback-1")
+
+    # Then the shift failed naming the rule and both weights, and traffic is restored
+    assert_rolled_back(
+        aws,
+        fleet,
+        calls,
+        run,
+        "ShiftTraffic",
+        "RouteMismatch",
+        f"rule {fleet.rule_arn}: read back weights",
+        json.dumps({fleet.blue_arn: 90, fleet.green_arn: 10}).replace('"', "'"),
+    )
