@@ -5,7 +5,8 @@ VPC, an internet-facing ALB with a production listener (:80) and a test listener
 revisions `web:1` (running) and `web:2` (the release), and a service behind blue, either
 
 - `mode="CODE_DEPLOY"`: deployment controller CODE_DEPLOY, plus a CodeDeploy ECS
-  application and deployment group (automatic rollback on failure and on stop), or
+  application and deployment group (automatic rollback on failure and on stop; with
+  `group_alarms=True` the group also stops the deployment when its alarm fires), or
 - `mode="ECS"`: deployment controller ECS with listener *rules* for production and test
   traffic (ECS-native blue/green shifts rules, with an alternate target group).
 
@@ -62,7 +63,11 @@ class EcsFleet:
 
 
 def build_ecs_fleet(
-    aws: Emulator, name: str = "web", mode: str = "CODE_DEPLOY", desired: int = 2
+    aws: Emulator,
+    name: str = "web",
+    mode: str = "CODE_DEPLOY",
+    desired: int = 2,
+    group_alarms: bool = False,
 ) -> EcsFleet:
     ec2, elbv2, ecs = aws.client("ec2"), aws.client("elbv2"), aws.client("ecs")
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
@@ -157,7 +162,7 @@ def build_ecs_fleet(
             loadBalancers=[load_balancer],
         )["service"]
         fleet.service_arn = service["serviceArn"]
-        _codedeploy_group(aws, fleet)
+        _codedeploy_group(aws, fleet, group_alarms)
         aws.codedeploy_emulation.adopt(fleet.cluster, fleet.service)
     else:
         fleet.prod_rule_arn = elbv2.create_rule(
@@ -196,7 +201,7 @@ def build_ecs_fleet(
     return fleet
 
 
-def _codedeploy_group(aws: Emulator, fleet: EcsFleet) -> None:
+def _codedeploy_group(aws: Emulator, fleet: EcsFleet, group_alarms: bool) -> None:
     codedeploy = aws.client("codedeploy")
     fleet.application = f"{fleet.service}-app"
     fleet.deployment_group = f"{fleet.service}-dg"
@@ -222,6 +227,10 @@ def _codedeploy_group(aws: Emulator, fleet: EcsFleet) -> None:
             "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"],
         },
         ecsServices=[{"serviceName": fleet.service, "clusterName": fleet.cluster}],
+        alarmConfiguration={
+            "enabled": group_alarms,
+            "alarms": [{"name": alarm} for alarm in fleet.alarms],
+        },
         loadBalancerInfo={
             "targetGroupPairInfoList": [
                 {

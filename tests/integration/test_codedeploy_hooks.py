@@ -276,3 +276,27 @@ def test_in_background_mode_a_deployment_runs_on_its_own(aws: Emulator) -> None:
     # Then it succeeds with every hook answered once
     assert status == "Succeeded"
     assert reports(aws, deployment_id) == [(event, "Succeeded") for event in HOOK_EVENTS]
+
+
+def test_an_alarm_firing_during_the_canary_stops_the_shift_and_rolls_back(aws: Emulator) -> None:
+    # Given a canary deployment on a deployment group that watches the service's alarm
+    fleet = build_ecs_fleet(aws, group_alarms=True)
+    deployment_id = deploy(
+        aws, fleet, deploymentConfigName="CodeDeployDefault.ECSCanary10Percent5Minutes"
+    )
+    emulation = aws.codedeploy_emulation
+    while "AllowTraffic: green 10%" not in [s for _, s in emulation.steps]:
+        emulation.advance(deployment_id)
+
+    # When the alarm fires while 10% of production is on green
+    aws.client("cloudwatch").set_alarm_state(
+        AlarmName=fleet.alarms[0], StateValue="ALARM", StateReason="5xx on green"
+    )
+    emulation.run_until_done(deployment_id)
+
+    # Then green never got more than 10%, and the deployment rolled back to blue
+    info = aws.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert (info["status"], info["errorInformation"]["code"]) == ("Failed", "ALARM_ACTIVE")
+    assert "AllowTraffic: green 100%" not in [s for _, s in emulation.steps]
+    assert fleet.serving(aws) == {"web-blue": 100}
+    assert reports(aws, deployment_id) == [(e, "Succeeded") for e in HOOK_EVENTS[:4]]
