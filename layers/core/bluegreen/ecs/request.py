@@ -51,8 +51,8 @@ def parse_ecs_request(raw: Mapping[str, Any]) -> dict[str, Any]:
         "service": _name(raw, "service"),
         **_task_definition(raw),
         "container": _container(raw.get("container")),
-        "strategy": dict(raw.get("strategy") or {}),
-        "steps": plan_steps(raw.get("strategy")),
+        "steps": plan_steps(raw.get("strategy")),  # first: it refuses a non-object
+        "strategy": dict(raw["strategy"]),
         "alarms": _alarms(raw.get("alarms", [])),
         "allowStartInAlarm": _flag(raw, "allowStartInAlarm"),
         "hooks": _hooks(raw.get("hooks"), _alarms(raw.get("alarms", []))),

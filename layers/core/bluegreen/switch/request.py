@@ -57,8 +57,8 @@ def _parse_ec2(raw: Mapping[str, Any]) -> dict[str, Any]:
         "listeners": listeners,
         "rules": rules,
         **_target_groups(raw),
-        "strategy": dict(raw.get("strategy") or {}),
-        "steps": plan_steps(raw.get("strategy")),
+        "steps": plan_steps(raw.get("strategy")),  # first: it refuses a non-object
+        "strategy": dict(raw["strategy"]),
         "alarms": _alarms(raw.get("alarms", [])),
         "allowStartInAlarm": _bool(raw, "allowStartInAlarm"),
         "metricChecks": [_metric(m, i) for i, m in enumerate(_list(raw, "metricChecks"))],
