@@ -61,8 +61,6 @@ def _parameters(parser: argparse.ArgumentParser, pairs: list[str]) -> dict[str, 
 
 
 def _serve(port: int, with_fleet: bool, scale: float, parameters: dict[str, str]) -> int:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     emulator = Emulator(parameters=parameters, clock_scale=scale)
     server = EmulatorServer(emulator, host=DEFAULT_HOST, port=port)
     try:
@@ -70,6 +68,8 @@ def _serve(port: int, with_fleet: bool, scale: float, parameters: dict[str, str]
     except PortInUseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    stop = threading.Event()  # SIGTERM (e.g. from a supervisor) stops like Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with server:
         request_file = _build_fleet(emulator) if with_fleet else None
         print(server.describe(request_file))
