@@ -1,7 +1,8 @@
 """What every test shares: network guards, `load_event`, and the emulated AWS.
 
-- No test reaches the network: a unit test cannot open any socket connection, and no
-  test can connect anywhere but loopback (the emulator's server mode binds 127.0.0.1).
+- No test reaches the network: a unit test cannot open any socket connection nor resolve
+  a host name, and no test can connect anywhere but loopback (the emulator's server mode
+  binds 127.0.0.1).
 - `load_event("name")` reads `events/name.json`, the same files `sam local invoke -e`
   takes.
 - `aws` is a started `Emulator` with `template.yaml` deployed, one per test (a fresh
@@ -87,6 +88,17 @@ def _network_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    if unit_test:  # a DNS lookup is network traffic too
+        resolve = socket.getaddrinfo
+
+        def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+            if host not in (None, "localhost") and not connection_allowed(
+                socket.AF_INET, (host, 0), unit_test=False
+            ):
+                raise NetworkBlockedError(f"unit tests resolve no host names: {host!r}")
+            return resolve(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 # -- the emulated AWS -------------------------------------------------------------------

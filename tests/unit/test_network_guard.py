@@ -41,3 +41,11 @@ def test_other_tests_may_connect_to_loopback_only(
     assert connection_allowed(socket.AF_INET, address, unit_test=False) is allowed
     # and a unit test may connect nowhere
     assert connection_allowed(socket.AF_INET, address, unit_test=True) is False
+
+
+def test_a_unit_test_cannot_resolve_a_host_name() -> None:
+    # Given a unit test, When it looks up a public name, Then the lookup is refused
+    with pytest.raises(NetworkBlockedError, match="resolve no host names"):
+        socket.getaddrinfo("sts.amazonaws.com", 443)
+    # while loopback still resolves (nothing leaves the machine)
+    assert socket.getaddrinfo("127.0.0.1", 80)
