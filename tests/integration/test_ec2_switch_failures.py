@@ -136,7 +136,7 @@ def _nothing_changed(aws: Emulator, fleet: Ec2Fleet, run: Run) -> None:
     assert detail_types(aws, run.name) == []
 
 
-BAD_INPUT = {
+BAD_INPUT: dict[str, tuple[dict[str, Any], str]] = {
     "typo": ({"stratgey": {"type": "canary"}}, "stratgey: is not a field"),
     "canary-percent": (
         {"strategy": {"type": "canary", "percent": 0, "bakeSeconds": 60}},

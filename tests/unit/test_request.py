@@ -1,0 +1,168 @@
+"""Validation of an EC2 switch request: each wrong field is named, with the reason.
+
+Bad input must be refused before anything changes (safety rule 5), so every field the
+state machine reads is checked here, and the normalised request has every default filled.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from bluegreen.errors import InvalidInput
+from bluegreen.switch.request import parse_request
+
+pytestmark = pytest.mark.unit
+
+ELB = "arn:aws:elasticloadbalancing:us-east-1:123456789012"
+LISTENER = f"{ELB}:listener/app/shop-alb/0123abcd/4567ef01"
+TEST_LISTENER = f"{ELB}:listener/app/shop-alb/0123abcd/89ab0123"
+RULE = f"{ELB}:listener-rule/app/shop-alb/0123abcd/4567ef01/89ab"
+BLUE = f"{ELB}:targetgroup/shop-blue/0a0a"
+GREEN = f"{ELB}:targetgroup/shop-green/0b0b"
+
+VALID: dict[str, Any] = {
+    "platform": "EC2",
+    "listeners": [LISTENER],
+    "rules": [RULE],
+    "blueTargetGroupArn": BLUE,
+    "greenTargetGroupArn": GREEN,
+    "strategy": {"type": "canary", "percent": 10, "bakeSeconds": 300},
+    "alarms": ["shop-5xx", "shop-p99"],
+    "healthCheck": {"minHealthy": 2, "timeoutSeconds": 600},
+    "testTraffic": {
+        "listenerArn": TEST_LISTENER,
+        "baseUrl": "http://test.shop.internal:8080",
+        "probes": [{"path": "/health/deep", "expect": 200}],
+    },
+}
+
+
+def request(**changes: Any) -> dict[str, Any]:
+    raw = copy.deepcopy(VALID)
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        target = raw
+        for key in parents:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        if value is _DROP:
+            del target[last]
+        else:
+            target[last] = value
+    return raw
+
+
+_DROP = object()
+
+
+def test_a_valid_request_is_normalised_with_every_default() -> None:
+    parsed = parse_request(request())
+
+    assert parsed["steps"] == [
+        {"percent": 10, "bakeSeconds": 300},
+        {"percent": 100, "bakeSeconds": 0},
+    ]
+    assert parsed["targetGroupArns"] == [BLUE, GREEN]
+    assert parsed["healthCheck"] == {
+        "minHealthy": 2,
+        "timeoutSeconds": 600,
+        "pollSeconds": 15,
+        "maxPolls": 40,
+    }
+    assert parsed["testTraffic"]["probes"] == [
+        {"path": "/health/deep", "expect": 200, "contains": None, "timeoutSeconds": 5}
+    ]
+    assert parsed["approval"] == {"required": False, "timeoutSeconds": 3600}
+    assert (parsed["dryRun"], parsed["allowStartInAlarm"], parsed["revision"]) == (
+        False,
+        False,
+        None,
+    )
+    assert (parsed["requestedBy"], parsed["metricChecks"]) == ("unknown", [])
+
+
+def test_alarms_keep_the_callers_order_so_errors_can_name_them_by_position() -> None:
+    parsed = parse_request(request(alarms=["zz-last", "aa-first"]))
+    assert parsed["alarms"] == ["zz-last", "aa-first"]
+
+
+def test_the_live_colour_can_be_left_to_the_current_weights() -> None:
+    raw = request(
+        blueTargetGroupArn=_DROP, greenTargetGroupArn=_DROP, targetGroupArns=[GREEN, BLUE]
+    )
+    parsed = parse_request(raw)
+    assert parsed["targetGroupArns"] == [GREEN, BLUE]
+    assert parsed["blueTargetGroupArn"] is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"listners": [LISTENER]}, "listners", "is not a field"),
+        ({"platform": "EKS"}, "platform", "must be one of EC2, ECS"),
+        ({"listeners": LISTENER}, "listeners", "must be a list"),
+        ({"listeners": [BLUE]}, "listeners[0]", "must be an ALB listener ARN"),
+        ({"listeners": [LISTENER, LISTENER]}, "listeners", "the same ARN twice"),
+        ({"rules": [LISTENER]}, "rules[0]", "listener rule ARN"),
+        ({"listeners": [], "rules": []}, "listeners", "at least one"),
+        ({"blueTargetGroupArn": "blue"}, "blueTargetGroupArn", "target group ARN"),
+        ({"greenTargetGroupArn": BLUE}, "greenTargetGroupArn", "must differ"),
+        ({"targetGroupArns": [BLUE, GREEN]}, "targetGroupArns", "not both"),
+        (
+            {"strategy": {"type": "canary", "percent": 100, "bakeSeconds": 1}},
+            "strategy.percent",
+            "",
+        ),
+        ({"alarms": "shop-5xx"}, "alarms", "list of alarm names"),
+        ({"alarms": ["ok", ""]}, "alarms[1]", "CloudWatch alarm name"),
+        ({"alarms": ["a", "a"]}, "alarms", "the same alarm twice"),
+        ({"allowStartInAlarm": "yes"}, "allowStartInAlarm", "true or false"),
+        ({"metricChecks": [{"type": "p99Latency"}]}, "metricChecks[0].threshold", "number"),
+        (
+            {"metricChecks": [{"type": "errors", "threshold": 1}]},
+            "metricChecks[0].type",
+            "must be one of",
+        ),
+        (
+            {"metricChecks": [{"type": "custom", "threshold": 1}]},
+            "metricChecks[0].metric",
+            "namespace and name",
+        ),
+        (
+            {"metricChecks": [{"type": "p99Latency", "threshold": 1, "comparison": "Equal"}]},
+            "metricChecks[0].comparison",
+            "must be one of",
+        ),
+        ({"healthCheck": {"minHealthy": 0}}, "healthCheck.minHealthy", "from 1 to 1000"),
+        ({"healthCheck": {"pollSeconds": 1}}, "healthCheck.pollSeconds", "from 5 to 300"),
+        ({"testTraffic__listenerArn": RULE}, "testTraffic.listenerArn", "ALB listener ARN"),
+        ({"testTraffic__baseUrl": "ftp://x"}, "testTraffic.baseUrl", "http(s) URL"),
+        ({"testTraffic__baseUrl": "http://x/admin"}, "testTraffic.baseUrl", "paths go in probes"),
+        ({"testTraffic__probes": []}, "testTraffic.probes", "at least one probe"),
+        ({"testTraffic__probes__0__path": "health"}, "testTraffic.probes[0].path", "absolute"),
+        # a probe cannot reach another host: no `//host` and no `user@host` in its path
+        ({"testTraffic__probes__0__path": "//evil.example/x"}, "testTraffic.probes[0].path", ""),
+        ({"testTraffic__probes__0__path": "/@evil.example"}, "testTraffic.probes[0].path", ""),
+        ({"testTraffic__probes__0__expect": 700}, "testTraffic.probes[0].expect", "status"),
+        ({"approval": {"required": "true"}}, "approval.required", "true or false"),
+        ({"approval": {"required": True, "timeoutSeconds": 0}}, "approval.timeoutSeconds", ""),
+        ({"revision": {"application": "shop"}}, "revision.deploymentGroup", "is required"),
+        ({"dryRun": 1}, "dryRun", "true or false"),
+        ({"requestedBy": "x" * 300}, "requestedBy", "at most 256"),
+    ],
+)
+def test_a_wrong_field_is_named_with_the_reason(
+    changes: dict[str, Any], field: str, reason: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_request(request(**changes))
+    assert refused.value.field == field
+    assert reason in refused.value.reason
+
+
+def test_anything_but_an_object_is_refused() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_request(["EC2"])
+    assert refused.value.field == "$"
