@@ -7,8 +7,11 @@ modules (each `app.py` is loaded under its own name) nor their environment (appl
 the duration of one invocation, then restored). What a function prints goes to its
 CloudWatch Logs group in the emulated account, as on AWS.
 
-Invocations are serialized: the process has one `os.environ`, and the emulator must not
-let two functions see each other's configuration.
+Invocations run concurrently, like Lambda's: each sees its own environment, because
+`os.environ` is replaced by a mapping whose reads and writes on an invoking thread go
+to that invocation's overlay (`ThreadLocalEnviron`). A global lock would deadlock as
+soon as a function calls an emulated service that is itself waiting on a function
+(CodeDeploy waiting on a hook while the switch stops the deployment).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +146,79 @@ def _route_console_output() -> None:
 LogSink = Callable[[FunctionSpec, str, str], None]
 
 
+_DELETED: Any = object()
+
+
+class ThreadLocalEnviron(MutableMapping[str, str]):
+    """`os.environ` with a per-thread overlay: an invocation's environment is its own.
+
+    Outside an invocation it is the process environment. Inside one, reads see the
+    function's variables over the process environment, and writes stay in the overlay
+    (gone when the invocation ends), as a Lambda sandbox's environment would.
+    """
+
+    def __init__(self, base: MutableMapping[str, str]) -> None:
+        self.base = base
+        self._local = threading.local()
+
+    @property
+    def overlay(self) -> dict[str, Any] | None:
+        return getattr(self._local, "overlay", None)
+
+    @overlay.setter
+    def overlay(self, value: dict[str, Any] | None) -> None:
+        self._local.overlay = value
+
+    def __getitem__(self, key: str) -> str:
+        overlay = self.overlay
+        if overlay is not None and key in overlay:
+            value = overlay[key]
+            if value is _DELETED:
+                raise KeyError(key)
+            return str(value)
+        return self.base[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        overlay = self.overlay
+        if overlay is None:
+            self.base[key] = value
+        else:
+            overlay[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        overlay = self.overlay
+        if overlay is None:
+            del self.base[key]
+            return
+        if key not in self:
+            raise KeyError(key)
+        overlay[key] = _DELETED
+
+    def __iter__(self) -> Iterator[str]:
+        overlay = self.overlay or {}
+        seen = set()
+        for key in list(self.base):
+            if overlay.get(key) is not _DELETED:
+                seen.add(key)
+                yield key
+        for key, value in list(overlay.items()):
+            if key not in seen and value is not _DELETED:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def copy(self) -> dict[str, str]:
+        return dict(self)
+
+
+def install_thread_local_environ() -> ThreadLocalEnviron:
+    """Replace os.environ (once per process) by a ThreadLocalEnviron over the original."""
+    if not isinstance(os.environ, ThreadLocalEnviron):
+        os.environ = ThreadLocalEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003
+    return os.environ  # type: ignore[return-value]
+
+
 class LambdaRuntime:
     """Registry and invoker of the emulated stack's functions."""
 
@@ -151,7 +227,8 @@ class LambdaRuntime:
         self.base_environment = dict(base_environment)
         self.log_sink = log_sink
         self.history: list[Invocation] = []
-        self._lock = threading.RLock()
+        self._load_lock = threading.RLock()  # one cold start at a time (imports)
+        self._environ = install_thread_local_environ()
         self._local = _ROUTING
         _route_console_output()
 
@@ -178,7 +255,7 @@ class LambdaRuntime:
         spec = self.find(name_or_arn)
         request_id = str(uuid.uuid4())
         buffer = io.StringIO()
-        with self._lock, self._environment(spec), self._captured(buffer):
+        with self._environment(spec), self._captured(buffer):
             _route_console_output()
             started = time.perf_counter()
             payload, error_type = self._call(spec, event, request_id)
@@ -214,10 +291,11 @@ class LambdaRuntime:
 
     def _handler(self, spec: FunctionSpec) -> Callable[[Any, Any], Any]:
         module_name, _, attribute = spec.handler.rpartition(".")
-        if spec.module is None:
-            spec.cold_starts += 1
-            _reset_cold_start_flags()
-            spec.module = _load_module(spec, module_name)
+        with self._load_lock:
+            if spec.module is None:
+                spec.cold_starts += 1
+                _reset_cold_start_flags()
+                spec.module = _load_module(spec, module_name)
         return getattr(spec.module, attribute)  # type: ignore[no-any-return]
 
     def reset_cold_start(self, name_or_arn: str) -> None:
@@ -236,16 +314,12 @@ class LambdaRuntime:
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             **spec.environment,
         }
-        saved = {key: os.environ.get(key) for key in overlay}
-        os.environ.update(overlay)
+        previous = self._environ.overlay
+        self._environ.overlay = dict(overlay)
         try:
             yield
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            self._environ.overlay = previous
 
     @contextmanager
     def _captured(self, buffer: io.StringIO) -> Iterator[None]:

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .. import announce, records
 from ..ec2.gates import alarm_states
 from ..errors import BlueGreenError, InvalidInput
@@ -40,6 +42,8 @@ NATIVE_STAGES = (
 CODEDEPLOY_DONE = {"Succeeded"}
 CODEDEPLOY_ENDED = {"Succeeded", "Failed", "Stopped"}
 NATIVE_DONE = {"SUCCESSFUL"}
+# what CodeDeploy / ECS answer when asked to stop a deployment that has already ended
+ALREADY_ENDED = {"DeploymentAlreadyCompletedException", "ConflictException"}
 NATIVE_ENDED = {"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
 
 
@@ -497,7 +501,9 @@ def stop_platform_deployment(deps: EcsDeps, mode: str, reference: str) -> str:
             deps.codedeploy.stop_deployment(deploymentId=reference, autoRollbackEnabled=True)
         else:
             deps.ecs.stop_service_deployment(serviceDeploymentArn=reference, stopType="ROLLBACK")
-    except deps.codedeploy.exceptions.DeploymentAlreadyCompletedException:
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ALREADY_ENDED:
+            raise
         return f"{reference} had already ended"
     return f"stop with rollback requested for {reference}"
 
