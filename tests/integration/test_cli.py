@@ -289,6 +289,31 @@ def test_rollback_of_a_running_switch_is_refused_with_the_way_to_stop_it(
     assert cli("abort", "rb-2").code == 0
 
 
+def test_on_aws_the_stack_is_found_by_name_through_cloudformation(cli: Cli) -> None:
+    # Given a CloudFormation stack named otherwise, whose outputs name the switch resources
+    # (as `sam deploy --stack-name shop-prod` leaves them)
+    outputs = {
+        key: {"Value": cli.aws.output(key)}
+        for key in ("SwitchStateMachineArn", "DeploymentsTableName")
+    }
+    cli.aws.client("cloudformation").create_stack(
+        StackName="shop-prod",
+        TemplateBody=json.dumps(
+            {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": outputs}
+        ),
+    )
+
+    # When the CLI is pointed at that stack by name
+    listed = cli("history", "--stack", "shop-prod", "--json")
+    unknown = cli("status", "nothing-here", "--once", "--stack", "shop-prod")
+
+    # Then it found the table and the state machine through the stack's outputs
+    assert listed.code == 0, listed.err
+    assert isinstance(listed.json(), list)
+    assert unknown.code == 2
+    assert cli.aws.output("SwitchStateMachineArn") in unknown.err
+
+
 def test_errors_say_what_to_do(cli: Cli) -> None:
     unknown = cli("status", "no-such-switch", "--once")
     assert unknown.code == 2
