@@ -192,3 +192,18 @@ def test_abort_knows_when_a_task_was_still_running_at_the_stop() -> None:
     assert _task_in_flight([scheduled, answered, stopped]) is None
     submitted = {"type": "TaskSubmitted", "timestamp": at}  # waitForTaskToken: the call ended
     assert _task_in_flight([scheduled, submitted, stopped]) is None
+
+
+def test_the_setup_installs_the_bluegreen_command() -> None:
+    # Given the venv `make` bootstraps (pip install -e . --no-deps after the requirements)
+    import subprocess
+    import sys
+
+    command = Path(sys.executable).parent / "bluegreen"
+    assert command.is_file(), f"{command} missing: run `make venv` (or pip install -e . --no-deps)"
+
+    # When it is run, Then it is this CLI
+    shown = subprocess.run([str(command), "--help"], check=False, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    for verb in ("deploy", "plan", "status", "approve", "abort", "rollback", "history"):
+        assert verb in shown.stdout
