@@ -27,6 +27,7 @@ they cannot see each other's listeners, alarms, locks or records.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,6 +49,7 @@ from tests.integration.ec2_helpers import (
     on_test_listener,
     production,
     record,
+    records,
     run_switch,
 )
 
@@ -260,3 +262,22 @@ def test_without_a_test_listener_the_switch_skips_the_probes(aws: Emulator, flee
     assert production(aws, fleet) == everything_on(ALL_ON_GREEN)
     # and the test listener, never used, was left alone
     assert on_test_listener(aws, fleet) == {"green": 1}
+
+
+def test_a_switch_holds_its_lock_for_as_long_as_it_may_bake(aws: Emulator, fleet: Ec2Fleet) -> None:
+    # Given a canary that bakes for a day at 10 % (longer than the 2-hour lock TTL)
+    holders: list[dict[str, Any]] = []
+    on_announcement(
+        aws, "Switch Step", lambda _: holders.append(records(aws).holder(fleet.listener_arn) or {})
+    )
+    request = fleet.request(strategy={"type": "canary", "percent": 10, "bakeSeconds": 86400})
+
+    # When the switch runs (the emulator's clock makes the day pass at once)
+    started = time.time()
+    run = run_switch(aws, request, name="long-bake-1")
+
+    # Then during every step the listener was locked until after the bake and the TTL
+    assert run.status == "SUCCEEDED", run.cause
+    longest = 86400 + 600  # the bake and the health-check timeout
+    assert [h["owner"] for h in holders] == ["long-bake-1", "long-bake-1"]
+    assert all(h["expiresAt"] >= int(started) + longest + 7200 for h in holders), holders

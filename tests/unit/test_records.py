@@ -161,3 +161,27 @@ def test_extra_fields_and_missing_records_read_as_expected(repo: Records) -> Non
         repo.dynamodb.get_item(TableName=TABLE, Key=records.record_key("d1"))["Item"]["body"]["S"]
     )
     assert body["deploymentId"] == "d1"
+
+
+def test_locks_and_guards_last_as_long_as_the_deployment_can_take_plus_the_ttl(
+    repo: Records,
+) -> None:
+    # Given a deployment that may bake for a day
+    now = time.time()
+    repo.begin(
+        deployment_id="slow",
+        execution_arn="arn:aws:states:us-east-1:1:execution:switch:slow",
+        lock_resources=[LISTENER],
+        alarms=["shop-5xx"],
+        record={"platform": "EC2"},
+        rollback={"snapshot": SNAPSHOT},
+        now=now,
+        hold_seconds=86400,
+    )
+
+    # Then its lock outlives the bake by the TTL, and its guard still answers the alarm
+    assert repo.holder(LISTENER)["expiresAt"] == int(now) + 86400 + 600  # type: ignore[index]
+    assert [g.deployment_id for g in repo.guards_for_alarm("shop-5xx", now=now + 86400)] == ["slow"]
+    # and a second deployment an hour later (past the plain TTL) is still refused
+    with pytest.raises(LockHeld):
+        begin(repo, "eager", [LISTENER], now=now + 3600)

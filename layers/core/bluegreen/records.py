@@ -107,10 +107,16 @@ class Records:
         record: Mapping[str, Any],
         rollback: Mapping[str, Any],
         now: float | None = None,
+        hold_seconds: int = 0,
     ) -> None:
-        """Take every lock, write the record and the alarm guards, atomically."""
+        """Take every lock, write the record and the alarm guards, atomically.
+
+        Locks and guards expire `lock_ttl_seconds` after the longest the deployment can
+        take (`hold_seconds`: its bakes and timeouts), so a crashed run frees them and a
+        slow, healthy one never loses them to a second deployment mid-way.
+        """
         now = time.time() if now is None else now
-        expires = int(now) + self.lock_ttl_seconds
+        expires = int(now) + self.lock_ttl_seconds + max(0, int(hold_seconds))
         locks = sorted(set(lock_resources))
         items: list[dict[str, Any]] = []
         for resource in locks:

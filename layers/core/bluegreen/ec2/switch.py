@@ -181,6 +181,7 @@ def begin(plan_: Mapping[str, Any], deps: Ec2Deps) -> dict[str, Any]:
         alarms=request["alarms"],
         record=record,
         rollback={"snapshot": snapshot},
+        hold_seconds=longest_run_seconds(request),
     )
     deps.announcer.announce(
         announce.STARTED,
@@ -194,6 +195,19 @@ def begin(plan_: Mapping[str, Any], deps: Ec2Deps) -> dict[str, Any]:
         },
     )
     return {"startedAt": time.time()}
+
+
+def longest_run_seconds(request: Mapping[str, Any]) -> int:
+    """The longest a switch can take by its own clocks: every bake, the health timeout,
+    the approval and revision timeouts (the task functions' own seconds come on top and
+    are covered by the lock TTL)."""
+    seconds = sum(int(step["bakeSeconds"]) for step in request["steps"])
+    seconds += int(request["healthCheck"]["timeoutSeconds"])
+    if request["approval"]["required"]:
+        seconds += int(request["approval"]["timeoutSeconds"])
+    if request.get("revision"):
+        seconds += int(request["revision"]["timeoutSeconds"])
+    return seconds
 
 
 # -- revision on the idle fleet (optional) -----------------------------------------------------
