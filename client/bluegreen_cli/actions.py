@@ -296,7 +296,7 @@ def restore(
     routes = _routes_to_restore(record, listener)
     _refuse_if_locked(records, routes, deployment_id)
     if not force:
-        _refuse_if_newer(records, record, routes)
+        _refuse_if_newer(aws, records, record, routes)
         _refuse_if_unhealthy(aws, routes)
     elbv2 = aws.client("elbv2")
     try:
@@ -365,15 +365,19 @@ def _refuse_if_locked(
 
 
 def _refuse_if_newer(
-    records: Records, record: Mapping[str, Any], routes: Sequence[Mapping[str, Any]]
+    aws: Aws, records: Records, record: Mapping[str, Any], routes: Sequence[Mapping[str, Any]]
 ) -> None:
     mine = {traffic.listener_of(r) for r in routes}
+    started = str(record.get("startedAt", ""))
     for other in records.history(limit=100):
         if other.get("deploymentId") == record["deploymentId"]:
             continue
-        if str(other.get("startedAt", "")) >= str(record.get("startedAt", "")) and mine & set(
-            other.get("locks", [])
-        ):
+        if not mine & set(other.get("locks", [])):
+            continue
+        later = str(other.get("startedAt", "")) > started
+        if str(other.get("startedAt", "")) == started:  # records keep seconds: ask the executions
+            later = _start_date(aws, other) > _start_date(aws, record)
+        if later:
             raise CliError(
                 f"deployment {other['deploymentId']} changed the same listener after "
                 f"{record['deploymentId']}",
@@ -381,6 +385,15 @@ def _refuse_if_newer(
                 f"{other['deploymentId']} instead, or pass --force",
                 exits.BAD_INPUT,
             )
+
+
+def _start_date(aws: Aws, record: Mapping[str, Any]) -> float:
+    described = call(
+        aws,
+        aws.client("stepfunctions").describe_execution,
+        executionArn=record["executionArn"],
+    )
+    return float(described["startDate"].timestamp())
 
 
 def _refuse_if_unhealthy(aws: Aws, routes: Sequence[Mapping[str, Any]]) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from bluegreen_cli import main
-from bluegreen_emulator.fleet import Ec2Fleet
+from bluegreen_emulator.fleet import Ec2Fleet, set_health
 from bluegreen_emulator.server import DEFAULT_PORT
 from tests.integration.cli_support import BLUE, GREEN, Cli, cli, served
 
@@ -229,7 +229,7 @@ def test_a_second_deploy_on_a_locked_listener_exits_4_naming_the_holder(
     assert cli("abort", "rel-5").code == 0
 
 
-def test_history_lists_deployments_newest_first_and_shows_one_in_full(
+def test_history_lists_deployments_with_their_outcome_and_shows_one_in_full(
     cli: Cli, tmp_path: Path
 ) -> None:
     # Given two finished switches, back and forth
@@ -247,11 +247,11 @@ def test_history_lists_deployments_newest_first_and_shows_one_in_full(
     # When the history is listed
     listed = cli("history", "--json")
 
-    # Then both are there, newest first, with their outcome
-    ids = [r["deploymentId"] for r in listed.json() if r["deploymentId"].startswith("hist-")]
-    assert ids[:2] == ["hist-2", "hist-1"] or set(ids[:2]) == {"hist-1", "hist-2"}
+    # Then both are there with their outcome (records keep seconds: same-second order is open)
+    outcomes = {r["deploymentId"]: r["status"] for r in listed.json()}
+    assert (outcomes["hist-1"], outcomes["hist-2"]) == ("SUCCEEDED", "SUCCEEDED")
     text = cli("history").out
-    assert "hist-2" in text and "SUCCEEDED" in text
+    assert "hist-2" in text and "cli" in text
     # and one record in full has its gate verdicts
     full = cli("history", "hist-1")
     assert full.code == 0
@@ -275,6 +275,48 @@ def test_rollback_on_demand_restores_a_finished_switch_and_notes_it(
     assert cli.weights(fleet) == BLUE
     notes = cli.record("rb-1")["manualRollbacks"]  # type: ignore[index]
     assert [n["by"] for n in notes] == ["carol"]
+
+
+def test_rollback_refuses_to_undo_a_newer_switch_or_to_send_traffic_to_no_healthy_target(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given a switch to green (rb-3) and a newer one back to blue (rb-4)
+    fleet = cli.fleet(with_http=False)
+    forth = spec_file(tmp_path, fleet, strategy={"type": "all-at-once"})
+    assert cli("deploy", forth, "--id", "rb-3", "--watch").code == 0
+    back = tmp_path / "back.json"
+    back.write_text(
+        json.dumps(
+            fleet.request(
+                strategy={"type": "all-at-once"},
+                blueTargetGroupArn=fleet.green_arn,
+                greenTargetGroupArn=fleet.blue_arn,
+            )
+        ),
+        encoding="utf-8",
+    )
+    assert cli("deploy", str(back), "--id", "rb-4", "--watch").code == 0
+
+    # When the older one is rolled back, Then it is refused, naming the newer one
+    older = cli("rollback", "rb-3")
+    assert older.code == 2
+    assert "deployment rb-4 changed the same listener after rb-3" in older.err
+    assert cli.weights(fleet) == BLUE
+
+    # When the newer one is rolled back while green has no healthy target, Then refused
+    for instance in fleet.green_instances:
+        set_health(cli.aws, fleet.green_arn, instance, "unhealthy")
+    unhealthy = cli("rollback", "rb-4", "--listener", fleet.listener_arn)
+    assert unhealthy.code == 1
+    assert "which has no healthy target (0/2)" in unhealthy.err
+    assert cli.weights(fleet) == BLUE
+
+    # When green is healthy again, Then only the chosen listener (and its rule) go back
+    for instance in fleet.green_instances:
+        set_health(cli.aws, fleet.green_arn, instance, "healthy")
+    restored = cli("rollback", "rb-4", "--listener", fleet.listener_arn)
+    assert restored.code == 0, restored.err
+    assert cli.weights(fleet) == GREEN
 
 
 def test_rollback_of_a_running_switch_is_refused_with_the_way_to_stop_it(
