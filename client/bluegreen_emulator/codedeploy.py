@@ -315,7 +315,11 @@ class CodeDeployEmulation(FlowDriver):
         backend.deployments[new_id] = info
         if info.application.compute_platform != "ECS":
             return new_id
-        deployment = self._plan(info)
+        try:
+            deployment = self._plan(info)
+        except JsonRESTError:
+            del backend.deployments[new_id]  # refused: CodeDeploy records nothing
+            raise
         self.deployments[new_id] = deployment
         flow = self._flow(deployment)
         next(flow)  # Created -> InProgress, as CodeDeploy starts at once

@@ -238,13 +238,14 @@ class EcsNativeEmulation(FlowDriver):
             return
         target_td = self._ecs.describe_task_definition(str(service.task_definition)).arn
         source = self.current.get(service.arn) or self.adopt(service.cluster_name, service.name)
-        if target_td == source.task_definition:
-            return
         if any(
             d.service_arn == service.arn and d.status not in TERMINAL
             for d in self.deployments.values()
         ):
+            service.task_definition = previous_task_definition  # refused: nothing changes
             raise _error("InvalidParameterException", "a service deployment is already in progress")
+        if target_td == source.task_definition:
+            return
         lb = (service.load_balancers or [{}])[0]
         advanced = lb.get("advancedConfiguration") or {}
         green_group = (
