@@ -212,6 +212,39 @@ def test_a_listener_that_does_not_exist_is_refused(aws: Emulator, fleet: Ec2Flee
     _nothing_changed(aws, fleet, run)
 
 
+@pytest.mark.parametrize(
+    ("rule_weights", "message"),
+    [
+        ({"blue": 50, "green": 50}, "splits traffic"),
+        ({"blue": 0, "green": 100}, "sends its traffic to"),
+    ],
+    ids=["rule-split", "rule-already-on-green"],
+)
+def test_routes_not_all_on_one_colour_are_refused_before_anything_moves(
+    aws: Emulator, fleet: Ec2Fleet, rule_weights: dict[str, int], message: str
+) -> None:
+    # Given the /api rule left half switched, or already on green, by someone else
+    arns = {"blue": fleet.blue_arn, "green": fleet.green_arn}
+    groups = [{"TargetGroupArn": arns[c], "Weight": w} for c, w in rule_weights.items()]
+    aws.client("elbv2").modify_rule(
+        RuleArn=fleet.rule_arn,
+        Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}],
+    )
+
+    # When a switch of the listener and the rule runs
+    run = run_switch(aws, fleet.request(), name=f"split-{rule_weights['green']}")
+
+    # Then it is refused naming the rule (its first step would move /api traffic back to
+    # blue), and nothing changed
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    assert run.cause is not None
+    assert run.cause.startswith(f"rules[0]: {fleet.rule_arn}" if "split" in message else "rules[0]")
+    assert message in run.cause
+    assert production(aws, fleet) == {"listener": ALL_ON_BLUE, "rule": rule_weights}
+    assert record(aws, run.name) is None
+    assert locks_and_guards(aws, fleet) == []
+
+
 def test_a_guarding_alarm_already_firing_refuses_the_switch_unless_overridden(
     aws: Emulator, fleet: Ec2Fleet
 ) -> None:

@@ -106,34 +106,62 @@ def _snapshot_or_refuse(elbv2: Any, routes: list[dict[str, str]]) -> list[dict[s
 
 
 def _live_and_idle(request: Mapping[str, Any], saved: list[dict[str, Any]]) -> tuple[str, str]:
+    """The colour every route sends all its traffic to (live), and the other (idle).
+
+    A switch starts from one colour: a route that splits traffic, or routes that disagree,
+    would make the first step move traffic backwards (a rule at 0/100 set to 90/10).
+    """
     pair = request["targetGroupArns"]
-    totals = dict.fromkeys(pair, 0)
-    for index, route in enumerate(saved):
-        weights = traffic.forward_weights(route["actions"])
-        if not weights:
-            raise InvalidInput(f"{route['kind']}s", f"{route['arn']} has no forward action")
-        strangers = [arn for arn, w in weights.items() if w and arn not in totals]
-        if strangers:
+    on_colour = [(field, _only_colour(field, route, pair)) for field, route in _fields(saved)]
+    first_field, live = on_colour[0]
+    for field, colour in on_colour[1:]:
+        if colour != live:
             raise InvalidInput(
-                f"{route['kind']}s",
-                f"{route['arn']} also forwards to {strangers[0]}, which is neither colour",
+                field,
+                f"sends its traffic to {colour} while {first_field} sends it to {live}: "
+                "the routes of one switch must agree",
             )
-        if not any(weights.get(arn) for arn in pair):
-            raise InvalidInput(
-                f"routes[{index}]", f"{route['arn']} forwards to neither target group"
-            )
-        for arn in pair:
-            totals[arn] += weights.get(arn, 0)
     if request["blueTargetGroupArn"]:
-        live, idle = request["blueTargetGroupArn"], request["greenTargetGroupArn"]
-        if totals[live] == 0:
+        if live == request["greenTargetGroupArn"]:
             raise InvalidInput(
                 "greenTargetGroupArn", "already receives all the traffic: nothing to switch"
             )
-        return live, idle
-    live = max(pair, key=lambda arn: totals[arn])
+        return request["blueTargetGroupArn"], request["greenTargetGroupArn"]
     idle = pair[1] if live == pair[0] else pair[0]
     return live, idle
+
+
+def _fields(saved: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Each route with the request field that named it (`listeners[0]`, `rules[1]`)."""
+    seen: dict[str, int] = {}
+    named = []
+    for route in saved:
+        kind = f"{route['kind']}s"
+        named.append((f"{kind}[{seen.get(kind, 0)}]", route))
+        seen[kind] = seen.get(kind, 0) + 1
+    return named
+
+
+def _only_colour(field: str, route: Mapping[str, Any], pair: list[str]) -> str:
+    weights = traffic.forward_weights(route["actions"])
+    if not weights:
+        raise InvalidInput(field, f"{route['arn']} has no forward action")
+    strangers = [arn for arn, w in weights.items() if w and arn not in pair]
+    if strangers:
+        raise InvalidInput(
+            field, f"{route['arn']} also forwards to {strangers[0]}, which is neither colour"
+        )
+    on = [arn for arn in pair if weights.get(arn)]
+    if not on:
+        raise InvalidInput(field, f"{route['arn']} forwards to neither target group")
+    if len(on) > 1:
+        split = ", ".join(f"{arn} {weights[arn]}" for arn in on)
+        raise InvalidInput(
+            field,
+            f"{route['arn']} splits traffic ({split}): a switch starts with all traffic on "
+            "one colour; restore the route (or finish the earlier switch) first",
+        )
+    return on[0]
 
 
 def _check_alarms(cloudwatch: Any, request: Mapping[str, Any]) -> None:
