@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any, TextIO
 
 from . import actions, exits, render, spec
@@ -242,6 +243,7 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    top.add_argument("--version", action="version", version=f"bluegreen {_version()}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -291,6 +293,13 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("id", nargs="?", help="show this deployment's record in full")
     history.add_argument("--limit", type=int, default=20)
     return top
+
+
+def _version() -> str:
+    try:
+        return metadata.version("bluegreen")
+    except metadata.PackageNotFoundError:  # run from the source tree, not installed
+        return "(not installed)"
 
 
 def _through(command: argparse.ArgumentParser) -> None:
