@@ -23,7 +23,6 @@ from bluegreen.ec2.traffic import forward_weights
 from bluegreen.records import Records
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.clock import Clock
-from bluegreen_emulator.codedeploy import appspec_content
 from bluegreen_emulator.ecs_fleet import EcsFleet, build_ecs_fleet
 from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
 from tests.conftest import load_event
@@ -418,101 +417,89 @@ def test_the_alarm_racing_the_machines_own_gate_restores_one_snapshot_and_record
     assert spy.count(*RESTORES) == (0 if order.startswith("machine's rollback before") else 2)
 
 
-# -- ECS ---------------------------------------------------------------------------------------
-def guard_ecs_deployment(aws: Emulator, fleet: EcsFleet, rollback: dict[str, Any]) -> None:
-    """What the ECS switch writes when it begins: lock, record, one guard per alarm."""
-    machine = aws.output("SwitchStateMachineArn")
-    table(aws).begin(
-        deployment_id="ecs-1",
-        execution_arn=f"{machine.replace(':stateMachine:', ':execution:')}:ecs-1",
-        lock_resources=[fleet.service_arn],
-        alarms=fleet.alarms,
-        record={"platform": "ECS", "service": fleet.service_arn},
-        rollback=rollback,
-    )
+# -- ECS (the real ECS switch, the emulated CodeDeploy / ECS-native blue/green) ---------------
+ECS_MODES = {"codedeploy": "CODE_DEPLOY", "ecs-native": "ECS"}
 
 
-def test_a_codedeploy_ecs_deployment_is_stopped_with_automatic_rollback(aws: Emulator) -> None:
-    # Given a CodeDeploy ECS canary with 10% on the release, guarded by web-5xx
-    fleet = build_ecs_fleet(aws, mode="CODE_DEPLOY")
-    codedeploy = aws.client("codedeploy")
-    deployment = codedeploy.create_deployment(
-        applicationName=fleet.application,
-        deploymentGroupName=fleet.deployment_group,
-        deploymentConfigName="CodeDeployDefault.ECSCanary10Percent5Minutes",
-        revision={
-            "revisionType": "AppSpecContent",
-            "appSpecContent": {"content": appspec_content(fleet.release, hooks={})},
-        },
-    )["deploymentId"]
-    for _ in range(50):
+def start_ecs_canary_held(
+    aws: Emulator, fleet: EcsFleet, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, str]:
+    """Start the ECS switch (10% canary) and drive the platform's deployment to 10% while
+    the machine waits; the execution ARN and the platform deployment's id."""
+    clock = BakeHolds()
+    monkeypatch.setattr(aws, "clock", clock)
+    request: dict[str, Any] = {
+        "platform": "ECS",
+        "mode": mode,
+        "cluster": fleet.cluster,
+        "service": fleet.service,
+        "taskDefinition": fleet.release,
+        "container": {"name": "app", "port": 80},
+        "strategy": {"type": "canary", "percent": 10, "bakeSeconds": 300},
+        "alarms": fleet.alarms,
+        "requestedBy": "ci@example.com",
+    }
+    if mode == "codedeploy":
+        request["codeDeploy"] = {
+            "application": fleet.application,
+            "deploymentGroup": fleet.deployment_group,
+        }
+    execution = aws.start_execution(aws.output("SwitchStateMachineArn"), request, name="ecs-1")
+    assert clock.baking.wait(10), "the ECS switch never started waiting on the platform"
+    platform = aws.codedeploy_emulation if mode == "codedeploy" else aws.ecs_emulation
+    [reference] = list(platform.flows)
+    for _ in range(60):
         if fleet.serving(aws).get("web-green"):
             break
-        aws.codedeploy_emulation.advance(deployment)
+        platform.advance(reference)
     assert fleet.serving(aws) == {"web-blue": 90, "web-green": 10}
-    guard_ecs_deployment(aws, fleet, {"codeDeployDeploymentId": deployment})
+    return execution, reference
+
+
+@pytest.mark.parametrize("mode", list(ECS_MODES))
+def test_an_ecs_canary_is_stopped_with_the_platforms_rollback(
+    aws: Emulator, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # Given an ECS switch whose platform deployment has 10% on the release, guarded by
+    # web-5xx (the switch put the deployment's id in the guards when it started it)
+    fleet = build_ecs_fleet(aws, mode=ECS_MODES[mode])
     spy = spy_on_alarm_function(aws)
+    execution, reference = start_ecs_canary_held(aws, fleet, mode, monkeypatch)
 
-    # When web-5xx goes to ALARM
-    set_alarm(aws, "web-5xx")
+    # When web-5xx goes to ALARM (and the platform carries its rollback out)
+    set_alarm(aws, "web-5xx", reason="Threshold Crossed: 9 5xx")
+    if mode == "ecs-native":
+        aws.ecs_emulation.run_until_done(reference)
 
-    # Then the function's second call stopped the deployment with automatic rollback
-    assert spy.calls[1] == (
-        "StopDeployment",
-        {"deploymentId": deployment, "autoRollbackEnabled": True},
-    )
-    assert spy.before_restored() == ["Query", "StopDeployment"]
-    info = codedeploy.get_deployment(deploymentId=deployment)["deploymentInfo"]
-    assert info["status"] == "Stopped"
+    # Then the function's second call asked the platform to roll back:
+    # CodeDeploy StopDeployment(autoRollbackEnabled) / ECS StopServiceDeployment(ROLLBACK)
+    assert spy.before_restored()[0] == "Query"
+    if mode == "codedeploy":
+        assert spy.calls[1] == (
+            "StopDeployment",
+            {"deploymentId": reference, "autoRollbackEnabled": True},
+        )
+        info = aws.client("codedeploy").get_deployment(deploymentId=reference)
+        assert info["deploymentInfo"]["status"] == "Stopped"
+    else:
+        assert spy.calls[1] == (
+            "StopServiceDeployment",
+            {"serviceDeploymentArn": reference, "stopType": "ROLLBACK"},
+        )
+        [described] = aws.client("ecs").describe_service_deployments(
+            serviceDeploymentArns=[reference]
+        )["serviceDeployments"]
+        assert described["status"] == "ROLLBACK_SUCCESSFUL"
+    # and production is back on blue, the switch stopped with the alarm as its cause
     assert fleet.serving(aws) == {"web-blue": 100}
-    # and the record says ROLLED_BACK by the alarm, the service lock is free
+    assert aws.wait_for_execution(execution)["status"] == "ABORTED"
+    assert (
+        abort_details(aws, execution)["cause"] == "alarm web-5xx in ALARM: Threshold Crossed: 9 5xx"
+    )
+    # and one ROLLED_BACK record naming the alarm, the service lock free, one event
     assert table(aws).get("ecs-1")["outcome"]["alarm"] == "web-5xx"
     assert table(aws).holder(fleet.service_arn) is None
-    assert len(rolled_back_events(aws)) == 1
-
-
-def test_an_ecs_native_deployment_is_stopped_with_a_rollback(aws: Emulator) -> None:
-    # Given an ECS-native canary with 10% on the release, guarded by web-5xx
-    fleet = build_ecs_fleet(aws, mode="ECS")
-    ecs = aws.client("ecs")
-    ecs.update_service(
-        cluster=fleet.cluster,
-        service=fleet.service,
-        taskDefinition=fleet.release,
-        deploymentConfiguration={
-            "strategy": "CANARY",
-            "canaryConfiguration": {"canaryPercent": 10, "canaryBakeTimeInMinutes": 5},
-            "bakeTimeInMinutes": 5,
-        },
-    )
-    [listed] = ecs.list_service_deployments(cluster=fleet.cluster, service=fleet.service)[
-        "serviceDeployments"
-    ]
-    arn = listed["serviceDeploymentArn"]
-    for _ in range(50):
-        if fleet.serving(aws).get("web-green"):
-            break
-        aws.ecs_emulation.advance(arn)
-    assert fleet.serving(aws) == {"web-blue": 90, "web-green": 10}
-    guard_ecs_deployment(aws, fleet, {"serviceDeploymentArn": arn})
-    spy = spy_on_alarm_function(aws)
-
-    # When web-5xx goes to ALARM (and ECS carries the rollback out)
-    set_alarm(aws, "web-5xx")
-    aws.ecs_emulation.run_until_done(arn)
-
-    # Then the function's second call asked ECS to roll the deployment back
-    assert spy.calls[1] == (
-        "StopServiceDeployment",
-        {"serviceDeploymentArn": arn, "stopType": "ROLLBACK"},
-    )
-    [described] = ecs.describe_service_deployments(serviceDeploymentArns=[arn])[
-        "serviceDeployments"
-    ]
-    assert described["status"] == "ROLLBACK_SUCCESSFUL"
-    assert fleet.serving(aws) == {"web-blue": 100}
-    assert table(aws).get("ecs-1")["outcome"]["alarm"] == "web-5xx"
-    assert table(aws).holder(fleet.service_arn) is None
+    assert [e["alarm"] for e in rolled_back_events(aws)] == ["web-5xx"]
 
 
 # -- failure -----------------------------------------------------------------------------------

@@ -163,6 +163,10 @@ class FakeRecords:
         self.items[deployment_id][name] = "now"
         return True
 
+    def get(self, deployment_id: str) -> dict[str, Any]:
+        self.journal.call("GetItem")
+        return copy.deepcopy(self.items[deployment_id])
+
     def unmark(self, deployment_id: str, name: str) -> None:
         self.items[deployment_id].pop(name, None)
 
@@ -347,6 +351,29 @@ def test_ecs_native_is_stopped_with_a_rollback_right_after_the_query() -> None:
         ("StopServiceDeployment", {"serviceDeploymentArn": arn, "stopType": "ROLLBACK"}),
     ]
     assert w.records.items["e2"]["status"] == records.ROLLED_BACK
+
+
+def test_an_ecs_deployment_started_while_the_alarm_fired_is_stopped_too() -> None:
+    # Given an ECS switch that had not created its CodeDeploy deployment when the alarm
+    # fired, and whose start task creates it while the rollback is under way
+    w = world()
+    _guard(w, "e1", "shop-5xx", "ECS", {"mode": "codedeploy", "codeDeployDeploymentId": None})
+
+    def start_task_lands() -> None:
+        w.records.items["e1"]["platformDeployment"] = {"id": "d-LATE00000"}
+
+    w.journal.before["UpdateItem"] = start_task_lands
+
+    # When the rollback finishes
+    roll_back(guarded_alarm(), w.deps)
+
+    # Then after stopping the execution it stopped that deployment, with its rollback
+    names = w.journal.names()
+    assert names.index("StopExecution") < names.index("StopDeployment")
+    assert ("StopDeployment", {"deploymentId": "d-LATE00000", "autoRollbackEnabled": True}) in (
+        w.journal.calls
+    )
+    assert w.records.items["e1"]["status"] == records.ROLLED_BACK
 
 
 def test_a_codedeploy_deployment_that_already_completed_is_left_to_the_machine() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -34,6 +34,7 @@ EC2 = "EC2"
 ECS = "ECS"
 ANNOUNCED = "rollbackAnnouncedAt"
 STOP_ERROR = "AlarmRollback"
+NO_ECS_DEPLOYMENT = "none (no ECS deployment yet)"
 
 
 class RollbackIncomplete(BlueGreenError):
@@ -146,7 +147,7 @@ def _restore(guard: Guard, deps: RollbackDeps) -> Restored:
     if guard.platform == ECS and payload.get("serviceDeploymentArn"):
         return _stop_service_deployment(guard, str(payload["serviceDeploymentArn"]), deps)
     if guard.platform == ECS:  # no ECS deployment created yet: no traffic has moved
-        return Restored(guard, deps.now(), "none (no ECS deployment yet)")
+        return Restored(guard, deps.now(), NO_ECS_DEPLOYMENT)
     raise UnknownPlatform(f"guard of {guard.deployment_id}: platform {guard.platform!r}")
 
 
@@ -225,6 +226,8 @@ def _finish(done: Restored, claim: AlarmClaim, cause: str, deps: RollbackDeps) -
         if test:
             traffic.restore(deps.clients.elbv2, test)
     _stop_execution(guard.execution_arn, cause, deps)
+    if done.action == NO_ECS_DEPLOYMENT:
+        _stop_late_ecs_deployment(guard, deps)
     if done.routes:  # a task in flight when we restored may have written after us
         _restore_if_moved(done.routes, deps)
     deps.records.release(guard.deployment_id, record.get("locks", guard.locks), alarms=[])
@@ -244,6 +247,19 @@ def _finish(done: Restored, claim: AlarmClaim, cause: str, deps: RollbackDeps) -
             deps.records.unmark(guard.deployment_id, ANNOUNCED)  # let the retry announce
             raise
     deps.records.release(guard.deployment_id, [], alarms=record.get("alarms", [guard.alarm]))
+
+
+def _stop_late_ecs_deployment(guard: Guard, deps: RollbackDeps) -> None:
+    """The guard named no ECS deployment, but the machine's start task may have created
+    one since: with the execution stopped, stop that one too (with its rollback)."""
+    started = deps.records.get(guard.deployment_id).get("platformDeployment") or {}
+    reference = started.get("id")
+    if not reference:
+        return
+    key = "codeDeployDeploymentId" if guard.rollback.get("mode") == "codedeploy" else None
+    key = key or "serviceDeploymentArn"
+    logger.warning("an ECS deployment started meanwhile: stopping it", reference=reference)
+    _restore(replace(guard, rollback={**guard.rollback, key: reference}), deps)
 
 
 def _stop_execution(execution_arn: str, cause: str, deps: RollbackDeps) -> None:
