@@ -186,6 +186,9 @@ class _Reader:
 
     def locked(self, event: Mapping[str, Any], _data: Mapping[str, Any]) -> None:
         self.reach("locked")
+        if platform(self.progress.plan or {}, self.progress.request) == "ECS":
+            self.add(event, "locked the service, record written")
+            return
         locks = len((self.progress.plan or {}).get("locks", []))
         self.add(event, f"locked {locks} listener{'s' if locks != 1 else ''}, snapshot taken")
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from .progress import duration, short_name, strategy_text
+from .progress import duration, platform, short_name, strategy_text
 from .status import Snapshot, exit_code
 
 WIDTH = 78
@@ -305,6 +305,8 @@ def _took(record: Mapping[str, Any]) -> str:
 # -- plan -------------------------------------------------------------------------------------
 def plan(data: Mapping[str, Any]) -> str:
     request = data.get("request") or {}
+    if platform(data, request) == "ECS":
+        return _ecs_plan(data, request)
     names = {arn: short_name(arn) for arn in (data.get("from", ""), data.get("to", ""))}
     source, target = names.get(data.get("from", ""), "?"), names.get(data.get("to", ""), "?")
     lines = [
@@ -343,4 +345,19 @@ def plan(data: Mapping[str, Any]) -> str:
             f"    {step['index'] + 1:>2}  {step['percent']:>3}%   {weights:<40} "
             f"bake {duration(step['bakeSeconds'])}"
         )
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _ecs_plan(data: Mapping[str, Any], request: Mapping[str, Any]) -> str:
+    source = short_name(str(data.get("from", "?")))
+    target = short_name(str(data.get("to", "?")))
+    mode = request.get("mode", "?")
+    lines = [
+        "plan (dry run: nothing was changed)",
+        f"  ECS service {request.get('service', '?')} in {request.get('cluster', '?')} "
+        f"({mode} blue/green)",
+        f"  task definition {source} -> {target}, {strategy_text(data)}",
+        f"  lock {len(data.get('locks', []))} service(s); guarding alarms: "
+        f"{', '.join(request.get('alarms', [])) or 'none'}",
+    ]
     return "\n".join(line.rstrip() for line in lines) + "\n"

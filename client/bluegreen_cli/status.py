@@ -238,7 +238,11 @@ def _live(
 ) -> None:
     routes = plan.get("routes", [])
     snapshot.routes = _optional(unreadable, "routes", lambda: read_routes(aws, routes)) or []
-    groups = [(snapshot.from_group, "from"), (snapshot.to_group, "to")]
+    groups = [
+        (arn, role)
+        for arn, role in ((snapshot.from_group, "from"), (snapshot.to_group, "to"))
+        if ":targetgroup/" in arn  # an ECS switch moves task definitions, not groups
+    ]
     snapshot.groups = (
         _optional(
             unreadable, "target health", lambda: [_group(aws, arn, role) for arn, role in groups]

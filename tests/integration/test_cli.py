@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from bluegreen_cli import main
+from bluegreen_emulator.ecs_fleet import build_ecs_fleet
 from bluegreen_emulator.fleet import Ec2Fleet, set_health
 from bluegreen_emulator.server import DEFAULT_PORT
 from tests.integration.cli_support import BLUE, GREEN, Cli, cli, served
@@ -354,6 +355,36 @@ def test_on_aws_the_stack_is_found_by_name_through_cloudformation(cli: Cli) -> N
     assert isinstance(listed.json(), list)
     assert unknown.code == 2
     assert cli.aws.output("SwitchStateMachineArn") in unknown.err
+
+
+def test_an_ecs_release_is_planned_and_followed_the_same_way(cli: Cli, tmp_path: Path) -> None:
+    # Given an ECS service (ECS-native blue/green) and a canary release request for it
+    for emulation in (cli.aws.codedeploy_emulation, cli.aws.ecs_emulation):
+        emulation.background = True
+    fleet = build_ecs_fleet(cli.aws, mode="ECS", name="clisvc")
+    request = {
+        "platform": "ECS",
+        "mode": "ecs-native",
+        "cluster": fleet.cluster,
+        "service": fleet.service,
+        "taskDefinition": fleet.release,
+        "container": {"name": "app", "port": 80},
+        "strategy": {"type": "canary", "percent": 10, "bakeSeconds": 300},
+        "alarms": fleet.alarms,
+    }
+    spec = tmp_path / "ecs.json"
+    spec.write_text(json.dumps(request), encoding="utf-8")
+
+    # When it is planned, then deployed and watched
+    planned = cli("plan", str(spec))
+    watched = cli("deploy", str(spec), "--id", "ecs-1", "--watch")
+
+    # Then the plan names the service and the release, and the release went live
+    assert planned.code == 0, planned.err
+    assert f"ECS service {fleet.service}" in planned.out
+    assert watched.code == 0, watched.err
+    assert "locked the service" in watched.out
+    assert "SUCCEEDED" in watched.out
 
 
 def test_errors_say_what_to_do(cli: Cli) -> None:
