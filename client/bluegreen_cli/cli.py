@@ -154,16 +154,19 @@ def cmd_abort(ctx: Context) -> int:
         say=lambda text: ctx.err.write(text + "\n"),
     )
     ok = actions.abort_succeeded(snapshot)
-    code = exits.OK if ok else exit_code(snapshot) or exits.FAILED
-    data = {**snapshot.as_dict(), "exitCode": code}
+    code = exits.OK if ok else exits.FAILED
+    if ok:
+        verdict = f"aborted switch {ctx.args.id}: traffic is back on the snapshot"
+    elif snapshot.outcome == "SUCCEEDED":
+        verdict = (
+            f"too late: switch {ctx.args.id} had succeeded before the abort reached it; "
+            f"to move traffic back: bluegreen rollback {ctx.args.id}"
+        )
+    else:
+        verdict = f"switch {ctx.args.id} could not be aborted cleanly: see above and the runbook"
     ctx.emit(
-        render.status(snapshot)
-        + (
-            f"\naborted switch {ctx.args.id}: traffic is back on the snapshot\n"
-            if ok
-            else f"\nswitch {ctx.args.id} could not be aborted cleanly: see above\n"
-        ),
-        data,
+        render.status(snapshot) + f"\n{verdict}\n",
+        {**snapshot.as_dict(), "exitCode": code, "verdict": verdict},
     )
     return code
 
