@@ -234,9 +234,11 @@ def test_an_approved_switch_waits_for_the_token_then_succeeds(
     assert production(aws, fleet) == everything_on(ALL_ON_GREEN)
     assert "WaitForApproval" in run.states
     assert run.transitions == STRATEGIES["canary"][2] + 1
+    # and the record says the approval was given
     saved = record(aws, run.name)
     assert saved is not None
     assert saved["status"] == "SUCCEEDED"
+    assert saved["approval"]["state"] == "APPROVED"
     assert detail_types(aws, run.name) == [
         "Switch Started",
         "Switch Approval Needed",

@@ -575,7 +575,7 @@ def test_a_rejected_approval_restores_the_test_listener_and_ends_the_switch(
 
     # Then no production traffic moved, and the cause gives the approver's reason
     assert "ShiftTraffic" not in run.states
-    assert_rolled_back(
+    saved = assert_rolled_back(
         aws,
         fleet,
         calls,
@@ -584,6 +584,7 @@ def test_a_rejected_approval_restores_the_test_listener_and_ends_the_switch(
         "Rejected",
         "release notes missing",
     )
+    assert saved["approval"]["state"] == "REJECTED"
 
 
 def test_an_approval_nobody_gives_times_out_and_ends_the_switch(
@@ -595,9 +596,9 @@ def test_an_approval_nobody_gives_times_out_and_ends_the_switch(
     # When the switch runs
     run = run_switch(aws, request, name="timeout-1")
 
-    # Then it timed out waiting for approval, and the cause says so
+    # Then it timed out waiting for approval, and the cause and the record say so
     assert "ShiftTraffic" not in run.states
-    assert_rolled_back(
+    saved = assert_rolled_back(
         aws,
         fleet,
         calls,
@@ -606,6 +607,7 @@ def test_an_approval_nobody_gives_times_out_and_ends_the_switch(
         "States.Timeout",
         "no approval within approval.timeoutSeconds",
     )
+    assert saved["approval"]["state"] == "TIMED_OUT"
 
 
 def test_weights_that_read_back_wrong_stop_the_switch(

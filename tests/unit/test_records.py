@@ -138,6 +138,19 @@ def test_steps_are_appended_in_order_while_running_and_refused_after(repo: Recor
     assert [s["phase"] for s in repo.get("d1")["steps"]] == ["shift", "gate"]
 
 
+def test_a_step_can_set_fields_of_the_record_in_the_same_write(repo: Records) -> None:
+    begin(repo, "d1", [LISTENER])
+    repo.set_field("d1", "approval", {"state": "WAITING"})
+
+    repo.append_step("d1", {"phase": "shift", "percent": 10}, {"approval": {"state": "APPROVED"}})
+
+    record = repo.get("d1")
+    assert (record["approval"], record["steps"]) == (
+        {"state": "APPROVED"},
+        [{"phase": "shift", "percent": 10}],
+    )
+
+
 def test_release_frees_only_what_the_deployment_owns_and_can_run_twice(repo: Records) -> None:
     begin(repo, "d1", [LISTENER])
     begin(repo, "d2", [OTHER])

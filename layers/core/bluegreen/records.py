@@ -229,17 +229,31 @@ class Records:
         )
 
     # -- during --------------------------------------------------------------------------
-    def append_step(self, deployment_id: str, step: Mapping[str, Any]) -> None:
+    def append_step(
+        self,
+        deployment_id: str,
+        step: Mapping[str, Any],
+        fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append a step to a running record; `fields` (JSON values) are set in the same
+        write (e.g. the approval that let the first step happen)."""
+        names = {"#st": "status"}
+        values: dict[str, Any] = {
+            ":s": {"L": [{"S": json.dumps(dict(step))}]},
+            ":running": {"S": IN_PROGRESS},
+        }
+        sets = ["steps = list_append(steps, :s)"]
+        for index, (name, value) in enumerate(sorted((fields or {}).items())):
+            names[f"#f{index}"] = name
+            values[f":f{index}"] = {"S": json.dumps(value)}
+            sets.append(f"#f{index} = :f{index}")
         self.dynamodb.update_item(
             TableName=self.table,
             Key=record_key(deployment_id),
-            UpdateExpression="SET steps = list_append(steps, :s)",
+            UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="#st = :running",
-            ExpressionAttributeNames={"#st": "status"},
-            ExpressionAttributeValues={
-                ":s": {"L": [{"S": json.dumps(dict(step))}]},
-                ":running": {"S": IN_PROGRESS},
-            },
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
 
     def set_field(self, deployment_id: str, name: str, value: Any) -> None:

@@ -317,10 +317,14 @@ def shift(plan_: Mapping[str, Any], index: int, deps: Ec2Deps) -> dict[str, Any]
         )
     saved = traffic.snapshot(deps.elbv2, plan_["routes"])
     observed = traffic.set_weights(deps.elbv2, saved, step["weights"])
+    approved = None
+    if index == 0 and plan_.get("needsApproval"):  # the approval let this first step happen
+        approved = {"approval": {"state": "APPROVED", "at": records.now_iso()}}
     _record_step(
         deps,
         plan_,
         {"phase": "shift", "index": index, "percent": step["percent"], "observed": observed},
+        approved,
     )
     deps.announcer.announce(
         announce.STEP,
@@ -445,6 +449,13 @@ def rollback(
         "cause": cause,
         "restored": observed,
     }
+    if failed_at == "WaitForApproval" and record.get("approval", {}).get("state") == "WAITING":
+        timed_out = error.get("Error") == "States.Timeout"
+        deps.records.set_field(
+            deployment_id,
+            "approval",
+            {"state": "TIMED_OUT" if timed_out else "REJECTED", "at": records.now_iso()},
+        )
     decided_here = _claim_rollback(deps.records, deployment_id, outcome)
     deps.records.release(deployment_id, record["locks"], record["alarms"])
     if decided_here:
@@ -506,5 +517,10 @@ def _cause(failed_at: str, error: Mapping[str, Any]) -> str:
     return f"{failed_at}: {name}: {message}"
 
 
-def _record_step(deps: Ec2Deps, plan_: Mapping[str, Any], step: Mapping[str, Any]) -> None:
-    deps.records.append_step(plan_["deploymentId"], {**step, "at": records.now_iso()})
+def _record_step(
+    deps: Ec2Deps,
+    plan_: Mapping[str, Any],
+    step: Mapping[str, Any],
+    fields: Mapping[str, Any] | None = None,
+) -> None:
+    deps.records.append_step(plan_["deploymentId"], {**step, "at": records.now_iso()}, fields)
