@@ -51,7 +51,7 @@ test: $(STAMP) $(SAMSTAMP)
 	$(VENV)/bin/mypy
 	$(SAM) validate --lint --template template.yaml --region us-east-1
 	$(MAKE) --no-print-directory security
-	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest
+	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist load
 
 ## make security: cfn-lint and checkov on the template as CloudFormation (SAM-transformed offline)
 security: $(STAMP) $(SAMSTAMP) $(CHECKOVSTAMP)
