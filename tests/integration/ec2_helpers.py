@@ -184,10 +184,13 @@ class Call:
     operation: str  # e.g. ModifyRule
 
 
+EVERY = 0  # Fault.nth: fail every matching call
+
+
 @dataclass
 class Fault:
     call: Call
-    nth: int  # fail the nth call matching `call` (1 = the first)
+    nth: int  # fail the nth call matching `call` (1 = the first; EVERY: all of them)
     code: str
     status: int
     seen: int = 0
@@ -247,9 +250,9 @@ class AwsCalls:
         if call.operation in {"ModifyListener", "ModifyRule"}:
             self._check_weights_are_safe(call, params)
         for fault in self.faults:
-            if not fault.fired and _matches(fault.call, call):
+            if _matches(fault.call, call) and (fault.nth == EVERY or not fault.fired):
                 fault.seen += 1
-                if fault.seen == fault.nth:
+                if fault.nth in {EVERY, fault.seen}:
                     fault.fired = True
                     return _error_response(fault, call)
         return None

@@ -26,10 +26,12 @@ from bluegreen_emulator.fleet import Ec2Fleet, set_health
 from tests.integration.ec2_helpers import (
     ALL_ON_BLUE,
     ALL_ON_GREEN,
+    EVERY,
     AwsCalls,
     Call,
     Fleets,
     Run,
+    announced,
     by_colour,
     detail_types,
     everything_on,
@@ -119,9 +121,9 @@ def assert_rolled_back(
     assert "endedAt" in saved
     # nothing is left locked or guarded; the bus heard the rollback
     assert locks_and_guards(aws, fleet) == []
-    announced = detail_types(aws, run.name)
-    assert announced[0] == "Switch Started"
-    assert announced[-1] == "Switch Rolled Back"
+    heard = detail_types(aws, run.name)
+    assert heard[0] == "Switch Started"
+    assert heard[-1] == "Switch Rolled Back"
     # and no weight ever went to a group without a healthy target
     assert calls.unsafe_writes == []
     return saved
@@ -635,3 +637,33 @@ def test_weights_that_read_back_wrong_stop_the_switch(
         f"rule {fleet.rule_arn}: read back weights",
         json.dumps({fleet.blue_arn: 90, fleet.green_arn: 10}).replace('"', "'"),
     )
+
+
+def test_a_rollback_that_keeps_failing_is_announced_for_a_person(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+) -> None:
+    # Given a canary whose first gate errs (10 % on green), and the /api rule refusing every
+    # write of the rollback (permissions removed by hand, say)
+    calls.fail(Call("GateFunction", "cloudwatch", "DescribeAlarms"))
+    calls.fail(Call("RollbackFunction", "elbv2", "ModifyRule"), nth=EVERY)
+
+    # When the switch runs
+    run = run_switch(aws, fleet.request(), name="rollback-fails-1")
+
+    # Then the rollback was retried, gave up, and the execution says traffic may be split
+    assert (run.status, run.error) == ("FAILED", "RollbackFailed")
+    assert run.cause is not None
+    assert "traffic may be split" in run.cause
+    assert calls.counts()[Call("RollbackFunction", "elbv2", "ModifyRule")] >= 4
+    assert run.states[-3:] == ["Rollback", "AnnounceRollbackFailed", "RollbackFailed"]
+    # and a `Switch Failed` event tells subscribers (on-call) where and why
+    (failed,) = [e for e in announced(aws, run.name) if e["detail-type"] == "Switch Failed"]
+    assert failed["detail"]["platform"] == "EC2"
+    assert (failed["detail"]["failedAt"], failed["detail"]["rollbackError"]) == (
+        "Gate",
+        "ClientError",
+    )
+    assert "ModifyRule" in failed["detail"]["rollbackCause"]
+    # and the rule really is still split: the lock stays, so no second switch piles on
+    assert production(aws, fleet)["rule"] == {"blue": 90, "green": 10}
+    assert locks_and_guards(aws, fleet) != []
