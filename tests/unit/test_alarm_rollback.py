@@ -324,6 +324,27 @@ def test_the_bookkeeping_runs_in_order_restore_verify_claim_stop_unlock_announce
     assert names[-1] == "DeleteItem"  # the guards go last, so a retry still finds them
 
 
+def test_a_write_by_a_task_in_flight_is_undone_after_the_execution_is_stopped() -> None:
+    # Given a Shift (or Finish) task in flight that writes after our restore, just as the
+    # execution is being stopped
+    w = world()
+    ec2_guard(w)
+
+    def task_in_flight_writes() -> None:
+        w.routes[RULE] = forward({BLUE: 50, GREEN: 50})
+        w.routes[TEST_LISTENER] = forward({BLUE: 1})
+
+    w.journal.before["StopExecution"] = task_in_flight_writes
+
+    # When the rollback finishes
+    roll_back(guarded_alarm(), w.deps)
+
+    # Then the routes it moved are read back after the stop and restored again
+    assert w.routes[RULE] == forward({BLUE: 100, GREEN: 0})
+    assert w.routes[TEST_LISTENER] == forward({GREEN: 1})
+    assert w.journal.names().count("ModifyRule") == 2
+
+
 def test_codedeploy_ecs_is_stopped_with_automatic_rollback_right_after_the_query() -> None:
     w = world()
     _guard(w, "e1", "shop-5xx", "ECS", {"codeDeployDeploymentId": "d-ABCDEFGHI"})

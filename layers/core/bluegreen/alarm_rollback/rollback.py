@@ -221,15 +221,14 @@ def _snapshot_weights(routes: Sequence[Mapping[str, Any]]) -> dict[str, dict[str
 def _finish(done: Restored, claim: AlarmClaim, cause: str, deps: RollbackDeps) -> None:
     """This alarm change owns the ending: finish what the machine would have done."""
     guard, record = done.guard, claim.record
-    if guard.platform == EC2:
-        test = (guard.rollback["snapshot"].get("test")) or []
-        if test:
-            traffic.restore(deps.clients.elbv2, test)
+    test = (guard.rollback["snapshot"].get("test") or []) if guard.platform == EC2 else []
+    if test:
+        traffic.restore(deps.clients.elbv2, test)
     _stop_execution(guard.execution_arn, cause, deps)
     if done.action == NO_ECS_DEPLOYMENT:
         _stop_late_ecs_deployment(guard, deps)
     if done.routes:  # a task in flight when we restored may have written after us
-        _restore_if_moved(done.routes, deps)
+        _restore_if_moved([*done.routes, *test], deps)
     deps.records.release(guard.deployment_id, record.get("locks", guard.locks), alarms=[])
     if deps.records.mark_once(guard.deployment_id, ANNOUNCED):
         try:
