@@ -273,6 +273,11 @@ def test_an_event_without_an_alarm_name_is_refused_naming_the_field() -> None:
         AlarmChange.from_event(event)
 
 
+def test_an_event_that_is_not_an_object_is_refused_by_name() -> None:
+    with pytest.raises(InvalidAlarmEvent, match="must be a JSON object, got list"):
+        AlarmChange.from_event([])
+
+
 # -- restore first -------------------------------------------------------------------------------
 def test_an_ec2_rollback_makes_one_query_then_one_write_per_route_before_anything_else() -> None:
     # Given a canary at 10% on a listener and a rule, guarded by shop-5xx

@@ -41,7 +41,9 @@ class AlarmChange:
         return None
 
     @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> AlarmChange:
+    def from_event(cls, event: Any) -> AlarmChange:
+        if not isinstance(event, Mapping):
+            raise InvalidAlarmEvent(f"the event must be a JSON object, got {type(event).__name__}")
         detail = event.get("detail")
         if not isinstance(detail, Mapping):
             raise InvalidAlarmEvent("detail: missing; not an EventBridge alarm event")
