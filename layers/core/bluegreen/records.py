@@ -247,14 +247,19 @@ class Records:
             names[f"#f{index}"] = name
             values[f":f{index}"] = {"S": json.dumps(value)}
             sets.append(f"#f{index} = :f{index}")
-        self.dynamodb.update_item(
-            TableName=self.table,
-            Key=record_key(deployment_id),
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="#st = :running",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=record_key(deployment_id),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="#st = :running",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            raise OutcomeAlreadyDecided(
+                f"deployment {deployment_id} is not running (no record, or it already ended)"
+            ) from None
 
     def set_field(self, deployment_id: str, name: str, value: Any) -> None:
         """Store an extra JSON field on a running record (e.g. an approval token)."""
