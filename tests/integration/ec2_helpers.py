@@ -213,14 +213,13 @@ class AwsCalls:
     calls: list[Call] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     tamperers: list[tuple[Call, Callable[[dict[str, Any]], None]]] = field(default_factory=list)
-    unsafe_writes: list[str] = field(default_factory=list)
-    fleet: Ec2Fleet | None = None
+    weight_writes: list[tuple[str, str, dict[str, int], set[str]]] = field(default_factory=list)
 
     def reset(self) -> None:
         self.calls.clear()
         self.faults.clear()
         self.tamperers.clear()
-        self.unsafe_writes.clear()
+        self.weight_writes.clear()
 
     def fail(self, call: Call, nth: int = 1) -> Fault:
         code, status = THROTTLING.get(call.service, ("ServiceUnavailable", 503))
@@ -236,7 +235,19 @@ class AwsCalls:
         return Counter(self.calls)
 
     # botocore handlers ---------------------------------------------------------------------
+    def unsafe_writes(self, fleet: Ec2Fleet) -> list[str]:
+        """Safety rule 1: every weight > 0 written to the fleet's production listener or
+        rule went to a target group with a healthy target at that moment. (The test
+        listener is not production traffic: a rollback restores it as it was.)"""
+        production = {fleet.listener_arn, fleet.rule_arn}
+        return [
+            f"{function} -> {arn}: {weights}, healthy groups then: {healthy}"
+            for function, arn, weights, healthy in self.weight_writes
+            if arn in production and any(w > 0 and g not in healthy for g, w in weights.items())
+        ]
+
     def install(self, client: Any) -> None:
+        client.meta.events.register("before-parameter-build", self._before_parameter_build)
         client.meta.events.register("before-call", self._before_call)
         client.meta.events.register("after-call", self._after_call)
 
@@ -247,8 +258,6 @@ class AwsCalls:
     def _before_call(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
         call = self._call(model)
         self.calls.append(call)
-        if call.operation in {"ModifyListener", "ModifyRule"}:
-            self._check_weights_are_safe(call, params)
         for fault in self.faults:
             if _matches(fault.call, call) and (fault.nth == EVERY or not fault.fired):
                 fault.seen += 1
@@ -263,18 +272,21 @@ class AwsCalls:
             if _matches(wanted, call):
                 change(parsed)
 
-    def _check_weights_are_safe(self, call: Call, params: dict[str, Any]) -> None:
-        """Safety rule 1: a weight > 0 only on a target group with a healthy target."""
-        if self.aws is None:
+    def _before_parameter_build(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        """Note every weight a Modify* call is about to write, and which groups then have
+        a healthy target (the call's API parameters; before-call sees the HTTP body)."""
+        if self.aws is None or model.name not in {"ModifyListener", "ModifyRule"}:
             return
+        arn = params.get("ListenerArn") or params.get("RuleArn") or ""
         actions = params.get("DefaultActions") or params.get("Actions") or []
+        weights: dict[str, int] = {}
         for action in actions:
-            groups = action.get("ForwardConfig", {}).get("TargetGroups", [])
-            for group in groups:
-                if int(group.get("Weight", 1)) > 0 and not _has_healthy_target(
-                    self.aws, group["TargetGroupArn"]
-                ):
-                    self.unsafe_writes.append(f"{call.function} {call.operation}: {group}")
+            for group in action.get("ForwardConfig", {}).get("TargetGroups", []):
+                weights[group["TargetGroupArn"]] = int(group.get("Weight", 1))
+            if action.get("TargetGroupArn"):
+                weights.setdefault(action["TargetGroupArn"], 1)
+        healthy = {g for g in weights if _has_healthy_target(self.aws, g)}
+        self.weight_writes.append((_current_function(self.aws), arn, weights, healthy))
 
 
 def _matches(wanted: Call, call: Call) -> bool:

@@ -125,7 +125,7 @@ def assert_rolled_back(
     assert heard[0] == "Switch Started"
     assert heard[-1] == "Switch Rolled Back"
     # and no weight ever went to a group without a healthy target
-    assert calls.unsafe_writes == []
+    assert calls.unsafe_writes(fleet) == []
     return saved
 
 
@@ -334,24 +334,26 @@ def test_an_idle_group_that_never_gets_healthy_fails_after_the_health_timeout(
     )
 
 
-def test_an_instance_failing_after_the_canary_step_stops_the_switch(
-    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+@pytest.mark.parametrize("failing", [1, 2], ids=["one-instance", "every-instance"])
+def test_instances_failing_after_the_canary_step_stop_the_switch(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls, failing: int
 ) -> None:
-    # Given a green instance that starts failing its health check once green takes traffic
-    on_announcement(
-        aws,
-        "Switch Step",
-        lambda detail: (
-            set_health(aws, fleet.green_arn, fleet.green_instances[1], "unhealthy")
-            if detail["index"] == 0
-            else None
-        ),
-    )
+    # Given green instances that start failing their health checks once green takes traffic
+    sick = fleet.green_instances[-failing:]
+
+    def fail_health(detail: dict[str, Any]) -> None:
+        if detail["index"] == 0:
+            for instance in sick:
+                set_health(aws, fleet.green_arn, instance, "unhealthy")
+
+    on_announcement(aws, "Switch Step", fail_health)
 
     # When a canary needing 2 healthy targets runs
-    run = run_switch(aws, fleet.request(), name="sick-at-canary")
+    run = run_switch(aws, fleet.request(), name=f"sick-at-canary-{failing}")
 
-    # Then the gate after the canary step failed on target health, and traffic is restored
+    # Then the gate after the canary step failed on target health naming the instances,
+    # traffic is restored, and no weight ever went to green once it had no healthy target
+    # (assert_rolled_back checks every write against the health at that moment)
     saved = assert_rolled_back(
         aws,
         fleet,
@@ -360,12 +362,39 @@ def test_an_instance_failing_after_the_canary_step_stops_the_switch(
         "Gate",
         "GateFailed",
         "after step 1 (10%)",
-        "1/2 healthy, need 2",
-        fleet.green_instances[1],
+        f"{2 - failing}/2 healthy, need 2",
+        *sick,
     )
     gate = saved["steps"][-1]
     assert gate["phase"] == "gate"
     assert {v["check"]: v["ok"] for v in gate["verdicts"]}["targetHealth"] is False
+
+
+def test_the_safety_monitor_sees_a_weight_sent_to_a_group_without_healthy_targets(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+) -> None:
+    # Given green with no healthy target, and the health checks before the shift misled
+    # into reporting it healthy (so the switch does what the monitor must catch)
+    for instance in fleet.green_instances:
+        set_health(aws, fleet.green_arn, instance, "unhealthy")
+
+    def all_healthy(parsed: dict[str, Any]) -> None:
+        for target in parsed["TargetHealthDescriptions"]:
+            target["TargetHealth"] = {"State": "healthy"}
+
+    for function in ("CheckHealthFunction", "ShiftFunction"):
+        calls.tamper(Call(function, "elbv2", "DescribeTargetHealth"), all_healthy)
+
+    # When the switch runs
+    run = run_switch(aws, fleet.request(), name="monitor-1")
+
+    # Then the monitor names the shift that sent 10 % to the dead group, and the gate (not
+    # misled) rolled it back
+    unsafe = calls.unsafe_writes(fleet)
+    assert len(unsafe) == 2, unsafe  # the listener and the rule
+    assert all(w.startswith("ShiftFunction -> ") for w in unsafe)
+    assert run.error == "SwitchRolledBack.GateFailed"
+    assert production(aws, fleet) == everything_on(ALL_ON_BLUE)
 
 
 def test_a_failing_probe_through_the_test_listener_stops_the_switch(
@@ -434,7 +463,7 @@ def test_an_alarm_during_the_canary_bake_rolls_back_at_once(
     ]
     assert locks_and_guards(aws, fleet) == []
     assert detail_types(aws, run.name) == ["Switch Started", "Switch Step", "Switch Rolled Back"]
-    assert calls.unsafe_writes == []
+    assert calls.unsafe_writes(fleet) == []
 
 
 @pytest.fixture

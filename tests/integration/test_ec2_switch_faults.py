@@ -202,7 +202,7 @@ def assert_never_stranded(aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls, run: 
         assert saved is None or saved["status"] == "ROLLED_BACK", saved and saved["status"]
         assert on_test_listener(aws, fleet) == {"green": 1}
     assert locks_and_guards(aws, fleet) == []
-    assert calls.unsafe_writes == []
+    assert calls.unsafe_writes(fleet) == []
 
 
 @pytest.mark.parametrize("fault", SWITCH_FAULTS, ids=_id)
