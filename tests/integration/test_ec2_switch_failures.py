@@ -696,3 +696,28 @@ def test_a_rollback_that_keeps_failing_is_announced_for_a_person(
     # and the rule really is still split: the lock stays, so no second switch piles on
     assert production(aws, fleet)["rule"] == {"blue": 90, "green": 10}
     assert locks_and_guards(aws, fleet) != []
+
+
+def test_a_finish_that_keeps_failing_after_recording_success_leaves_traffic_on_green(
+    aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
+) -> None:
+    # Given EventBridge refusing every `Switch Succeeded` the finish tries to put (after
+    # the record already says SUCCEEDED)
+    calls.fail(Call("FinishFunction", "events", "PutEvents"), nth=EVERY)
+
+    # When a canary runs through its last gate
+    run = run_switch(aws, fleet.request(), name="finish-fails-1")
+
+    # Then the finish was retried, and then nothing undid the finished switch: traffic
+    # stays on green, the record says SUCCEEDED, the lock is free, and the execution's
+    # cause says exactly that
+    assert calls.counts()[Call("FinishFunction", "events", "PutEvents")] == 4
+    assert (run.status, run.error) == ("FAILED", "SwitchSucceededWithErrors.ClientError")
+    assert run.cause is not None
+    assert run.cause.startswith("Finish: ClientError: ")
+    assert f"after the switch had succeeded: traffic stays on {fleet.green_arn}" in run.cause
+    assert production(aws, fleet) == everything_on(ALL_ON_GREEN)
+    saved = record(aws, run.name)
+    assert saved is not None
+    assert saved["status"] == "SUCCEEDED"
+    assert locks_and_guards(aws, fleet) == []
