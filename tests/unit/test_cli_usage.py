@@ -207,3 +207,17 @@ def test_the_setup_installs_the_bluegreen_command() -> None:
     assert shown.returncode == 0, shown.stderr
     for verb in ("deploy", "plan", "status", "approve", "abort", "rollback", "history"):
         assert verb in shown.stdout
+
+
+def test_a_terminal_gets_the_whole_view_redrawn_in_place() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    frames = iter([_snapshot("RUNNING", timeline=1), _snapshot("SUCCEEDED", timeline=2)])
+    screen = Terminal()
+    follow(lambda: next(frames), screen, tty=screen.isatty(), sleep=lambda _: None)
+    drawn = screen.getvalue().split(CLEAR)[1:]
+    assert len(drawn) == 2  # one full frame per refresh, each after clearing the screen
+    assert "event 0" in drawn[0] and "event 1" not in drawn[0]
+    assert "SUCCEEDED" in drawn[1]
