@@ -132,7 +132,7 @@ def test_steps_are_appended_in_order_while_running_and_refused_after(repo: Recor
     repo.append_step("d1", {"phase": "gate", "percent": 10, "verdicts": [{"ok": True}]})
     repo.claim_outcome("d1", records.ROLLED_BACK, {"failedAt": "Alarm"})
 
-    with pytest.raises(repo.dynamodb.exceptions.ConditionalCheckFailedException):
+    with pytest.raises(records.OutcomeAlreadyDecided, match="d1 is not running"):
         repo.append_step("d1", {"phase": "shift", "percent": 100})
 
     assert [s["phase"] for s in repo.get("d1")["steps"]] == ["shift", "gate"]
