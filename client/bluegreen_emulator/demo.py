@@ -69,6 +69,11 @@ class Timeline:
                 f"  {self.stamp()}  alarm       {detail['alarmName']} -> {state['value']}: {state['reason']}"
             )
             return
+        if detail.get("platform") == "ECS":
+            text = self._ecs_line(kind, detail)
+            if text:
+                self.out(f"  {self.stamp()}  {text}")
+            return
         line = {
             "Switch Started": lambda: (
                 f"started     {self.names.get(detail['from'], '?')} -> {self.names.get(detail['to'], '?')}, "
@@ -83,6 +88,28 @@ class Timeline:
         }.get(kind)
         if line is not None:
             self.out(f"  {self.stamp()}  {line()}")
+
+    def _ecs_line(self, kind: str, detail: dict[str, Any]) -> str | None:
+        def short(arn: str) -> str:
+            return arn.rsplit("/", 1)[-1] if arn else "?"
+
+        if kind == "Switch Started":
+            return f"started     {short(detail['from'])} -> {short(detail['to'])} via {detail['mode']}, by {detail['requestedBy']}"
+        if kind == "Switch Step":
+            events = detail.get("events") or {}
+            done = [
+                f"{name} {state.lower()}"
+                for name, state in events.items()
+                if state not in {"Pending"}
+            ]
+            return (
+                f"platform    {detail['status']}: {', '.join(done[-3:]) or events.get('stage', '')}"
+            )
+        if kind == "Switch Succeeded":
+            return f"succeeded   {detail.get('summary', '')}"
+        if kind == "Switch Rolled Back":
+            return f"rolled back {detail['cause']}"
+        return None
 
     def _weights(self, weights: dict[str, int]) -> str:
         return " | ".join(
@@ -188,13 +215,21 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         second = run_switch(aws, timeline, request, "release-v43")
         _summary(out, second, aws, fleet)
 
+        third, fourth = _ecs_part(aws, timeline, out)
+
         out("")
         out(rule)
-        ok = first["status"] == "SUCCEEDED" and second["record"]["status"] == "ROLLED_BACK"
+        ok = (
+            first["status"] == "SUCCEEDED"
+            and second["record"]["status"] == "ROLLED_BACK"
+            and third["record"]["status"] == "SUCCEEDED"
+            and fourth["record"]["status"] == "ROLLED_BACK"
+        )
         out(
             "result     "
             + (
-                "switch 1 moved all traffic to v42; switch 2 was rolled back, traffic stayed on v42"
+                "EC2: v42 went live, v43 was rolled back by its alarm (traffic stayed on v42)\n"
+                "           ECS: web:2 went live through CodeDeploy, web:3 was rolled back by its hook"
                 if ok
                 else "UNEXPECTED: see the output above"
             )
@@ -263,3 +298,64 @@ def _summary(
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _ecs_part(
+    aws: Emulator, timeline: Timeline, out: Callable[[str], None]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Switches 3 and 4: an ECS service released through CodeDeploy blue/green."""
+    from .ecs_fleet import build_ecs_fleet
+
+    aws.codedeploy_emulation.background = True
+    ecs = build_ecs_fleet(aws, name="web")
+    out("")
+    out(f"fleet      ECS service {ecs.service} (CodeDeploy blue/green), ALB {ecs.dns_name}")
+    out(
+        f"           runs web:1 behind {_serving(aws, ecs)}; hooks: the stack's CodeDeployHook_* functions"
+    )
+    request: dict[str, Any] = {
+        "platform": "ECS",
+        "mode": "codedeploy",
+        "cluster": ecs.cluster,
+        "service": ecs.service,
+        "taskDefinition": ecs.release,
+        "container": {"name": "app", "port": 80},
+        "strategy": {"type": "canary", "percent": 10, "bakeSeconds": 300},
+        "codeDeploy": {"application": ecs.application, "deploymentGroup": ecs.deployment_group},
+        "requestedBy": "demo@example.com",
+    }
+    out("")
+    out(
+        "switch 3   release web:2: CodeDeploy canary 10% for 5 minutes, hooks probe the test listener"
+    )
+    third = run_switch(aws, timeline, request, "web-2")
+    _ecs_summary(out, third, aws, ecs)
+
+    out("")
+    out(
+        "switch 4   release web:3 (new image on web:2's definition); it answers 503 to the hooks' probes"
+    )
+    aws.alb_http.respond(ecs.blue_arn, status=503, body="upstream connect error")
+    request.update(image="example/web:3", taskDefinition=ecs.release)
+    fourth = run_switch(aws, timeline, request, "web-3")
+    _ecs_summary(out, fourth, aws, ecs)
+    return third, fourth
+
+
+def _serving(aws: Emulator, ecs: Any) -> str:
+    return ", ".join(f"{name} {weight}%" for name, weight in ecs.serving(aws).items())
+
+
+def _ecs_summary(out: Callable[[str], None], run: dict[str, Any], aws: Emulator, ecs: Any) -> None:
+    record = run["record"]
+    out(
+        f"  => {record['status']}  ({run['transitions']} state transitions, {run['real_seconds']:.1f} s real)"
+    )
+    if record["status"] != "SUCCEEDED":
+        out(f"     cause: {record.get('outcome', {}).get('cause') or run['cause']}")
+    service = aws.client("ecs").describe_services(cluster=ecs.cluster, services=[ecs.service])[
+        "services"
+    ][0]
+    out(
+        f"     now  production -> {_serving(aws, ecs)}; service runs {service['taskDefinition'].rsplit('/', 1)[-1]}"
+    )

@@ -219,6 +219,35 @@ def install_thread_local_environ() -> ThreadLocalEnviron:
     return os.environ  # type: ignore[return-value]
 
 
+# Threads a function starts (a ThreadPoolExecutor running checks against a deadline)
+# live in its sandbox: same environment, same log stream. Threads the emulator or moto
+# start while a function runs (an execution, a CodeDeploy flow) do not.
+_HOST_MODULES = ("moto", "bluegreen_emulator", "werkzeug", "socketserver", "http.server")
+_original_thread_start = threading.Thread.start
+
+
+def _start_in_sandbox(self: threading.Thread) -> None:
+    environ = os.environ
+    overlay = environ.overlay if isinstance(environ, ThreadLocalEnviron) else None
+    buffer = getattr(_ROUTING, "buffer", None)
+    target = getattr(self, "_target", None)
+    module = getattr(target, "__module__", "") or ""
+    if (overlay is not None or buffer is not None) and not module.startswith(_HOST_MODULES):
+        run = self.run
+
+        def run_in_sandbox() -> None:
+            if isinstance(environ, ThreadLocalEnviron):
+                environ.overlay = overlay
+            _ROUTING.buffer = buffer
+            run()
+
+        self.run = run_in_sandbox  # type: ignore[method-assign]
+    _original_thread_start(self)
+
+
+threading.Thread.start = _start_in_sandbox  # type: ignore[method-assign]
+
+
 class LambdaRuntime:
     """Registry and invoker of the emulated stack's functions."""
 

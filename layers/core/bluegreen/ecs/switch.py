@@ -199,7 +199,7 @@ def begin(plan_: Mapping[str, Any], deps: EcsDeps) -> dict[str, Any]:
             "mode": request["mode"],
             "service": plan_["serviceArn"],
             "from": plan_["from"],
-            "to": plan_["to"],
+            "to": plan_["to"] or f"{request['taskDefinition']} + image {request['image']}",
             "steps": [s["percent"] for s in request["steps"]],
             "requestedBy": request["requestedBy"],
         },
@@ -377,6 +377,16 @@ def observe(plan_: Mapping[str, Any], progress: Mapping[str, Any], deps: EcsDeps
         deps.records.append_step(
             plan_["deploymentId"],
             {"phase": "platform", "status": status, "events": events, "at": records.now_iso()},
+        )
+        deps.announcer.announce(
+            announce.STEP,
+            {
+                "deploymentId": plan_["deploymentId"],
+                "platform": "ECS",
+                "status": status,
+                "events": events,
+                "index": polls - 1,
+            },
         )
     max_polls = plan_["request"]["monitor"]["maxPolls"]
     if not ended and polls >= max_polls:
