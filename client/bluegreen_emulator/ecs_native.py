@@ -538,8 +538,8 @@ class EcsNativeEmulation(FlowDriver):
             if dep.status in TERMINAL or dep.status.startswith("ROLLBACK"):
                 raise _error("ConflictException", f"the service deployment is {dep.status}")
             dep.status = "ROLLBACK_REQUESTED" if stop_type == "ROLLBACK" else "STOP_REQUESTED"
-            if not self.throw(arn, _Rollback("stopped by StopServiceDeployment", stop_type)):
-                raise _error("ThrottlingException", "the service deployment is busy; retry")
+        # delivered now, or right after the step that is running (ECS acts asynchronously)
+        self.throw(arn, _Rollback("stopped by StopServiceDeployment", stop_type))
         return {"serviceDeploymentArn": arn}
 
 
