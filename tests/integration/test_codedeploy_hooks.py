@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from bluegreen_emulator import Emulator
-from bluegreen_emulator.codedeploy import HOOK_EVENTS, appspec_content
+from bluegreen_emulator import Clock, Emulator
+from bluegreen_emulator.codedeploy import HOOK_EVENTS, Flow, FlowDriver, appspec_content
 from bluegreen_emulator.ecs_fleet import EcsFleet, build_ecs_fleet
 from tests.conftest import EVENTS, load_event
 
@@ -300,3 +301,29 @@ def test_an_alarm_firing_during_the_canary_stops_the_shift_and_rolls_back(aws: E
     assert "AllowTraffic: green 100%" not in [s for _, s in emulation.steps]
     assert fleet.serving(aws) == {"web-blue": 100}
     assert reports(aws, deployment_id) == [(e, "Succeeded") for e in HOOK_EVENTS[:4]]
+
+
+def test_a_stop_requested_while_a_step_runs_is_delivered_right_after_it() -> None:
+    # Given a flow whose second step asks to stop it, as a function calling StopDeployment
+    # while CodeDeploy invokes it would (no lock is held while a step runs)
+    driver = FlowDriver(SimpleNamespace(clock=Clock()))  # type: ignore[arg-type]
+    seen: list[object] = []
+
+    def flow() -> Flow:
+        try:
+            yield "one"
+            seen.append(driver.throw("d-1", RuntimeError("stop")))
+            yield "two"
+            yield "three"
+        except RuntimeError:
+            seen.append("stopped")
+            yield "rolled back"
+
+    driver.start_flow("d-1", flow())
+
+    # When the flow runs to its end
+    driver.run_until_done("d-1")
+
+    # Then the request was accepted as pending, and delivered before any further step
+    assert seen == [False, "stopped"]
+    assert [step for _, step in driver.steps] == ["one", "rolled back"]
