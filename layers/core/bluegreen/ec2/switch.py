@@ -320,12 +320,19 @@ def shift(plan_: Mapping[str, Any], index: int, deps: Ec2Deps) -> dict[str, Any]
     approved = None
     if index == 0 and plan_.get("needsApproval"):  # the approval let this first step happen
         approved = {"approval": {"state": "APPROVED", "at": records.now_iso()}}
-    _record_step(
-        deps,
-        plan_,
-        {"phase": "shift", "index": index, "percent": step["percent"], "observed": observed},
-        approved,
-    )
+    try:
+        _record_step(
+            deps,
+            plan_,
+            {"phase": "shift", "index": index, "percent": step["percent"], "observed": observed},
+            approved,
+        )
+    except records.OutcomeAlreadyDecided:
+        # Ended elsewhere while this write was in flight (an alarm rolled it back and
+        # stopped the execution): nobody will run the machine's Rollback, so undo our
+        # write here, from the snapshot, before saying so.
+        _restore_after_late_write(deps, plan_["deploymentId"])
+        raise
     deps.announcer.announce(
         announce.STEP,
         {
@@ -342,6 +349,11 @@ def shift(plan_: Mapping[str, Any], index: int, deps: Ec2Deps) -> dict[str, Any]
         "bakeSeconds": step["bakeSeconds"],
         "last": step["last"],
     }
+
+
+def _restore_after_late_write(deps: Ec2Deps, deployment_id: str) -> None:
+    snapshot = deps.records.get(deployment_id)["snapshot"]
+    traffic.restore(deps.elbv2, list(snapshot["routes"]) + list(snapshot.get("test") or []))
 
 
 def gate(
