@@ -63,7 +63,7 @@ def as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _ref_id(value: Any) -> str | None:
+def ref_id(value: Any) -> str | None:
     if isinstance(value, Mapping):
         if "Ref" in value:
             return str(value["Ref"])
@@ -79,7 +79,7 @@ def functions(template: Mapping[str, Any], root: Path) -> list[FunctionFacts]:
         if resource["Type"] != "AWS::Lambda::Function":
             continue
         properties = resource["Properties"]
-        role_id = _ref_id(properties.get("Role"))
+        role_id = ref_id(properties.get("Role"))
         if role_id is None or role_id not in resources:
             raise ValueError(f"{logical_id}: its role is not a role of this template")
         role = resources[role_id]["Properties"]
@@ -125,7 +125,7 @@ def _delivery_actions(resources: Mapping[str, Any], function_id: str) -> frozens
         properties = resource.get("Properties", {})
         if resource["Type"] != "AWS::Lambda::EventInvokeConfig":
             continue
-        if _ref_id(properties.get("FunctionName")) != function_id:
+        if ref_id(properties.get("FunctionName")) != function_id:
             continue
         for outcome in ("OnSuccess", "OnFailure"):
             targets.append(
@@ -142,7 +142,7 @@ def _delivery_actions(resources: Mapping[str, Any], function_id: str) -> frozens
 
 
 def _target_kind(resources: Mapping[str, Any], target: Any) -> str | None:
-    ref = _ref_id(target)
+    ref = ref_id(target)
     if ref is not None and ref in resources:
         return _KINDS.get(resources[ref]["Type"])
     if isinstance(target, str) and target.startswith("arn:"):
@@ -155,7 +155,7 @@ def _attached_statements(resources: Mapping[str, Any], role_id: str) -> list[dic
     for resource in resources.values():
         if resource["Type"] not in POLICY_TYPES:
             continue
-        roles = {_ref_id(r) for r in as_list(resource["Properties"].get("Roles"))}
+        roles = {ref_id(r) for r in as_list(resource["Properties"].get("Roles"))}
         if role_id in roles:
             found += as_list(resource["Properties"]["PolicyDocument"]["Statement"])
     return found

@@ -249,3 +249,84 @@ def test_a_policy_that_grants_more_than_the_code_calls_is_caught(
 
 if __name__ == "__main__":  # pragma: no cover - `python tests/unit/test_security_policies.py`
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+# -- the state machine's role against its definition --------------------------------------
+LOG_DELIVERY = {
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}  # fmt: skip
+
+
+def _task_resources(states: dict[str, Any]) -> list[str]:
+    found = []
+    for state in states.values():
+        if isinstance(state.get("Resource"), str):
+            found.append(state["Resource"])
+        for branch in state.get("Branches", []):
+            found += _task_resources(branch["States"])
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                found += _task_resources(state[key]["States"])
+    return found
+
+
+def _integration_action(resource: str) -> str:
+    """`arn:aws:states:::lambda:invoke.waitForTaskToken` -> `lambda:InvokeFunction`."""
+    service_action = resource.split(":::", 1)[1].split(".", 1)[0]
+    if service_action.startswith("aws-sdk:"):
+        service_action = service_action.removeprefix("aws-sdk:")
+    service, _, action = service_action.partition(":")
+    if (service, action) == ("lambda", "invoke"):
+        return "lambda:InvokeFunction"
+    return f"{service}:{action[:1].upper()}{action[1:]}"
+
+
+@pytest.mark.parametrize(
+    "logical_id",
+    sorted(
+        logical_id
+        for logical_id, resource in load_template(TEMPLATE)["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::StateMachine"
+    ),
+)
+def test_each_state_machine_may_invoke_exactly_the_functions_and_services_it_uses(
+    transformed: dict[str, Any], logical_id: str
+) -> None:
+    # Given the machine's definition (its file, with its substitutions) and its role
+    sam = load_template(TEMPLATE)["Resources"][logical_id]["Properties"]
+    definition_text = (ROOT / sam["DefinitionUri"]).read_text(encoding="utf-8")
+    substitutions = sam.get("DefinitionSubstitutions", {})
+    used_functions = {
+        value["Fn::GetAtt"][0]
+        for name, value in substitutions.items()
+        if f"${{{name}}}" in definition_text
+        and isinstance(value, dict)
+        and "Fn::GetAtt" in value
+        and transformed["Resources"][value["Fn::GetAtt"][0]]["Type"] == "AWS::Lambda::Function"
+    }
+    needed = {
+        _integration_action(r)
+        for r in _task_resources(json.loads(definition_text)["States"])
+        if r.startswith("arn:aws:states:::")
+    }
+    role_id = policies.ref_id(transformed["Resources"][logical_id]["Properties"]["RoleArn"])
+    role = transformed["Resources"][role_id]["Properties"]
+    statements = [
+        statement
+        for policy in role.get("Policies", [])
+        for statement in policies.as_list(policy["PolicyDocument"]["Statement"])
+    ]
+    granted = {a for s in statements for a in policies.as_list(s["Action"])}
+    invocable = {
+        policies.ref_id(r)
+        for s in statements
+        if "lambda:InvokeFunction" in policies.as_list(s["Action"])
+        for r in policies.as_list(s["Resource"])
+    }
+
+    # Then it may invoke exactly the functions its definition names
+    assert invocable == used_functions
+    # and it is granted exactly the service integrations its states use (plus log delivery)
+    assert granted - LOG_DELIVERY == needed
