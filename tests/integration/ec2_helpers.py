@@ -6,11 +6,12 @@ tests assert outcomes, not internals. Weights are reported by colour (`blue`/`gr
 so an assertion reads like the timeline a person would write.
 
 `AwsCalls` hooks every boto3 client the *functions* create (the layer's `Clients`) with
-botocore `before-call`/`after-call` handlers: it records each call (which function made
-it, which service and operation), can fail a chosen call with a throttling
-`ClientError`, can alter what a call returns, and checks every weight written to the
-load balancer against the target health at that moment. Test and emulator clients are
-not hooked, so observing never disturbs the switch.
+botocore event handlers: `before-call` records each call (which function made it, which
+service and operation) and can fail a chosen one with a throttling `ClientError` (as AWS
+answers after the SDK's own retries); `after-call` can alter what a call returns;
+`before-parameter-build` notes every weight a Modify* call writes, with the groups that
+had a healthy target at that moment. Test and emulator clients are not hooked, so
+observing never disturbs the switch.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
 
 ALL_ON_BLUE = {"blue": 100, "green": 0}
 ALL_ON_GREEN = {"blue": 0, "green": 100}
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 # -- running a switch ----------------------------------------------------------------------
