@@ -144,6 +144,13 @@ def test_a_hook_that_fails_rolls_the_deployment_back_to_the_original_task_set(
     }
     assert events["AfterAllowTestTraffic"] == "Failed"
     assert events["AllowTraffic"] == "Skipped"
+    # and the hook left its reason where the deployment's record can name it
+    verdict = aws.client("dynamodb").get_item(
+        TableName=aws.output("DeploymentsTableName"),
+        Key={"pk": {"S": f"HOOKVERDICT#{deployment_id}"}, "sk": {"S": "AfterAllowTestTraffic"}},
+    )["Item"]
+    assert verdict["status"]["S"] == "Failed"
+    assert "status 503, expected 200" in verdict["reason"]["S"]
 
 
 def test_stop_deployment_with_auto_rollback_puts_traffic_back_and_ends_stopped(

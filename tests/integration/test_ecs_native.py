@@ -119,6 +119,16 @@ def test_a_failing_check_rolls_back_and_the_traffic_hooks_rerun_idempotently(aws
     assert "status 503" in described["rollback"]["reason"]
     assert fleet.serving(aws) == {"web-blue": 100}
     assert fleet.serving(aws, fleet.test_listener_arn) == {"web-blue": 100}
+    # and the failed stage's verdict is recorded apart from the rollback's answers
+    table, dynamodb = aws.output("DeploymentsTableName"), aws.client("dynamodb")
+    verdicts = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"HOOKVERDICT#{arn}"}},
+    )["Items"]
+    by_stage = {v["sk"]["S"]: v["status"]["S"] for v in verdicts}
+    assert by_stage["POST_TEST_TRAFFIC_SHIFT"] == "FAILED"
+    assert by_stage["PRODUCTION_TRAFFIC_SHIFT#ROLLBACK"] == "SUCCEEDED"
 
     # and a repeated rollback invocation gets the same answer, without running again
     rollback_call = aws.ecs_emulation.hook_calls[-1]

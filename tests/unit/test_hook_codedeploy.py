@@ -233,3 +233,27 @@ def test_a_replacement_still_starting_is_polled_until_steady() -> None:
     )
     assert statuses(clients) == ["Succeeded"]
     assert naps == [5]
+
+
+def test_the_verdict_and_its_reason_are_recorded_for_the_deployment_record() -> None:
+    clients = FakeClients()
+    clients.elbv2.health[
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/2222"
+    ] = ["unhealthy"]
+    answer_codedeploy_hook(
+        EVENT, FakeContext(), deps(clients, settings=settings("BeforeAllowTraffic"))
+    )
+    item = clients.dynamodb.items[("HOOKVERDICT#d-ABCDEFGHI", "BeforeAllowTraffic")]
+    assert item["status"] == {"S": "Failed"}
+    assert "web-green: 0/1 healthy, need at least 1" in item["reason"]["S"]
+
+
+def test_a_verdict_that_cannot_be_recorded_does_not_stop_the_answer() -> None:
+    clients = FakeClients()
+
+    def unavailable(**_: Any) -> None:
+        raise client_error("ProvisionedThroughputExceededException", "PutItem")
+
+    clients.dynamodb.put_item = unavailable  # type: ignore[method-assign]
+    answer_codedeploy_hook(EVENT, FakeContext(), deps(clients))
+    assert statuses(clients) == ["Succeeded"]

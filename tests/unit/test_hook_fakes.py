@@ -168,6 +168,10 @@ class FakeDynamo:
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
 
+    def put_item(self, TableName: str, Item: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.items[(Item["pk"]["S"], Item["sk"]["S"])] = Item
+        return {}
+
     def get_item(self, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
         item = self.items.get((Key["pk"]["S"], Key["sk"]["S"]))
         return {"Item": item} if item else {}

@@ -32,6 +32,7 @@ from .errors import HookReportFailed, MalformedHookEvent, NotAnEcsDeployment
 from .guard import Once, within
 from .loader import load_codedeploy_config
 from .settings import CodeDeployHookSettings
+from .verdicts import VerdictLog
 
 logger = Logger(child=True)
 SUCCEEDED, FAILED = "Succeeded", "Failed"
@@ -105,12 +106,23 @@ def answer_codedeploy_hook(event: Any, context: Any, deps: CodeDeployHookDeps) -
         problem = f"function misconfigured: {error}"
         return _answer(reporter, lambda: (Outcome.FAILED, problem))
     once = Once(_store(deps, settings), "LifecycleEventHookExecutionId", context)
+    verdicts = VerdictLog(
+        deps.clients.dynamodb,
+        settings.DEPLOYMENTS_TABLE,
+        hook.deployment_id,
+        settings.LIFECYCLE_EVENT,
+    )
     return once.run(
-        event, lambda: _answer(reporter, lambda: _evaluate(hook, settings, context, deps))
+        event,
+        lambda: _answer(reporter, lambda: _evaluate(hook, settings, context, deps), verdicts),
     )
 
 
-def _answer(reporter: Reporter, evaluate: Callable[[], tuple[Outcome, str]]) -> dict[str, Any]:
+def _answer(
+    reporter: Reporter,
+    evaluate: Callable[[], tuple[Outcome, str]],
+    verdicts: VerdictLog | None = None,
+) -> dict[str, Any]:
     status, reason = FAILED, "the hook ended before reaching a verdict"
     try:
         outcome, reason = evaluate()
@@ -122,6 +134,8 @@ def _answer(reporter: Reporter, evaluate: Callable[[], tuple[Outcome, str]]) -> 
         reason = f"unexpected {type(error).__name__}: {error}"
     finally:
         reporter.report(status, reason)
+    if verdicts is not None:  # after the answer: the record never delays or prevents it
+        verdicts.write(status, reason)
     return {"status": status, "reason": reason}
 
 

@@ -32,6 +32,7 @@ from .errors import MalformedHookEvent
 from .guard import Once, within
 from .loader import load_ecs_native_config
 from .settings import EcsNativeHookSettings
+from .verdicts import VerdictLog
 
 logger = Logger(child=True)
 SUCCEEDED, FAILED, IN_PROGRESS = "SUCCEEDED", "FAILED", "IN_PROGRESS"
@@ -137,12 +138,19 @@ def _answer(
 ) -> dict[str, Any]:
     budget = context.get_remaining_time_in_millis() / 1000 - settings.HOOK_TIME_MARGIN_SECONDS
     try:
-        return within(budget, lambda: _evaluate(hook, settings, Deadline.after(budget), deps))
+        answer = within(budget, lambda: _evaluate(hook, settings, Deadline.after(budget), deps))
     except BlueGreenError as error:
-        return _response(FAILED, f"{type(error).__name__}: {error}", hook.hook_details)
+        answer = _response(FAILED, f"{type(error).__name__}: {error}", hook.hook_details)
     except Exception as error:  # the unexpected-error path: the answer is FAILED
         logger.exception("unexpected error while checking")
-        return _response(FAILED, f"unexpected {type(error).__name__}: {error}", hook.hook_details)
+        answer = _response(FAILED, f"unexpected {type(error).__name__}: {error}", hook.hook_details)
+    details = answer["hookDetails"]
+    stage = hook.stage + ("#ROLLBACK" if details.get("rollback") else "")
+    verdicts = VerdictLog(
+        deps.clients.dynamodb, settings.DEPLOYMENTS_TABLE, hook.resource_arn, stage
+    )
+    verdicts.write(answer["hookStatus"], str(details.get("reason", "")))
+    return answer
 
 
 def _evaluate(
@@ -153,7 +161,9 @@ def _evaluate(
     if status in ROLLING_BACK:
         logger.info("rollback in progress: nothing to verify", stage=hook.stage)
         return _response(
-            SUCCEEDED, f"deployment is {status}: no checks during a rollback", hook.hook_details
+            SUCCEEDED,
+            f"deployment is {status}: no checks during a rollback",
+            {**hook.hook_details, "rollback": True},
         )
     cluster, service = hook.cluster_and_service
     config = load_ecs_native_config(
