@@ -197,3 +197,36 @@ def test_every_ecs_native_events_file_gets_a_hook_status(aws: Emulator) -> None:
         "ecs-native-scale-up": "SUCCEEDED",
         "ecs-native-test-traffic": "SUCCEEDED",
     }
+
+
+def test_a_hook_that_errors_instead_of_answering_rolls_the_deployment_back(aws: Emulator) -> None:
+    # Given a lifecycle hook that raises for this payload (a CodeDeploy hook, by mistake)
+    fleet = build_ecs_fleet(aws, mode="ECS")
+    wrong = aws.function("BeforeInstallHookFunction").arn
+    aws.client("ecs").update_service(
+        cluster=fleet.cluster,
+        service=fleet.service,
+        taskDefinition=fleet.release,
+        deploymentConfiguration={
+            "strategy": "BLUE_GREEN",
+            "lifecycleHooks": [
+                {
+                    "hookTargetArn": wrong,
+                    "roleArn": "arn:aws:iam::123456789012:role/r",
+                    "lifecycleStages": ["POST_SCALE_UP"],
+                }
+            ],
+        },
+    )
+    arn = aws.client("ecs").list_service_deployments(cluster=fleet.cluster, service=fleet.service)[
+        "serviceDeployments"
+    ][0]["serviceDeploymentArn"]
+
+    # When ECS runs the deployment
+    aws.ecs_emulation.run_until_done(arn)
+
+    # Then, as AWS does for an error or a missing hookStatus, it rolled back
+    described = deployment(aws, arn)
+    assert described["status"] == "ROLLBACK_SUCCESSFUL"
+    assert "MalformedHookEvent" in described["rollback"]["reason"]
+    assert fleet.serving(aws) == {"web-blue": 100}
