@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.loaders
 import botocore.session
 from antlr4 import CommonTokenStream, InputStream
+from botocore import endpoint as botocore_endpoint
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend, Statistics
 from moto.codedeploy import responses as codedeploy_responses
@@ -65,6 +66,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "EC2ContainerServiceResponse.update_service": EC2ContainerServiceResponse.update_service,
     "WaitFunction._wait_interval": WaitFunction._wait_interval,
     "retrier_decl.time": retrier_decl.time,  # type: ignore[dict-item]
+    "botocore.endpoint.time": botocore_endpoint.time,  # type: ignore[dict-item]
     "LambdaSimpleBackend.invoke": LambdaSimpleBackend.invoke,
     "Rule.send_to_targets": Rule.send_to_targets,
     "CloudWatchBackend.set_alarm_state": CloudWatchBackend.set_alarm_state,
@@ -115,6 +117,7 @@ def apply() -> None:
         _patch_asl_parse_cache()
         _patch_send_task_failure_cause()
         _patch_percentile_statistics()
+        _patch_sdk_retry_backoff()
         _applied = True
 
 
@@ -420,56 +423,6 @@ def _patch_botocore_loader() -> None:
     botocore.session.create_loader = create_loader  # type: ignore[assignment]
 
 
-# 12. moto's ECS ignores `deploymentConfiguration` on CreateService, treats UpdateService
-#     as an instant change, and has no service deployments or revisions
-#     (DescribeServiceDeployments, ListServiceDeployments, DescribeServiceRevisions,
-#     StopServiceDeployment are missing from EC2ContainerServiceResponse). For services
-#     using the ECS deployment controller with a BLUE_GREEN/LINEAR/CANARY strategy, hand
-#     create/update to the emulator's EcsNativeEmulation (ecs_native.py), which runs the
-#     service deployment and its lifecycle hooks, and answer the missing actions there.
-def _patch_ecs_native_blue_green() -> None:
-    from .ecs_native import ACTIONS
-
-    create = ORIGINALS["EC2ContainerServiceResponse.create_service"]
-    update = ORIGINALS["EC2ContainerServiceResponse.update_service"]
-
-    def emulation() -> Any:
-        return getattr(_active, "ecs_emulation", None) if _active is not None else None
-
-    def create_service(self: EC2ContainerServiceResponse) -> Any:
-        result = create(self)
-        if emulation() is not None:
-            service = self.ecs_backend._get_service(
-                self._get_param("cluster", "default"), self._get_param("serviceName")
-            )
-            emulation().service_created(service, self._get_param("deploymentConfiguration"))
-        return result
-
-    def update_service(self: EC2ContainerServiceResponse) -> Any:
-        if emulation() is None:
-            return update(self)
-        cluster = self._get_param("cluster", "default")
-        service = self.ecs_backend._get_service(cluster, self._get_param("service").split("/")[-1])
-        previous = service.task_definition
-        result = update(self)
-        emulation().service_updated(service, previous, self._get_param("deploymentConfiguration"))
-        return result
-
-    def action(name: str) -> Callable[[EC2ContainerServiceResponse], ActionResult]:
-        def method(self: EC2ContainerServiceResponse) -> ActionResult:
-            if emulation() is None:
-                raise NotImplementedError(f"The {name} action has not been implemented")
-            return ActionResult(getattr(emulation(), name)(self._get_param))
-
-        method.__name__ = name
-        return method
-
-    EC2ContainerServiceResponse.create_service = create_service  # type: ignore[method-assign]
-    EC2ContainerServiceResponse.update_service = update_service  # type: ignore[method-assign]
-    for name in ACTIONS:
-        setattr(EC2ContainerServiceResponse, name, action(name))
-
-
 # 15. StopExecution does not end an execution waiting in a `.waitForTaskToken` task:
 #     ExecutionWorker.stop marks the program stopped, but the task keeps waiting on its
 #     callback endpoint (with no TimeoutSeconds: forever), so it stays RUNNING; woken, the
@@ -529,6 +482,56 @@ def _patch_asl_parse_cache() -> None:
     AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign,assignment]
 
 
+# 12. moto's ECS ignores `deploymentConfiguration` on CreateService, treats UpdateService
+#     as an instant change, and has no service deployments or revisions
+#     (DescribeServiceDeployments, ListServiceDeployments, DescribeServiceRevisions,
+#     StopServiceDeployment are missing from EC2ContainerServiceResponse). For services
+#     using the ECS deployment controller with a BLUE_GREEN/LINEAR/CANARY strategy, hand
+#     create/update to the emulator's EcsNativeEmulation (ecs_native.py), which runs the
+#     service deployment and its lifecycle hooks, and answer the missing actions there.
+def _patch_ecs_native_blue_green() -> None:
+    from .ecs_native import ACTIONS
+
+    create = ORIGINALS["EC2ContainerServiceResponse.create_service"]
+    update = ORIGINALS["EC2ContainerServiceResponse.update_service"]
+
+    def emulation() -> Any:
+        return getattr(_active, "ecs_emulation", None) if _active is not None else None
+
+    def create_service(self: EC2ContainerServiceResponse) -> Any:
+        result = create(self)
+        if emulation() is not None:
+            service = self.ecs_backend._get_service(
+                self._get_param("cluster", "default"), self._get_param("serviceName")
+            )
+            emulation().service_created(service, self._get_param("deploymentConfiguration"))
+        return result
+
+    def update_service(self: EC2ContainerServiceResponse) -> Any:
+        if emulation() is None:
+            return update(self)
+        cluster = self._get_param("cluster", "default")
+        service = self.ecs_backend._get_service(cluster, self._get_param("service").split("/")[-1])
+        previous = service.task_definition
+        result = update(self)
+        emulation().service_updated(service, previous, self._get_param("deploymentConfiguration"))
+        return result
+
+    def action(name: str) -> Callable[[EC2ContainerServiceResponse], ActionResult]:
+        def method(self: EC2ContainerServiceResponse) -> ActionResult:
+            if emulation() is None:
+                raise NotImplementedError(f"The {name} action has not been implemented")
+            return ActionResult(getattr(emulation(), name)(self._get_param))
+
+        method.__name__ = name
+        return method
+
+    EC2ContainerServiceResponse.create_service = create_service  # type: ignore[method-assign]
+    EC2ContainerServiceResponse.update_service = update_service  # type: ignore[method-assign]
+    for name in ACTIONS:
+        setattr(EC2ContainerServiceResponse, name, action(name))
+
+
 # 13. moto's SendTaskFailure drops `cause` (StepFunctionResponse.send_task_failure passes
 #     only the token and `error` on), so a rejected approval's reason never reaches the
 #     execution. Pass the cause too, as Step Functions does.
@@ -573,3 +576,11 @@ def _is_percentile(stat: str) -> bool:
         return stat.startswith("p") and 0 < float(stat[1:]) <= 100
     except ValueError:
         return False
+
+
+# botocore (not moto): the SDK retries a throttled or failed call after sleeping
+# `time.sleep(delay)` in botocore.endpoint.Endpoint._needs_retry. Inside the emulated
+# account that back-off is emulated time too, so a function retrying a call that the
+# tests made fail takes no real seconds. Outside an emulator botocore sleeps as shipped.
+def _patch_sdk_retry_backoff() -> None:
+    botocore_endpoint.time = _ClockTime(ORIGINALS["botocore.endpoint.time"])  # type: ignore[assignment]

@@ -301,24 +301,56 @@ def test_bad_ecs_input_is_refused_before_anything_changes(
         aws.stop()
 
 
-# The AWS calls of each mode's path where a failure changes what happens next: before
-# the platform starts (nothing to undo), while it starts (undo must find it), while
-# it runs (stop with rollback), after it ended (record and unlock anyway). The hooks'
-# own faults are covered by the hook tests; plan-time reads by the bad-input tests.
+# Every AWS call the switch's own functions make on each mode's path (recorded from a
+# successful run of each mode; the hooks' faults are covered by the hook tests).
+_READ = [
+    ("PlanFunction", "ecs", "DescribeServices"),
+    ("PlanFunction", "ecs", "DescribeTaskDefinition"),
+]
+_BEGIN = [
+    ("PlanFunction", "cloudwatch", "DescribeAlarms"),
+    ("EcsBeginFunction", "dynamodb", "TransactWriteItems"),
+    ("EcsBeginFunction", "events", "PutEvents"),
+]
+_FINISH = [
+    ("EcsFinishFunction", "dynamodb", "GetItem"),
+    ("EcsFinishFunction", "dynamodb", "UpdateItem"),
+    ("EcsFinishFunction", "dynamodb", "DeleteItem"),
+    ("EcsFinishFunction", "events", "PutEvents"),
+]
 PATH_CALLS = {
     "codedeploy": [
-        Call("PlanFunction", "ecs", "DescribeServices"),
-        Call("EcsBeginFunction", "dynamodb", "TransactWriteItems"),
-        Call("EcsStartFunction", "codedeploy", "CreateDeployment"),
-        Call("EcsStartFunction", "dynamodb", "PutItem"),
-        Call("EcsObserveFunction", "codedeploy", "GetDeployment"),
-        Call("EcsFinishFunction", "dynamodb", "UpdateItem"),
+        Call(*c)
+        for c in [
+            *_READ,
+            ("PlanFunction", "codedeploy", "GetDeploymentGroup"),
+            *_BEGIN,
+            ("EcsStartFunction", "codedeploy", "CreateDeployment"),
+            ("EcsStartFunction", "dynamodb", "PutItem"),
+            ("EcsStartFunction", "dynamodb", "UpdateItem"),
+            ("EcsStartFunction", "dynamodb", "GetItem"),
+            ("EcsObserveFunction", "codedeploy", "GetDeployment"),
+            ("EcsObserveFunction", "codedeploy", "ListDeploymentTargets"),
+            ("EcsObserveFunction", "codedeploy", "BatchGetDeploymentTargets"),
+            ("EcsObserveFunction", "dynamodb", "UpdateItem"),
+            ("EcsObserveFunction", "events", "PutEvents"),
+            *_FINISH,
+        ]
     ],
     "ecs-native": [
-        Call("EcsStartFunction", "ecs", "UpdateService"),
-        Call("EcsStartFunction", "ecs", "ListServiceDeployments"),
-        Call("EcsObserveFunction", "ecs", "DescribeServiceDeployments"),
-        Call("EcsFinishFunction", "dynamodb", "DeleteItem"),
+        Call(*c)
+        for c in [
+            *_READ,
+            *_BEGIN,
+            ("EcsStartFunction", "ecs", "UpdateService"),
+            ("EcsStartFunction", "ecs", "ListServiceDeployments"),
+            ("EcsStartFunction", "dynamodb", "UpdateItem"),
+            ("EcsStartFunction", "dynamodb", "GetItem"),
+            ("EcsObserveFunction", "ecs", "DescribeServiceDeployments"),
+            ("EcsObserveFunction", "dynamodb", "UpdateItem"),
+            ("EcsObserveFunction", "events", "PutEvents"),
+            *_FINISH,
+        ]
     ],
 }
 

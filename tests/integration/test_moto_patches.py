@@ -871,3 +871,38 @@ def test_a_disabled_rule_delivers_nothing(probe: Emulator) -> None:
     events.enable_rule(Name="echo-disabled")
     events.put_events(Entries=[{"Source": "probe", "DetailType": "x", "Detail": "{}"}])
     assert len(_invocations(probe, "EchoFunction")) == 1
+
+
+def test_sdk_retry_back_off_takes_emulated_time(probe: Emulator) -> None:
+    # Given botocore still sleeps between retries through its endpoint module's `time`
+    from botocore import endpoint as botocore_endpoint
+    from botocore.awsrequest import AWSResponse
+
+    assert "time.sleep(" in inspect.getsource(botocore_endpoint.Endpoint._needs_retry)
+    assert botocore_endpoint.time is not patches.ORIGINALS["botocore.endpoint.time"]
+    assert isinstance(botocore_endpoint.time, patches._ClockTime)
+    # and a DynamoDB endpoint that answers every request with a throttling error
+    client = probe.client("dynamodb")
+    attempts: list[int] = []
+
+    class Raw:
+        def stream(self, **_: object) -> Iterator[bytes]:
+            yield (
+                b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException",'
+                b'"message":"slow down"}'
+            )
+
+    def throttle(request: object, **_: object) -> AWSResponse:
+        attempts.append(1)
+        return AWSResponse("https://dynamodb.invalid/", 400, {}, Raw())
+
+    client.meta.events.register("before-send.dynamodb.ListTables", throttle)
+    waited_before = probe.clock.waited
+    started = time.monotonic()
+    # When the client calls it
+    with pytest.raises(client.exceptions.ClientError):
+        client.list_tables()
+    # Then it retried with back-off, and the back-off was emulated time, not real time
+    assert len(attempts) > 1
+    assert probe.clock.waited > waited_before
+    assert time.monotonic() - started < 1
