@@ -206,6 +206,8 @@ def test_a_failing_hook_ends_rolled_back_with_a_record_naming_the_hook(
         "ROLLBACK_SUCCESSFUL",
         "STOPPED",
     }
+    # and the failing hook's own reason: what its probe got
+    assert "503" in record["outcome"]["cause"], record["outcome"]["cause"]
     assert lock_free(aws, fleet)
 
 

@@ -23,6 +23,7 @@ from .. import announce, records
 from ..ec2.gates import alarm_states
 from ..errors import BlueGreenError, InvalidInput
 from ..hooks.loader import CONFIG_PK, CONFIG_SK
+from ..hooks.verdicts import VERDICT_PK
 from ..records import Records
 
 HOOK_EVENTS = (
@@ -190,6 +191,8 @@ def begin(plan_: Mapping[str, Any], deps: EcsDeps) -> dict[str, Any]:
             "snapshot": {"routes": [], "test": None},
         },
         rollback=_rollback_target(plan_, None),
+        # held while the platform may still be deploying: the monitor's timeout
+        hold_seconds=int(request["monitor"]["timeoutSeconds"]),
     )
     deps.announcer.announce(
         announce.STARTED,
@@ -431,14 +434,18 @@ def finish(plan_: Mapping[str, Any], progress: Mapping[str, Any], deps: EcsDeps)
         }
     else:
         status, detail_type = records.ROLLED_BACK, announce.ROLLED_BACK
+        hooks = hook_verdicts(deps, progress["reference"])
+        failed = [h for h in hooks if h["status"].upper() not in {"SUCCEEDED", "PASSED"}]
+        why = "; ".join(f"hook {h['event']} {h['status']}: {h['reason']}" for h in failed)
         outcome = {
             "failedAt": "platform",
             "cause": (
                 f"{plan_['mode']} deployment {progress['reference']} ended "
-                f"{progress['status']}: {progress.get('reason', '')}"
+                f"{progress['status']}: {why or progress.get('reason', '')}"
             ).strip(),
             "platformStatus": progress["status"],
             "events": progress.get("events", {}),
+            "hooks": hooks,
         }
     try:
         deps.records.claim_outcome(deployment_id, status, outcome)
@@ -454,6 +461,23 @@ def finish(plan_: Mapping[str, Any], progress: Mapping[str, Any], deps: EcsDeps)
     if status != records.SUCCEEDED:
         result["error"] = "SwitchRolledBack.PlatformDeploymentFailed"
     return result
+
+
+def hook_verdicts(deps: EcsDeps, reference: str) -> list[dict[str, str]]:
+    """What each hook answered for this platform deployment, and why (one Query)."""
+    response = deps.dynamodb.query(
+        TableName=deps.table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": VERDICT_PK.format(reference)}},
+    )
+    return [
+        {
+            "event": item["sk"]["S"],
+            "status": item["status"]["S"],
+            "reason": item.get("reason", {}).get("S", ""),
+        }
+        for item in response.get("Items", [])
+    ]
 
 
 def abort(

@@ -133,9 +133,14 @@ def _answer(
         logger.exception("unexpected error while checking")
         reason = f"unexpected {type(error).__name__}: {error}"
     finally:
-        reporter.report(status, reason)
-    if verdicts is not None:  # after the answer: the record never delays or prevents it
-        verdicts.write(status, reason)
+        # The verdict is written just before the answer, so whoever sees CodeDeploy end the
+        # deployment can also read why; the write is best effort and cannot prevent the
+        # answer (it never raises a client error, and the report runs in `finally`).
+        try:
+            if verdicts is not None:
+                verdicts.write(status, reason)
+        finally:
+            reporter.report(status, reason)
     return {"status": status, "reason": reason}
 
 
