@@ -260,15 +260,29 @@ def _patch_alarm_state_events() -> None:
 
 # 7. Keep a journal of every event put on any bus (EventsBackend.put_events), so the demo
 #    and the tests can read what the stack announced without a subscriber of their own.
+def _is_json(text: Any) -> bool:
+    try:
+        json.loads(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _patch_event_journal() -> None:
     original = ORIGINALS["EventsBackend.put_events"]
 
     def put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = original(self, events)
-        if _active is not None:
-            for event, entry in zip(events, entries, strict=False):
-                if "EventId" in entry:
+        # Journal before delivery: targets run synchronously inside put_events, and a
+        # reader of the journal must see a cause (the alarm) before its effects.
+        if _active is not None and len(events) <= 10:
+            for event in events:
+                if (
+                    event.get("Source")
+                    and event.get("DetailType")
+                    and _is_json(event.get("Detail"))
+                ):
                     _active.journal_event(event)
+        entries: list[dict[str, Any]] = original(self, events)
         return entries
 
     EventsBackend.put_events = put_events  # type: ignore[method-assign]
