@@ -21,6 +21,7 @@ from typing import Any
 
 from .codedeploy import forward
 from .emulator import Emulator
+from .fleet import build_alb_network
 
 
 @dataclass
@@ -69,18 +70,9 @@ def build_ecs_fleet(
     desired: int = 2,
     group_alarms: bool = False,
 ) -> EcsFleet:
-    ec2, elbv2, ecs = aws.client("ec2"), aws.client("elbv2"), aws.client("ecs")
-    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(
-            VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=f"{aws.region}{az}"
-        )["Subnet"]["SubnetId"]
-        for i, az in enumerate("ab")
-    ]
-    sg = ec2.create_security_group(GroupName=f"{name}-alb", Description="ALB", VpcId=vpc)["GroupId"]
-    lb = elbv2.create_load_balancer(Name=f"{name}-alb", Subnets=subnets, SecurityGroups=[sg])[
-        "LoadBalancers"
-    ][0]
+    elbv2, ecs = aws.client("elbv2"), aws.client("ecs")
+    network = build_alb_network(aws, name, "10.30")
+    vpc, lb = network.vpc_id, network.load_balancer
     groups = {
         colour: elbv2.create_target_group(
             Name=f"{name}-{colour}",

@@ -67,21 +67,43 @@ class Ec2Fleet:
         return request
 
 
-def build_ec2_fleet(
-    aws: Emulator, name: str = "shop", with_http: bool = True, per_colour: int = 2
-) -> Ec2Fleet:
-    ec2, elbv2, cloudwatch = aws.client("ec2"), aws.client("elbv2"), aws.client("cloudwatch")
-    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+@dataclass
+class AlbNetwork:
+    """A VPC with two subnets in two zones and an internet-facing ALB in them."""
+
+    vpc_id: str
+    subnet_ids: list[str]
+    security_group_id: str
+    load_balancer: dict[str, Any]
+
+    @property
+    def load_balancer_arn(self) -> str:
+        return str(self.load_balancer["LoadBalancerArn"])
+
+
+def build_alb_network(aws: Emulator, name: str, cidr_prefix: str) -> AlbNetwork:
+    """The network every emulated fleet stands in (`cidr_prefix` like "10.20")."""
+    ec2, elbv2 = aws.client("ec2"), aws.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock=f"{cidr_prefix}.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(
-            VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{aws.region}{az}"
+            VpcId=vpc, CidrBlock=f"{cidr_prefix}.{i}.0/24", AvailabilityZone=f"{aws.region}{az}"
         )["Subnet"]["SubnetId"]
         for i, az in enumerate("ab")
     ]
     sg = ec2.create_security_group(GroupName=f"{name}-alb", Description="ALB", VpcId=vpc)["GroupId"]
     lb = elbv2.create_load_balancer(
         Name=f"{name}-alb", Subnets=subnets, SecurityGroups=[sg], Scheme="internet-facing"
-    )["LoadBalancers"][0]["LoadBalancerArn"]
+    )["LoadBalancers"][0]
+    return AlbNetwork(vpc, subnets, sg, lb)
+
+
+def build_ec2_fleet(
+    aws: Emulator, name: str = "shop", with_http: bool = True, per_colour: int = 2
+) -> Ec2Fleet:
+    ec2, elbv2, cloudwatch = aws.client("ec2"), aws.client("elbv2"), aws.client("cloudwatch")
+    network = build_alb_network(aws, name, "10.20")
+    vpc, subnets, lb = network.vpc_id, network.subnet_ids, network.load_balancer_arn
     groups = {}
     instances = {}
     for colour in ("blue", "green"):

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..errors import InvalidInput
+
 
 def healthy_targets(elbv2: Any, target_group_arn: str) -> tuple[int, int, list[str]]:
     """(healthy, registered, problems) of a target group."""
@@ -52,6 +54,23 @@ def alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, dict[str, s
                     "reason": alarm.get("StateReason", ""),
                 }
     return states
+
+
+def refuse_alarms_in_alarm(cloudwatch: Any, names: Sequence[str], allow: bool) -> None:
+    """Before anything changes: every guarding alarm exists, and none is in ALARM
+    unless the request says so (`allowStartInAlarm`)."""
+    if not names:
+        return
+    states = alarm_states(cloudwatch, names)
+    for index, name in enumerate(names):
+        if name not in states:
+            raise InvalidInput(f"alarms[{index}]", f"no CloudWatch alarm named {name!r}")
+    firing = [n for n in names if states[n]["state"] == "ALARM"]
+    if firing and not allow:
+        raise InvalidInput(
+            "alarms",
+            f"{', '.join(firing)} already in ALARM; fix it first or set allowStartInAlarm: true",
+        )
 
 
 def alarm_verdict(cloudwatch: Any, names: Sequence[str]) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def plan(raw: Any, deployment_id: str, execution_arn: str, deps: Ec2Deps) -> dic
     routes = traffic.routes_from(request["listeners"], request["rules"])
     saved = _snapshot_or_refuse(deps.elbv2, routes)
     live, idle = _live_and_idle(request, saved)
-    _check_alarms(deps.cloudwatch, request)
+    gates.refuse_alarms_in_alarm(deps.cloudwatch, request["alarms"], request["allowStartInAlarm"])
     if request["testTraffic"]:
         _snapshot_or_refuse(
             deps.elbv2, traffic.routes_from([request["testTraffic"]["listenerArn"]], [])
@@ -162,22 +162,6 @@ def _only_colour(field: str, route: Mapping[str, Any], pair: list[str]) -> str:
             "one colour; restore the route (or finish the earlier switch) first",
         )
     return on[0]
-
-
-def _check_alarms(cloudwatch: Any, request: Mapping[str, Any]) -> None:
-    names = request["alarms"]
-    if not names:
-        return
-    states = gates.alarm_states(cloudwatch, names)
-    for index, name in enumerate(names):
-        if name not in states:
-            raise InvalidInput(f"alarms[{index}]", f"no CloudWatch alarm named {name!r}")
-    firing = [n for n in names if states[n]["state"] == "ALARM"]
-    if firing and not request["allowStartInAlarm"]:
-        raise InvalidInput(
-            "alarms",
-            f"{', '.join(firing)} already in ALARM; fix it first or set allowStartInAlarm: true",
-        )
 
 
 # -- begin: lock, snapshot, record, guards ---------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .. import announce, records
-from ..ec2.gates import alarm_states
+from ..ec2.gates import refuse_alarms_in_alarm
 from ..errors import BlueGreenError, InvalidInput
 from ..hooks.loader import CONFIG_PK, CONFIG_SK
 from ..hooks.verdicts import VERDICT_PK
@@ -89,7 +89,7 @@ def plan(
     task_definition = _task_definition_arn(deps.ecs, request)
     if request["mode"] == "codedeploy":
         _check_codedeploy_group(deps.codedeploy, request, service)
-    _check_alarms(deps.cloudwatch, request)
+    refuse_alarms_in_alarm(deps.cloudwatch, request["alarms"], request["allowStartInAlarm"])
     return {
         "platform": "ECS",
         "mode": request["mode"],
@@ -152,21 +152,6 @@ def _check_codedeploy_group(
     if service["serviceName"] not in names:
         raise InvalidInput(
             "codeDeploy.deploymentGroup", f"does not deploy service {service['serviceName']}"
-        )
-
-
-def _check_alarms(cloudwatch: Any, request: Mapping[str, Any]) -> None:
-    if not request["alarms"]:
-        return
-    states = alarm_states(cloudwatch, request["alarms"])
-    for index, name in enumerate(request["alarms"]):
-        if name not in states:
-            raise InvalidInput(f"alarms[{index}]", f"no CloudWatch alarm named {name!r}")
-    firing = [n for n in request["alarms"] if states[n]["state"] == "ALARM"]
-    if firing and not request["allowStartInAlarm"]:
-        raise InvalidInput(
-            "alarms",
-            f"{', '.join(firing)} already in ALARM; fix it first or set allowStartInAlarm: true",
         )
 
 
