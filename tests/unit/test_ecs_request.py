@@ -127,3 +127,12 @@ def test_ecs_native_strategies_map_to_the_service_deployment_configuration(
 def test_the_switch_alarms_also_guard_the_hooks() -> None:
     parsed = parse_request(request(hooks={"minHealthy": 2}))
     assert parsed["hooks"] == {"minHealthy": 2, "alarms": ["web-5xx"]}
+
+
+@pytest.mark.parametrize("name", ["switch_request_ecs_codedeploy", "switch_request_ecs_native"])
+def test_the_sample_ecs_requests_in_events_are_valid(name: str) -> None:
+    from tests.conftest import load_event
+
+    parsed = parse_request(load_event(name))
+    assert parsed["platform"] == "ECS"
+    assert parsed["mode"] in {"codedeploy", "ecs-native"}
