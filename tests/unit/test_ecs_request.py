@@ -136,3 +136,17 @@ def test_the_sample_ecs_requests_in_events_are_valid(name: str) -> None:
     parsed = parse_request(load_event(name))
     assert parsed["platform"] == "ECS"
     assert parsed["mode"] in {"codedeploy", "ecs-native"}
+
+
+def test_polling_backs_off_while_the_platform_waits_and_resets_when_it_moves() -> None:
+    from bluegreen.ecs.switch import MAX_POLL_SECONDS, next_delay
+
+    progress = {"delaySeconds": 15, "events": {"AllowTraffic": "InProgress"}}
+    # while nothing changes, each wait doubles, up to the cap
+    delays = []
+    for _ in range(6):
+        progress["delaySeconds"] = next_delay(15, progress, progress["events"])
+        delays.append(progress["delaySeconds"])
+    assert delays == [30, 60, 120, MAX_POLL_SECONDS, MAX_POLL_SECONDS, MAX_POLL_SECONDS]
+    # a lifecycle change brings it back to the request's poll interval
+    assert next_delay(15, progress, {"AllowTraffic": "Succeeded"}) == 15

@@ -131,7 +131,7 @@ def _monitor(value: Any) -> dict[str, int]:
         raise InvalidInput("monitor", "must be an object {pollSeconds, timeoutSeconds}")
     poll = _int(value, "pollSeconds", 5, 300, 15, "monitor")
     timeout = _int(value, "timeoutSeconds", 60, 86400, 7200, "monitor")
-    return {"pollSeconds": poll, "timeoutSeconds": timeout, "maxPolls": max(1, timeout // poll)}
+    return {"pollSeconds": poll, "timeoutSeconds": timeout}
 
 
 def _codedeploy(value: Any) -> dict[str, str]:

@@ -224,7 +224,14 @@ def start(plan_: Mapping[str, Any], deps: EcsDeps) -> dict[str, Any]:
         {"id": reference, "taskDefinition": task_definition},
     )
     _update_guards(plan_, reference, deps)
-    return {"reference": reference, "taskDefinition": task_definition, "polls": 0, "done": False}
+    return {
+        "reference": reference,
+        "taskDefinition": task_definition,
+        "polls": 0,
+        "done": False,
+        "delaySeconds": request["monitor"]["pollSeconds"],
+        "waited": 0,
+    }
 
 
 def _register(ecs: Any, request: Mapping[str, Any]) -> str:
@@ -376,21 +383,38 @@ def observe(plan_: Mapping[str, Any], progress: Mapping[str, Any], deps: EcsDeps
                 "index": polls - 1,
             },
         )
-    max_polls = plan_["request"]["monitor"]["maxPolls"]
-    if not ended and polls >= max_polls:
+    monitor = plan_["request"]["monitor"]
+    waited = int(progress.get("waited", 0)) + int(
+        progress.get("delaySeconds", monitor["pollSeconds"])
+    )
+    if not ended and waited >= monitor["timeoutSeconds"]:
         raise MonitorTimedOut(
-            f"{progress['reference']} still {status} after "
-            f"{plan_['request']['monitor']['timeoutSeconds']} s"
+            f"{progress['reference']} still {status} after {monitor['timeoutSeconds']} s"
         )
     return {
         **progress,
         "polls": polls,
+        "waited": waited,
+        "delaySeconds": next_delay(monitor["pollSeconds"], progress, events),
         "status": status,
         "done": done,
         "ended": ended,
         "reason": reason,
         "events": events,
     }
+
+
+MAX_POLL_SECONDS = 120
+
+
+def next_delay(poll_seconds: int, progress: Mapping[str, Any], events: Any) -> int:
+    """Poll at `poll_seconds` while the platform moves; back off (doubling, up to two
+    minutes) while it waits (a bake, the old task set's termination wait), so a long
+    deployment costs a few state transitions, not hundreds."""
+    if events != progress.get("events"):
+        return poll_seconds
+    previous = int(progress.get("delaySeconds", poll_seconds))
+    return max(poll_seconds, min(previous * 2, MAX_POLL_SECONDS))
 
 
 def _lifecycle_events(codedeploy: Any, deployment_id: str) -> dict[str, str]:
