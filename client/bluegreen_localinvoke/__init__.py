@@ -1,0 +1,1 @@
+"""`make local-invoke`: `sam local invoke` of every function in a locally built Lambda image."""
