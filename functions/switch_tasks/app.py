@@ -30,7 +30,7 @@ def plan(event: Event, context: LambdaContext) -> Event:
     request = parse_request(event.get("input"))
     if request["platform"] == "ECS":
         return ecs_switch.plan(request, deployment_id, execution_arn, ecs())
-    return switch.plan(event["input"], deployment_id, execution_arn, deps())
+    return switch.plan(request, deployment_id, execution_arn, deps())
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")

@@ -10,18 +10,16 @@ State carried between tasks: `$.request` (validated input), `$.plan` (from `plan
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .. import announce, records
-from ..errors import BlueGreenError, InvalidInput
+from ..errors import BlueGreenError, InvalidInput, cause_message
 from ..probes import Fetch, http_fetch, run_probe
 from ..records import Records
 from ..switch.plan import weights_for
-from ..switch.request import parse_request
 from . import gates, revision, traffic
 
 
@@ -50,9 +48,10 @@ class Ec2Deps:
 
 
 # -- plan (first state: read-only) ---------------------------------------------------------
-def plan(raw: Any, deployment_id: str, execution_arn: str, deps: Ec2Deps) -> dict[str, Any]:
-    """Validate the input against the request schema and against AWS; change nothing."""
-    request = parse_request(raw)
+def plan(
+    request: Mapping[str, Any], deployment_id: str, execution_arn: str, deps: Ec2Deps
+) -> dict[str, Any]:
+    """Validate a parsed request (`parse_request`) against AWS; change nothing."""
     routes = traffic.routes_from(request["listeners"], request["rules"])
     saved = _snapshot_or_refuse(deps.elbv2, routes)
     live, idle = _live_and_idle(request, saved)
@@ -495,13 +494,7 @@ _SILENT_ERRORS = {
 
 
 def _cause(failed_at: str, error: Mapping[str, Any]) -> str:
-    raw = str(error.get("Cause") or "")
-    message = raw
-    if raw.startswith("{"):
-        try:
-            message = json.loads(raw).get("errorMessage", raw)
-        except ValueError:
-            message = raw
+    message = cause_message(error)
     name = error.get("Error") or "Error"
     if not message.strip():
         message = (

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from .. import announce, records
 from ..ec2.gates import refuse_alarms_in_alarm
-from ..errors import BlueGreenError, InvalidInput
+from ..errors import BlueGreenError, InvalidInput, cause_message
 from ..hooks.loader import CONFIG_PK, CONFIG_SK
 from ..hooks.verdicts import VERDICT_PK
 from ..records import Records
@@ -507,7 +507,7 @@ def abort(
         if reference
         else "not started"
     )
-    cause = f"{failed_at}: {error.get('Error') or 'Error'}: {_message(error)}"
+    cause = f"{failed_at}: {error.get('Error') or 'Error'}: {cause_message(error)}"
     outcome = {
         "failedAt": failed_at,
         "error": error.get("Error", ""),
@@ -549,13 +549,3 @@ def stop_platform_deployment(deps: EcsDeps, mode: str, reference: str) -> str:
             raise
         return f"{reference} had already ended"
     return f"stop with rollback requested for {reference}"
-
-
-def _message(error: Mapping[str, Any]) -> str:
-    raw = str(error.get("Cause") or "")
-    if raw.startswith("{"):
-        try:
-            return str(json.loads(raw).get("errorMessage", raw))
-        except ValueError:
-            return raw
-    return raw
