@@ -376,3 +376,39 @@ def hooked_layer_clients(calls: AwsCalls) -> Iterator[AwsCalls]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(layer_aws.Clients, "_client", _client)
         yield calls
+
+
+# -- the fixtures of a module that shares one hooked emulator ---------------------------------
+# A module uses them by binding the names (`calls = ec2_helpers.calls_fixture`, ...): one
+# emulator for the module, its functions' clients hooked before their first cold start,
+# a fresh fleet and a clean set of event listeners for each test.
+@pytest.fixture(scope="module", name="calls")
+def calls_fixture() -> Iterator[AwsCalls]:
+    with hooked_layer_clients(AwsCalls()) as hooked:
+        yield hooked
+
+
+@pytest.fixture(scope="module", name="shared_aws")
+def hooked_shared_aws_fixture(calls: AwsCalls) -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        calls.aws = emulator
+        yield emulator
+
+
+@pytest.fixture(name="aws")
+def hooked_aws_fixture(shared_aws: Emulator, calls: AwsCalls) -> Iterator[Emulator]:
+    calls.reset()
+    with fresh_listeners(shared_aws):
+        yield shared_aws
+
+
+@pytest.fixture(scope="module", name="fleets")
+def fleets_fixture(shared_aws: Emulator) -> Fleets:
+    return Fleets(shared_aws)
+
+
+@pytest.fixture(name="fleet")
+def fleet_fixture(fleets: Fleets) -> Iterator[Ec2Fleet]:
+    fleet = fleets.build()
+    yield fleet
+    fleets.retire(fleet)

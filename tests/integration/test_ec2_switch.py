@@ -35,6 +35,7 @@ import pytest
 
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.fleet import Ec2Fleet
+from tests.integration import ec2_helpers
 from tests.integration.ec2_helpers import (
     ALL_ON_BLUE,
     ALL_ON_GREEN,
@@ -87,16 +88,8 @@ def aws(shared_aws: Emulator) -> Iterator[Emulator]:
         yield shared_aws
 
 
-@pytest.fixture(scope="module")
-def fleets(shared_aws: Emulator) -> Fleets:
-    return Fleets(shared_aws)
-
-
-@pytest.fixture
-def fleet(fleets: Fleets) -> Iterator[Ec2Fleet]:
-    fleet = fleets.build()
-    yield fleet
-    fleets.retire(fleet)
+fleets = ec2_helpers.fleets_fixture
+fleet = ec2_helpers.fleet_fixture
 
 
 def _watch_weights_at_each_step(aws: Emulator, fleet: Ec2Fleet) -> list[dict[str, Any]]:

@@ -23,23 +23,20 @@ and fails if the path makes a call the lists below do not name.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.fleet import Ec2Fleet
+from tests.integration import ec2_helpers
 from tests.integration.ec2_helpers import (
     ALL_ON_BLUE,
     ALL_ON_GREEN,
     AwsCalls,
     Call,
-    Fleets,
     Run,
     everything_on,
-    fresh_listeners,
-    hooked_layer_clients,
     locks_and_guards,
     on_announcement,
     on_test_listener,
@@ -139,36 +136,12 @@ def _id(fault: tuple[Call, int]) -> str:
 
 
 # -- one emulator for the module, hooked before its functions' first cold start -------------
-@pytest.fixture(scope="module")
-def calls() -> Iterator[AwsCalls]:
-    with hooked_layer_clients(AwsCalls()) as hooked:
-        yield hooked
-
-
-@pytest.fixture(scope="module")
-def shared_aws(calls: AwsCalls) -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        calls.aws = emulator
-        yield emulator
-
-
-@pytest.fixture
-def aws(shared_aws: Emulator, calls: AwsCalls) -> Iterator[Emulator]:
-    calls.reset()
-    with fresh_listeners(shared_aws):
-        yield shared_aws
-
-
-@pytest.fixture(scope="module")
-def fleets(shared_aws: Emulator) -> Fleets:
-    return Fleets(shared_aws)
-
-
-@pytest.fixture
-def fleet(fleets: Fleets) -> Iterator[Ec2Fleet]:
-    fleet = fleets.build()
-    yield fleet
-    fleets.retire(fleet)
+# one hooked emulator for the module (fixtures from ec2_helpers)
+calls = ec2_helpers.calls_fixture
+shared_aws = ec2_helpers.hooked_shared_aws_fixture
+aws = ec2_helpers.hooked_aws_fixture
+fleets = ec2_helpers.fleets_fixture
+fleet = ec2_helpers.fleet_fixture
 
 
 def _everything_on(aws: Emulator, fleet: Ec2Fleet) -> dict[str, Any]:
