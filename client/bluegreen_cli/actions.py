@@ -1,19 +1,16 @@
-"""What the commands do to a switch: start, plan, approve, abort, restore, list.
+"""What the commands do to a switch: start, plan, approve, abort, roll back, list.
 
 Each action talks to the stack's own resources (its state machine, its table, its
-Rollback function) through the `Aws` clients, and raises `CliError` with what to do
-when it cannot act.
+reaper) through the `Aws` clients, and raises `CliError` with what to do when it cannot
+act.
 
-Abort, and why it is done this way: while the switch waits for approval, abort answers
-the task token with `SendTaskFailure` and the machine's own Catch rolls back. Otherwise
-the execution is stopped (`StopExecution` skips every Catch) and the stack's Rollback
-function is invoked with the deployment id: it restores the snapshot, verifies it by
-read-back, records the outcome and releases the locks, exactly as the machine would.
-A task that was already running when the execution stopped (a Lambda is not
-interrupted by StopExecution) could still write after that restore, so when the history
-shows one in flight, the restore is repeated once that task's timeout has passed; the
-Rollback function is idempotent, so the second call changes nothing unless the late
-write happened.
+Abort stops the execution; the stack's reaper (EventBridge `Execution Status Change`)
+settles it like every other ending: claim, restore, read back, record, release,
+announce. A task already running when the execution stopped cannot undo that: settle
+re-reads traffic after stopping, and a late traffic write undoes itself.
+
+Rollback never replays an ended deployment: after a success it starts a new deployment
+back to the previous release (locked, recorded, announced).
 """
 
 from __future__ import annotations
@@ -21,17 +18,16 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bluegreen.ec2 import gates, traffic
-from bluegreen.records import Records
+from bluegreen.store import ENDED, Deployments
 
 from . import exits
 from .connect import Aws, Stack, call
 from .exits import CliError
-from .progress import error_message, platform, read
+from .progress import error_message, read
 from .status import Snapshot, collect, describe, execution_arn, history_events, record_of
 
 Sleep = Callable[[float], None]
@@ -166,29 +162,19 @@ def abort(
     reason: str,
     sleep: Sleep,
     say: Callable[[str], object] = print,
+    settle_timeout: float = 120.0,
 ) -> Snapshot:
+    """Stop the execution; the stack's reaper settles it (restores traffic, reads it
+    back, records, unlocks), exactly as every other ending. Wait for the record."""
     described = describe(aws, stack, deployment_id)
     if described["status"] != "RUNNING":
         hint = f"see `bluegreen status {deployment_id} --once`"
         if described["status"] == "SUCCEEDED":
-            hint = f"to move traffic back to where it was, `bluegreen rollback {deployment_id}`"
+            hint = f"to go back, `bluegreen rollback {deployment_id}` starts a new deployment"
         raise CliError(
             f"nothing to abort: switch {deployment_id} already ended {described['status']}", hint
         )
     cause = f"aborted by {by}" + (f": {reason}" if reason else "")
-    events = history_events(aws, described["executionArn"])
-    progress = read(events)
-    if progress.waiting_for_approval and progress.approval_token:
-        _answer(
-            aws,
-            deployment_id,
-            "send_task_failure",
-            taskToken=progress.approval_token,
-            error="SwitchAborted",
-            cause=cause,
-        )
-        wait_until_ended(aws, stack, deployment_id, sleep, timeout=300)
-        return collect(aws, stack, deployment_id)
     call(
         aws,
         aws.client("stepfunctions").stop_execution,
@@ -196,88 +182,46 @@ def abort(
         error="SwitchAborted",
         cause=cause,
     )
-    in_flight = _task_in_flight(history_events(aws, described["executionArn"]))
-    failed_at = f"{progress.state or 'a transition'} (aborted)"
-    undo = rollback_function(platform(progress.plan or {}, progress.request))
-    _invoke_rollback(aws, stack, deployment_id, failed_at, cause, undo)
-    if in_flight is not None:
-        scheduled_at, function = in_flight
-        wait = scheduled_at + _timeout_of(aws, function) + 1 - time.time()
-        if wait > 0:
-            say(
-                f"a task ({function.rsplit(':', 1)[-1]}) was running when the switch stopped: "
-                f"restoring again in {int(wait)} s, once it cannot write any more"
-            )
-            sleep(wait)
-        _invoke_rollback(aws, stack, deployment_id, failed_at, cause, undo)
+    say(f"stopped {deployment_id}; waiting for the stack to settle it (restore, read back, record)")
+    _wait_for_record(aws, stack, deployment_id, sleep, settle_timeout)
     return collect(aws, stack, deployment_id)
 
 
-def _task_in_flight(events: Sequence[Mapping[str, Any]]) -> tuple[float, str] | None:
-    """(scheduled at, function) of a Lambda task scheduled and not finished, if any."""
-    pending: tuple[float, str] | None = None
-    for event in events:
-        kind = event["type"]
-        if kind == "TaskScheduled":
-            parameters = json.loads(event["taskScheduledEventDetails"].get("parameters") or "{}")
-            stamp = event["timestamp"]
-            at = stamp.timestamp() if isinstance(stamp, datetime) else time.time()
-            pending = (at, str(parameters.get("FunctionName", "")))
-        elif kind in {"TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskSubmitted"}:
-            pending = None
-    return pending
+def _wait_for_record(
+    aws: Aws, stack: Stack, deployment_id: str, sleep: Sleep, timeout: float
+) -> dict[str, Any] | None:
+    """Poll the record until it ends (or there is none: the switch had not begun)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        record = record_of(aws, stack, deployment_id)
+        if record is None or record.get("status") in ENDED:
+            return record
+        if time.monotonic() > deadline:
+            raise CliError(
+                f"switch {deployment_id} was stopped but is not settled after {int(timeout)} s",
+                "the reaper settles it when EventBridge delivers the execution's end; "
+                f"`bluegreen rollback {deployment_id}` settles it now",
+                exits.RUNNING,
+            )
+        sleep(min(POLL, 1.0))
 
 
-def _timeout_of(aws: Aws, function: str) -> int:
-    try:
-        configuration = call(
-            aws, aws.client("lambda").get_function_configuration, FunctionName=function
-        )
-    except CliError:
-        return 900  # the longest a Lambda can run
-    return int(configuration.get("Timeout", 900))
-
-
-def rollback_function(platform_name: str) -> str:
-    """The stack function that undoes a switch of this platform (logical id)."""
-    return "EcsAbortFunction" if platform_name == "ECS" else "RollbackFunction"
-
-
-def _invoke_rollback(
-    aws: Aws, stack: Stack, deployment_id: str, failed_at: str, cause: str, function: str
-) -> dict[str, Any]:
-    payload = {
-        "deploymentId": deployment_id,
-        "failedAt": failed_at,
-        "error": {"Error": "SwitchAborted", "Cause": cause},
-    }
-    answer = call(
-        aws,
-        aws.client("lambda").invoke,
-        FunctionName=stack.function(function),
-        Payload=json.dumps(payload).encode(),
+def abort_succeeded(snapshot: Snapshot) -> bool:
+    return snapshot.outcome == "ROLLED_BACK" or (
+        snapshot.status == "ABORTED" and snapshot.outcome == ""
     )
-    body = answer["Payload"].read().decode() or "{}"
-    if answer.get("FunctionError"):
-        raise CliError(
-            f"the stack's Rollback function failed: {error_message(body)}",
-            "traffic may be split: follow the runbook (README: rollback that did not happen), "
-            f"then `bluegreen rollback {deployment_id}`",
-        )
-    return dict(json.loads(body))
 
 
-# -- rollback (restore a snapshot on demand) --------------------------------------------------
-def restore(
-    aws: Aws,
-    stack: Stack,
-    deployment_id: str,
-    by: str,
-    listener: str | None = None,
-    force: bool = False,
-) -> dict[str, Any]:
-    """Put a listener (or every route a deployment touched) back to its snapshot."""
-    records = Records(aws.client("dynamodb"), stack.table)
+# -- rollback ---------------------------------------------------------------------------------
+def rollback(aws: Aws, stack: Stack, deployment_id: str, by: str, new_id: str) -> dict[str, Any]:
+    """Go back from a deployment.
+
+    - still running: refused (that is `abort`);
+    - its execution ended without settling (the reaper has not run): settle it now, through
+      the stack's reaper (it checks the execution really ended);
+    - ended: start a new deployment back to the release before it (locked, recorded and
+      announced like any other): an ended deployment is never replayed.
+    """
     record = record_of(aws, stack, deployment_id)
     if record is None:
         raise CliError(
@@ -285,156 +229,85 @@ def restore(
             "list recorded deployments with `bluegreen history`",
             exits.BAD_INPUT,
         )
-    if record["status"] == "IN_PROGRESS":
-        return _restore_unfinished(aws, stack, deployment_id, by, str(record.get("platform")))
-    if record.get("platform") == "ECS":
-        raise CliError(
-            f"deployment {deployment_id} is an ECS release: there is no listener snapshot",
-            "release the previous task definition with `bluegreen deploy` instead",
-            exits.BAD_INPUT,
-        )
-    routes = _routes_to_restore(record, listener)
-    _refuse_if_locked(records, routes, deployment_id)
-    if not force:
-        _refuse_if_newer(aws, records, record, routes)
-        _refuse_if_unhealthy(aws, routes)
-    elbv2 = aws.client("elbv2")
-    try:
-        observed = traffic.restore(elbv2, routes)
-    except traffic.RouteMismatch as mismatch:
-        raise CliError(
-            f"restored, but the read-back differs: {mismatch}",
-            "something else is changing this listener; stop it and run the rollback again",
-        ) from None
-    entry = {"by": by, "at": datetime.now(UTC).isoformat(), "routes": [r["arn"] for r in routes]}
-    recorded = _note_manual_rollback(aws, records, deployment_id, record, entry)
-    return {"deploymentId": deployment_id, "restored": observed, "recorded": recorded}
-
-
-def _restore_unfinished(
-    aws: Aws, stack: Stack, deployment_id: str, by: str, platform_name: str
-) -> dict[str, Any]:
     described = describe(aws, stack, deployment_id)
-    if described["status"] == "RUNNING":
-        raise CliError(
-            f"switch {deployment_id} is still running",
-            f"stop it and restore its snapshot with `bluegreen abort {deployment_id}`",
-            exits.BAD_INPUT,
-        )
-    # The execution ended without recording an outcome (stopped, or its rollback failed):
-    # the stack's own Rollback function restores, records and unlocks.
-    result = _invoke_rollback(
-        aws,
-        stack,
-        deployment_id,
-        "manual rollback",
-        f"rolled back by {by} after the switch ended",
-        rollback_function(platform_name),
-    )
-    return {"deploymentId": deployment_id, "restored": result, "recorded": True}
-
-
-def _routes_to_restore(record: Mapping[str, Any], listener: str | None) -> list[dict[str, Any]]:
-    snapshot = record.get("snapshot") or {}
-    routes = list(snapshot.get("routes", [])) + list(snapshot.get("test") or [])
-    if listener is None:
-        return routes
-    chosen = [r for r in routes if traffic.listener_of(r) == listener]
-    if not chosen:
-        touched = sorted({traffic.listener_of(r) for r in routes})
-        raise CliError(
-            f"deployment {record['deploymentId']} did not change listener {listener}",
-            f"its listeners: {', '.join(touched)}",
-            exits.BAD_INPUT,
-        )
-    return chosen
-
-
-def _refuse_if_locked(
-    records: Records, routes: Sequence[Mapping[str, Any]], deployment_id: str
-) -> None:
-    now = time.time()
-    for resource in sorted({traffic.listener_of(r) for r in routes}):
-        holder = records.holder(resource)
-        if holder and holder["owner"] != deployment_id and holder["expiresAt"] >= now:
+    if record["status"] not in ENDED:
+        if described["status"] == "RUNNING":
             raise CliError(
-                str(records.describe_holder(resource, now)),
-                f"wait for it (`bluegreen status {holder['owner']}`) or abort it first",
-                exits.LOCK_HELD,
-            )
-
-
-def _refuse_if_newer(
-    aws: Aws, records: Records, record: Mapping[str, Any], routes: Sequence[Mapping[str, Any]]
-) -> None:
-    mine = {traffic.listener_of(r) for r in routes}
-    started = str(record.get("startedAt", ""))
-    for other in records.history(limit=100):
-        if other.get("deploymentId") == record["deploymentId"]:
-            continue
-        if not mine & set(other.get("locks", [])):
-            continue
-        later = str(other.get("startedAt", "")) > started
-        if str(other.get("startedAt", "")) == started:  # records keep seconds: ask the executions
-            later = _start_date(aws, other) > _start_date(aws, record)
-        if later:
-            raise CliError(
-                f"deployment {other['deploymentId']} changed the same listener after "
-                f"{record['deploymentId']}",
-                "restoring the older snapshot would undo that one too: roll back "
-                f"{other['deploymentId']} instead, or pass --force",
+                f"switch {deployment_id} is still running",
+                f"stop it (traffic goes back) with `bluegreen abort {deployment_id}`",
                 exits.BAD_INPUT,
             )
+        return {"deploymentId": deployment_id, "settled": _reap_now(aws, stack, described)}
+    if record["status"] == "ROLLED_BACK":
+        raise CliError(
+            f"deployment {deployment_id} already rolled back: production serves "
+            f"{record.get('from')} (as read back when it ended)",
+            "nothing to undo; see `bluegreen history " + deployment_id + "`",
+            exits.BAD_INPUT,
+        )
+    request = reverse_request(record, by)
+    execution = start(aws, stack, request, new_id)
+    say_started = {"deploymentId": new_id, "executionArn": execution, "reverts": deployment_id}
+    return {**say_started, "request": request}
 
 
-def _start_date(aws: Aws, record: Mapping[str, Any]) -> float:
-    described = call(
-        aws,
-        aws.client("stepfunctions").describe_execution,
-        executionArn=record["executionArn"],
-    )
-    return float(described["startDate"].timestamp())
+def reverse_request(record: Mapping[str, Any], by: str) -> dict[str, Any]:
+    """A request that takes production back to the release before `record`'s: the same
+    routes or service, all at once, no approval (it is a way back, not a release)."""
+    request = dict(record.get("request") or {})
+    if not request:
+        raise CliError(
+            f"the record of {record.get('deploymentId')} keeps no request to reverse",
+            "start the previous release with `bluegreen deploy`",
+            exits.BAD_INPUT,
+        )
+    keep = {
+        "EC2": ("platform", "listeners", "rules", "alarms", "healthCheck", "metricChecks"),
+        "ECS": ("platform", "mode", "cluster", "service", "container", "alarms", "codeDeploy",
+                "ecsNative", "monitor", "hooks"),
+    }[str(request.get("platform"))]  # fmt: skip
+    reverse: dict[str, Any] = {k: request[k] for k in keep if request.get(k) is not None}
+    if reverse["platform"] == "EC2":
+        reverse["targetGroupArns"] = [record["to"], record["from"]]
+    else:
+        reverse["taskDefinition"] = record["from"]
+    reverse["strategy"] = {"type": "all-at-once"}
+    reverse["requestedBy"] = by
+    reverse["description"] = f"rollback of {record.get('deploymentId')}"[:256]
+    reverse["version"] = str(request.get("version") or "")[:200] + " (previous)"
+    return reverse
 
 
-def _refuse_if_unhealthy(aws: Aws, routes: Sequence[Mapping[str, Any]]) -> None:
-    elbv2 = aws.client("elbv2")
-    groups = {
-        arn
-        for route in routes
-        for arn, weight in traffic.forward_weights(route["actions"]).items()
-        if weight
+def _reap_now(aws: Aws, stack: Stack, described: Mapping[str, Any]) -> dict[str, Any]:
+    event = {
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {
+            "executionArn": described["executionArn"],
+            "name": described["name"],
+            "status": described["status"],
+            "error": described.get("error", ""),
+            "cause": described.get("cause", ""),
+        },
     }
-    for group in sorted(groups):
-        healthy, registered, _ = gates.healthy_targets(elbv2, group)
-        if healthy == 0:
-            raise CliError(
-                f"the snapshot sends traffic to {group}, which has no healthy target "
-                f"(0/{registered})",
-                "fix its targets first (never send weight to a group with no healthy target), "
-                "or pass --force",
-            )
-
-
-def _note_manual_rollback(
-    aws: Aws,
-    records: Records,
-    deployment_id: str,
-    record: Mapping[str, Any],
-    entry: Mapping[str, Any],
-) -> bool:
-    previous = list(record.get("manualRollbacks") or [])
-    try:
-        call(aws, lambda: records.set_field(deployment_id, "manualRollbacks", [*previous, entry]))
-    except CliError as error:
-        if error.aws_code.startswith("AccessDenied"):
-            return False
-        raise
-    return True
+    answer = call(
+        aws,
+        aws.client("lambda").invoke,
+        FunctionName=stack.function("ReaperFunction"),
+        Payload=json.dumps(event).encode(),
+    )
+    body = answer["Payload"].read().decode() or "{}"
+    if answer.get("FunctionError"):
+        raise CliError(
+            f"the stack's reaper could not settle it: {error_message(body)}",
+            "see docs/operations.md (a settle that did not finish)",
+        )
+    return dict(json.loads(body))
 
 
 # -- history ----------------------------------------------------------------------------------
 def history(aws: Aws, stack: Stack, limit: int) -> list[dict[str, Any]]:
-    return call(aws, lambda: Records(aws.client("dynamodb"), stack.table).history(limit))  # type: ignore[no-any-return]
+    return call(aws, lambda: Deployments(aws.client("dynamodb"), stack.table).history(limit))  # type: ignore[no-any-return]
 
 
 def latest(aws: Aws, stack: Stack) -> str:
@@ -447,12 +320,6 @@ def latest(aws: Aws, stack: Stack) -> str:
             exits.BAD_INPUT,
         )
     return str(recent[0]["deploymentId"])
-
-
-def abort_succeeded(snapshot: Snapshot) -> bool:
-    return snapshot.outcome == "ROLLED_BACK" or (
-        snapshot.status == "ABORTED" and snapshot.outcome == ""
-    )
 
 
 def execution_of(stack: Stack, deployment_id: str) -> str:

@@ -172,21 +172,27 @@ def cmd_abort(ctx: Context) -> int:
 
 
 def cmd_rollback(ctx: Context) -> int:
+    """Go back from a deployment: a new deployment to the previous release after it
+    ended (never a replay of the old one), or settle one whose execution died."""
     by = ctx.args.requested_by or spec.operator()
-    result = actions.restore(
-        ctx.aws, ctx.stack, ctx.args.id, by, listener=ctx.args.listener, force=ctx.args.force
+    new_id = ctx.args.new_id or f"{ctx.args.id}-back-{actions.now_stamp()}"[:80]
+    result = actions.rollback(ctx.aws, ctx.stack, ctx.args.id, by, new_id)
+    if "settled" in result:
+        settled = result["settled"]
+        verdict = (
+            f"settled {ctx.args.id}: {settled.get('status', settled.get('result'))} "
+            f"({(settled.get('observed') or {}).get('detail', '')})"
+        )
+        ctx.emit(verdict, {**result, "exitCode": exits.OK})
+        return exits.OK
+    if ctx.args.watch:
+        return exit_code(ctx.follow(new_id))
+    ctx.emit(
+        f"started deployment {new_id} back to the release before {ctx.args.id} "
+        "(all at once, recorded and announced)\n"
+        f"  follow it:  bluegreen status {new_id}",
+        {**result, "exitCode": exits.OK},
     )
-    restored = result["restored"]
-    lines = [f"restored the snapshot of {ctx.args.id} (verified by read-back)"]
-    if isinstance(restored, list):
-        for route in restored:
-            weights = ", ".join(
-                f"{arn.split('/')[-2]} {w}" for arn, w in sorted(route["weights"].items())
-            )
-            lines.append(f"  {route['arn'].split(':', 5)[-1]}: {weights}")
-    if not result.get("recorded"):
-        lines.append("  (not noted in the record: no write access to the table)")
-    ctx.emit("\n".join(lines), {**result, "exitCode": 0})
     return exits.OK
 
 
@@ -279,17 +285,17 @@ def parser() -> argparse.ArgumentParser:
     approve.add_argument("--watch", action="store_true", help="follow it until it ends")
     approve.add_argument("--as", dest="requested_by", metavar="WHO")
 
-    abort = command("abort", "stop a switch and put traffic back on its snapshot")
+    abort = command("abort", "stop a switch; the stack puts traffic back and records it")
     abort.add_argument("id")
     abort.add_argument("--reason")
     abort.add_argument("--as", dest="requested_by", metavar="WHO")
 
-    rollback = command("rollback", "restore the snapshot a deployment took, on demand")
-    rollback.add_argument("id")
-    rollback.add_argument("--listener", metavar="ARN", help="only this listener (and its rules)")
-    rollback.add_argument(
-        "--force", action="store_true", help="even over a newer deployment or unhealthy targets"
+    rollback = command(
+        "rollback", "go back from an ended deployment: a new deployment to the release before it"
     )
+    rollback.add_argument("id")
+    rollback.add_argument("--id", dest="new_id", help="the new deployment's id")
+    rollback.add_argument("--watch", action="store_true", help="follow it until it ends")
     rollback.add_argument("--as", dest="requested_by", metavar="WHO")
 
     history = command("history", "recent deployments from the records (or one in full)")

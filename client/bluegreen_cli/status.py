@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bluegreen.ec2.traffic import forward_weights
-from bluegreen.records import RecordNotFound, Records
+from bluegreen.platforms.alb import forward_weights
+from bluegreen.store import Deployments, RecordNotFound
 
 from . import exits
 from .connect import Aws, Stack, call
@@ -154,7 +154,7 @@ def history_events(aws: Aws, arn: str) -> list[dict[str, Any]]:
 
 def record_of(aws: Aws, stack: Stack, deployment_id: str) -> dict[str, Any] | None:
     try:
-        return Records(aws.client("dynamodb"), stack.table).get(deployment_id)
+        return Deployments(aws.client("dynamodb"), stack.table).get(deployment_id)
     except RecordNotFound:
         return None
 

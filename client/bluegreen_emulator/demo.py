@@ -131,11 +131,10 @@ def run_switch(
             break
         except TimeoutError:
             continue
-    timeline.drain()
+    record = _settled_record(aws, name, timeline)
     history = aws.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)[
         "events"
     ]
-    record = _record(aws, name)
     return {
         "status": described["status"],
         "error": described.get("error"),
@@ -146,14 +145,23 @@ def run_switch(
     }
 
 
-def _record(aws: Emulator, deployment_id: str) -> dict[str, Any]:
-    from bluegreen.records import Records
+def _settled_record(aws: Emulator, deployment_id: str, timeline: Timeline) -> dict[str, Any]:
+    """The record once its ending is written: an execution stopped by an alarm ends
+    before the alarm's settle has read traffic back and recorded it."""
+    from bluegreen.store import ENDED, Deployments
 
-    return Records(aws.client("dynamodb"), aws.output("DeploymentsTableName")).get(deployment_id)
+    table = Deployments(aws.client("dynamodb"), aws.output("DeploymentsTableName"))
+    deadline = time.monotonic() + 30
+    while True:
+        timeline.drain()
+        record = table.get(deployment_id)
+        if record["status"] in ENDED or time.monotonic() > deadline:
+            return record
+        time.sleep(0.02)
 
 
 def _weights_now(aws: Emulator, fleet: Ec2Fleet) -> str:
-    from bluegreen.ec2.traffic import forward_weights
+    from bluegreen.platforms.alb import forward_weights
 
     elbv2 = aws.client("elbv2")
     listener = elbv2.describe_listeners(ListenerArns=[fleet.listener_arn])["Listeners"][0][

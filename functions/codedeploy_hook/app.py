@@ -1,7 +1,8 @@
 """CodeDeployHook_<Event>: the five CodeDeploy ECS lifecycle hooks share this code.
 
 Each function's `LIFECYCLE_EVENT` says which event it answers (the event CodeDeploy
-sends does not). The layer runs the configured checks and reports exactly one status.
+sends does not). The layer runs the configured checks and reports exactly one status,
+first; every AWS call is bounded by the invocation's remaining time.
 """
 
 from __future__ import annotations
@@ -14,20 +15,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import settings
 from bluegreen.aws import Clients
 from bluegreen.hooks.codedeploy import CodeDeployHookDeps, answer_codedeploy_hook
-from bluegreen.hooks.guard import idempotency_store
-from bluegreen.hooks.settings import CodeDeployHookSettings
+from bluegreen.hooks.guard import HOOK_CLIENT_CONFIG, CallGuard, idempotency_store
+from bluegreen.hooks.settings import CodeDeployHookSettings, HookTableSettings
 
 logger = Logger()
-clients = Clients()
+guard = CallGuard()
+clients = Clients(config=HOOK_CLIENT_CONFIG, guard=guard)
 
 
 @logger.inject_lambda_context(correlation_id_path="DeploymentId", log_event=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deps = CodeDeployHookDeps(
         clients=clients,
+        guard=guard,
         load_settings=lambda: settings.load(CodeDeployHookSettings),
-        store_for=lambda s: idempotency_store(
-            clients.dynamodb, s.DEPLOYMENTS_TABLE, context.function_name
-        ),
+        load_table=lambda: settings.load(HookTableSettings).DEPLOYMENTS_TABLE or None,
+        store_for=lambda table: idempotency_store(clients.dynamodb, table, context.function_name),
     )
     return answer_codedeploy_hook(event, context, deps)

@@ -1,7 +1,8 @@
 """The ECS-native blue/green lifecycle hook: returns `hookStatus` for each stage.
 
 One function serves every stage (the event names it). The layer runs the configured
-checks; a wait is answered IN_PROGRESS with a `callBackDelay`, never slept through.
+checks; a wait is answered IN_PROGRESS with a `callBackDelay`, never slept through, and
+every AWS call is bounded by the invocation's remaining time.
 """
 
 from __future__ import annotations
@@ -14,20 +15,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import settings
 from bluegreen.aws import Clients
 from bluegreen.hooks.ecs_native import EcsNativeHookDeps, answer_ecs_native_hook
-from bluegreen.hooks.guard import idempotency_store
-from bluegreen.hooks.settings import EcsNativeHookSettings
+from bluegreen.hooks.guard import HOOK_CLIENT_CONFIG, CallGuard, idempotency_store
+from bluegreen.hooks.settings import EcsNativeHookSettings, HookTableSettings
 
 logger = Logger()
-clients = Clients()
+guard = CallGuard()
+clients = Clients(config=HOOK_CLIENT_CONFIG, guard=guard)
 
 
 @logger.inject_lambda_context(correlation_id_path="resourceArn", log_event=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deps = EcsNativeHookDeps(
         clients=clients,
+        guard=guard,
         load_settings=lambda: settings.load(EcsNativeHookSettings),
-        store_for=lambda s: idempotency_store(
-            clients.dynamodb, s.DEPLOYMENTS_TABLE, context.function_name
-        ),
+        load_table=lambda: settings.load(HookTableSettings).DEPLOYMENTS_TABLE or None,
+        store_for=lambda table: idempotency_store(clients.dynamodb, table, context.function_name),
     )
     return answer_ecs_native_hook(event, context, deps)

@@ -1,7 +1,8 @@
-"""Task functions of the switch state machine: thin adapters over bluegreen.ec2.switch.
+"""Task functions of the switch state machine: thin adapters over `bluegreen.switch`.
 
 One code folder, one Lambda function per handler (each with its own least-privilege
-role in template.yaml). The state machine passes exactly what each task needs.
+role in template.yaml). The state machine passes exactly what each task needs; every
+ending, whoever asks for it, goes through `settle`.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.ec2 import switch
-from bluegreen.ecs import switch as ecs_switch
+from bluegreen.ec2 import switch as ec2_plan
+from bluegreen.ecs import switch as ecs_plan
+from bluegreen.metrics import emit_settled, emit_started
+from bluegreen.platforms import kind_of
+from bluegreen.switch import ec2, ecs
 from bluegreen.switch import task_input as given
+from bluegreen.switch.endings import Ask, Subject, describe_failure, settle, target_name
+from bluegreen.switch.reaper import ExecutionChange, reap
 from bluegreen.switch.request import parse_request
-from bluegreen.wiring import Lazy, ec2_deps, ecs_deps
+from bluegreen.wiring import Lazy, reaper_deps, switch_deps
 
 logger = Logger()
-deps = Lazy(ec2_deps)
-ecs = Lazy(ecs_deps)
+deps = Lazy(switch_deps)
 Event = dict[str, Any]
 
 
@@ -28,92 +33,117 @@ def plan(event: Event, context: LambdaContext) -> Event:
     deployment_id = given.text(event, "deploymentId")
     execution_arn = given.text(event, "executionArn")
     request = parse_request(event.get("input"))
-    if request["platform"] == "ECS":
-        return ecs_switch.plan(request, deployment_id, execution_arn, ecs())
-    return switch.plan(request, deployment_id, execution_arn, deps())
+    planner = ecs_plan if request["platform"] == "ECS" else ec2_plan
+    planned = planner.plan(request, deployment_id, execution_arn, deps())
+    return {**planned, "adapter": kind_of(request)}
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def begin(event: Event, context: LambdaContext) -> Event:
-    return switch.begin(given.plan(event), deps())
+    plan_ = given.plan(event)
+    begun = dict(ec2.begin(plan_, deps()))  # type: ignore[arg-type]
+    emit_started("EC2", target_name(plan_))
+    return begun
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def deploy_revision(event: Event, context: LambdaContext) -> Event:
-    return switch.deploy_revision(given.revision_plan(event), deps())
+    return ec2.deploy_revision(given.revision_plan(event), deps())  # type: ignore[arg-type]
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def check_revision(event: Event, context: LambdaContext) -> Event:
-    return switch.check_revision(given.revision_plan(event), given.obj(event, "revision"), deps())
+    plan_ = given.revision_plan(event)
+    return ec2.check_revision(plan_, given.obj(event, "progress"), deps())  # type: ignore[arg-type]
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def check_health(event: Event, context: LambdaContext) -> Event:
-    return switch.check_health(given.plan(event), given.whole(event, "polls", 0), deps())
+    polls = given.whole(event, "polls", 0)
+    return ec2.check_health(given.plan(event), polls, deps())  # type: ignore[arg-type]
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def test_traffic(event: Event, context: LambdaContext) -> Event:
-    return switch.test_traffic(given.plan(event), deps())
+    return ec2.test_traffic(given.plan(event), deps())  # type: ignore[arg-type]
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def request_approval(event: Event, context: LambdaContext) -> None:
-    switch.request_approval(given.plan(event), given.text(event, "taskToken"), deps())
+    given.text(event, "taskToken")  # the machine passes it; it stays in the execution
+    ec2.request_approval(given.plan(event), deps())  # type: ignore[arg-type]
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def shift(event: Event, context: LambdaContext) -> Event:
-    return switch.shift(given.plan(event), given.whole(event, "index"), deps())
+    index = given.whole(event, "index")
+    return ec2.shift(given.plan(event), index, given.begun(event), deps())  # type: ignore[arg-type]
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def gate(event: Event, context: LambdaContext) -> Event:
-    return switch.gate(given.plan(event), given.whole(event, "index"), deps())
-
-
-@logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
-def finish(event: Event, context: LambdaContext) -> Event:
-    return switch.finish(given.plan(event), deps())
-
-
-@logger.inject_lambda_context(correlation_id_path="deploymentId")
-def rollback(event: Event, context: LambdaContext) -> Event:
-    return switch.rollback(
-        given.text(event, "deploymentId"),
-        given.text(event, "failedAt"),
-        given.failure(event),
-        deps(),
-    )
+    return ec2.gate(given.plan(event), given.whole(event, "index"), deps())  # type: ignore[arg-type]
 
 
 # -- ECS ---------------------------------------------------------------------------------------
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def ecs_begin(event: Event, context: LambdaContext) -> Event:
-    return ecs_switch.begin(given.plan(event, "ECS"), ecs())
+    plan_ = given.plan(event, "ECS")
+    begun = dict(ecs.begin(plan_, deps()))  # type: ignore[arg-type]
+    emit_started("ECS", target_name(plan_))
+    return begun
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def ecs_start(event: Event, context: LambdaContext) -> Event:
-    return ecs_switch.start(given.plan(event, "ECS"), ecs())
+    plan_ = given.plan(event, "ECS")
+    return ecs.start(plan_, given.begun(event), deps())  # type: ignore[arg-type]
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def ecs_observe(event: Event, context: LambdaContext) -> Event:
-    return ecs_switch.observe(given.plan(event, "ECS"), given.obj(event, "progress"), ecs())
+    plan_ = given.plan(event, "ECS")
+    return ecs.observe(plan_, given.obj(event, "progress"), deps())  # type: ignore[arg-type]
 
 
+# -- every ending ------------------------------------------------------------------------------
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
-def ecs_finish(event: Event, context: LambdaContext) -> Event:
-    return ecs_switch.finish(given.plan(event, "ECS"), given.obj(event, "progress"), ecs())
-
-
-@logger.inject_lambda_context(correlation_id_path="deploymentId")
-def ecs_abort(event: Event, context: LambdaContext) -> Event:
-    return ecs_switch.abort(
-        given.text(event, "deploymentId"),
-        given.text(event, "failedAt"),
-        given.failure(event),
-        ecs(),
+def settle_switch(event: Event, context: LambdaContext) -> Event:
+    """The machine's own ending: success, or a rollback after any failure."""
+    plan_ = given.plan(event, None)
+    execution_arn = given.text(event, "executionArn")
+    if execution_arn != plan_["executionArn"]:
+        given.refuse("executionArn", "is not the execution this plan belongs to")
+    failed_at, error = given.failed(event)
+    subject = Subject.from_state(
+        plan_, given.optional_begun(event), given.optional_obj(event, "progress")
     )
+    ask = Ask(
+        intent=given.intent(event),
+        actor={"kind": "execution", "executionArn": execution_arn},
+        failed_at=failed_at,
+        error=error.get("Error", ""),
+        cause=given.optional_text(event, "cause")
+        or (describe_failure(failed_at, error) if failed_at else ""),
+    )
+    settled = settle(subject, ask, deps().endings())
+    emit_settled(settled)
+    result = settled.as_dict()
+    name = ask.error or "Unknown"
+    result["error"] = {
+        "SUCCEEDED": "",
+        "ROLLED_BACK": f"SwitchRolledBack.{name}",
+        "FAILED": f"SwitchFailed.{name}",
+        "NOT_STARTED": f"SwitchFailed.{name}",
+    }[settled.status]
+    return result
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.name")
+def reaper(event: Event, context: LambdaContext) -> Event:
+    """`Step Functions Execution Status Change` (ABORTED, TIMED_OUT, FAILED): settle what
+    the machine could not."""
+    answer, settled = reap(ExecutionChange.from_event(event), reaper_deps(deps(), context))
+    if settled is not None:
+        emit_settled(settled)
+    return answer

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from bluegreen.ec2.traffic import forward_weights
-from bluegreen.records import RecordNotFound, Records
+from bluegreen.platforms.alb import forward_weights
+from bluegreen.store import Deployments, RecordNotFound
 from bluegreen_cli import main
 from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
 from bluegreen_emulator.server import EmulatorServer
@@ -82,8 +82,8 @@ class Cli:
         except RecordNotFound:
             return None
 
-    def records(self) -> Records:
-        return Records(self.aws.client("dynamodb"), self.aws.output("DeploymentsTableName"))
+    def records(self) -> Deployments:
+        return Deployments(self.aws.client("dynamodb"), self.aws.output("DeploymentsTableName"))
 
     def lock_owner(self, fleet: Ec2Fleet) -> str | None:
         holder = self.records().holder(fleet.listener_arn)

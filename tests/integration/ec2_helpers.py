@@ -29,7 +29,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from bluegreen import aws as layer_aws
-from bluegreen.records import RecordNotFound, Records
+from bluegreen.store import Deployments, RecordNotFound
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
 
@@ -126,8 +126,8 @@ def everything_on(weights: dict[str, int]) -> dict[str, dict[str, int]]:
 
 
 # -- what the switch recorded and announced ---------------------------------------------------
-def records(aws: Emulator) -> Records:
-    return Records(aws.client("dynamodb"), aws.output("DeploymentsTableName"))
+def records(aws: Emulator) -> Deployments:
+    return Deployments(aws.client("dynamodb"), aws.output("DeploymentsTableName"))
 
 
 def record(aws: Emulator, deployment_id: str) -> dict[str, Any] | None:
@@ -138,16 +138,36 @@ def record(aws: Emulator, deployment_id: str) -> dict[str, Any] | None:
 
 
 def table_keys(aws: Emulator) -> list[str]:
+    """Every item's key, leaving out free locks (a lock item stays, remembering the last
+    deployment that held it, once released)."""
     items = aws.client("dynamodb").scan(TableName=aws.output("DeploymentsTableName"))["Items"]
-    return sorted(item["pk"]["S"] for item in items)
+    return sorted(
+        item["pk"]["S"]
+        for item in items
+        if not item["pk"]["S"].startswith("LOCK#") or "owner" in item
+    )
 
 
 def locks_and_guards(aws: Emulator, fleet: Ec2Fleet) -> list[str]:
-    """The locks on this fleet's listeners and the guards of its alarms still in the table
-    (a finished switch leaves none)."""
+    """The locks held on this fleet's listeners and the guards of its alarms still in the
+    table (a finished switch leaves none)."""
     mine = {f"LOCK#{fleet.listener_arn}", f"LOCK#{fleet.test_listener_arn}"}
     mine |= {f"ALARM#{name}" for name in fleet.alarms}
     return [key for key in table_keys(aws) if key in mine]
+
+
+def approval_token(aws: Emulator, execution_arn: str) -> str:
+    """The task token of the approval the execution waits for, read where an approver
+    reads it: the execution history (it never goes on the bus)."""
+    history = aws.client("stepfunctions").get_execution_history(
+        executionArn=execution_arn, maxResults=1000, reverseOrder=True
+    )["events"]
+    for event in history:
+        details = event.get("taskScheduledEventDetails") or {}
+        token = json.loads(details.get("parameters") or "{}").get("Payload", {}).get("taskToken")
+        if token:
+            return str(token)
+    raise AssertionError(f"{execution_arn} waits for no approval")
 
 
 def announced(aws: Emulator, deployment_id: str) -> list[dict[str, Any]]:

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from bluegreen import records
-from bluegreen.ec2.traffic import forward_weights
-from bluegreen.records import Records
+from bluegreen import store as records
+from bluegreen.platforms.alb import forward_weights
+from bluegreen.store import Deployments
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.clock import Clock
 from bluegreen_emulator.ecs_fleet import EcsFleet, build_ecs_fleet
@@ -79,7 +79,7 @@ def spy_on_alarm_function(aws: Emulator) -> CallSpy:
     spec = aws.function(FUNCTION)
     assert aws.runtime.invoke(spec.name, load_event("alarm-state-change-ok")).error_type is None
     assert spec.module is not None
-    clients = spec.module.deps().clients
+    clients = spec.module.deps().endings.clients
     spy = CallSpy()
     for service in ("dynamodb", "elbv2", "stepfunctions", "events", "codedeploy", "ecs"):
         events = getattr(clients, service).meta.events
@@ -125,8 +125,8 @@ def weights(aws: Emulator, fleet: Ec2Fleet) -> dict[str, dict[str, int]]:
     return {"listener": named(listener["DefaultActions"]), "rule": named(rule["Actions"])}
 
 
-def table(aws: Emulator) -> Records:
-    return Records(aws.client("dynamodb"), aws.output("DeploymentsTableName"))
+def table(aws: Emulator) -> Deployments:
+    return Deployments(aws.client("dynamodb"), aws.output("DeploymentsTableName"))
 
 
 def set_alarm(aws: Emulator, name: str, state: str = "ALARM", reason: str = "") -> None:
@@ -191,11 +191,17 @@ def test_a_guarding_alarm_rolls_a_baking_canary_back_with_traffic_restored_first
     # When the 5xx alarm that guards it goes to ALARM
     set_alarm(aws, "shop-5xx", reason="Threshold Crossed: 42 5xx in 1 minute")
 
-    # Then traffic was restored by the first calls: the guard Query, then one write per
-    # production route, nothing in between
-    restored_after = spy.before_restored()
-    assert restored_after == ["Query", "ModifyListener", "ModifyRule"]
-    assert len([call for call in restored_after if call not in RESTORES]) + 1 <= 2
+    # Then traffic was restored by the first calls: the guard Query, the claim on the
+    # record (so an alarm can never undo a switch that already succeeded), then one write
+    # per route, production first, nothing in between
+    assert spy.before_restored() == [
+        "Query",
+        "UpdateItem",
+        "ModifyListener",
+        "ModifyRule",
+        "ModifyListener",
+    ]
+    assert spy.calls[2][1]["ListenerArn"] == fleet.listener_arn
     # and the listener and the rule are back on the snapshot; the test listener as it was
     assert weights(aws, fleet) == {"listener": SNAPSHOT, "rule": SNAPSHOT}
     test_listener = aws.client("elbv2").describe_listeners(ListenerArns=[fleet.test_listener_arn])
@@ -209,11 +215,11 @@ def test_a_guarding_alarm_rolls_a_baking_canary_back_with_traffic_restored_first
     # and the record says ROLLED_BACK, by that alarm, with the routes it read back
     record = table(aws).get("canary-1")
     assert record["status"] == records.ROLLED_BACK
-    assert (record["outcome"]["alarm"], record["outcome"]["reason"]) == (
-        "shop-5xx",
-        "Threshold Crossed: 42 5xx in 1 minute",
-    )
-    assert {r["arn"] for r in record["outcome"]["restored"]} == {fleet.listener_arn, fleet.rule_arn}
+    outcome = record["outcome"]
+    assert (outcome["actor"]["alarm"], outcome["failedAt"]) == ("shop-5xx", "Alarm")
+    assert outcome["cause"] == "alarm shop-5xx in ALARM: Threshold Crossed: 42 5xx in 1 minute"
+    assert outcome["observed"]["serving"] == "from"
+    assert {r["arn"] for r in outcome["observed"]["routes"]} == {fleet.listener_arn, fleet.rule_arn}
     # and the locks are free, the guards gone, one event announced
     assert table(aws).holder(fleet.listener_arn) is None
     assert table(aws).holder(fleet.test_listener_arn) is None
@@ -223,8 +229,10 @@ def test_a_guarding_alarm_rolls_a_baking_canary_back_with_traffic_restored_first
         ("canary-1", "shop-5xx")
     ]
     # and TimeToRollback (alarm state time -> traffic restored) went out as an EMF metric
-    [time_to_rollback] = metric_values(aws, "TimeToRollback")
-    assert 0 < time_to_rollback < 5000
+    # (once per dimension set: by platform, and by platform and load balancer)
+    values = metric_values(aws, "TimeToRollback")
+    assert len(values) == 2 and len(set(values)) == 1
+    assert 0 < values[0] < 5000
 
 
 def test_the_same_event_delivered_three_times_rolls_back_once(
@@ -251,7 +259,7 @@ def test_the_same_event_delivered_three_times_rolls_back_once(
     assert [r.error_type for r in runs] == [None, None, None]
     assert [r.json()["deployments"] != [] for r in runs] == [True, False, False]
     assert spy.count(*RESTORES) == 2  # the listener and the rule, once
-    assert table(aws).get("canary-1")["outcome"]["alarm"] == "shop-5xx"
+    assert table(aws).get("canary-1")["outcome"]["actor"]["alarm"] == "shop-5xx"
     assert len(rolled_back_events(aws)) == 1
     assert dead_letters(aws) == []
 
@@ -260,7 +268,7 @@ def test_a_duplicate_arriving_mid_rollback_records_and_announces_once(
     aws: Emulator, ec2: Ec2Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a baking canary, and a second delivery of the same change that arrives while
-    # the first has restored traffic but not yet claimed the record
+    # the first has found the guard but not yet claimed the record
     spy = spy_on_alarm_function(aws)
     execution = start_canary_held_in_bake(aws, ec2, monkeypatch)
     delivered: list[tuple[Any, ...]] = []
@@ -276,8 +284,9 @@ def test_a_duplicate_arriving_mid_rollback_records_and_announces_once(
     # When the alarm goes to ALARM
     set_alarm(aws, "shop-5xx")
 
-    # Then both deliveries restored the same snapshot, but one claim, one event
-    assert spy.count(*RESTORES) == 4
+    # Then the duplicate claimed and restored; the first found its own claim already
+    # concluded and changed nothing: one restore, one record, one event
+    assert spy.count(*RESTORES) == 2
     assert weights(aws, ec2) == {"listener": SNAPSHOT, "rule": SNAPSHOT}
     assert table(aws).get("canary-1")["status"] == records.ROLLED_BACK
     assert len(rolled_back_events(aws)) == 1
@@ -349,7 +358,7 @@ def test_the_alarm_name_prefix_parameter_keeps_other_alarms_away_from_the_functi
     [
         "alarm before the machine's rollback",
         "machine's rollback before the alarm",
-        "machine's rollback between the alarm's restore and its claim",
+        "machine's rollback between the alarm's claim and its restore",
     ],
 )
 def test_the_alarm_racing_the_machines_own_gate_restores_one_snapshot_and_records_once(
@@ -376,7 +385,7 @@ def test_the_alarm_racing_the_machines_own_gate_restores_one_snapshot_and_record
     machine: dict[str, Any] = {}
 
     def invoke_staged(name: str, event: Any) -> Any:
-        if aws.runtime.find(name).logical_id != "RollbackFunction":
+        if aws.runtime.find(name).logical_id != "SettleFunction":
             return invoke(name, event)
         if order.startswith("alarm before"):
             deliver_held()
@@ -385,7 +394,7 @@ def test_the_alarm_racing_the_machines_own_gate_restores_one_snapshot_and_record
             result = invoke(name, event)
             deliver_held()
             return result
-        spy.before["UpdateItem"] = lambda: machine.setdefault("result", invoke(name, event))
+        spy.before["ModifyListener"] = lambda: machine.setdefault("result", invoke(name, event))
         deliver_held()
         return machine["result"]
 
@@ -406,13 +415,13 @@ def test_the_alarm_racing_the_machines_own_gate_restores_one_snapshot_and_record
     assert table(aws).holder(ec2.listener_arn) is None
     assert table(aws).guards_for_alarm("shop-5xx") == []
     # and the record names who decided: the alarm if it claimed first, else the gate
-    if order.startswith("alarm before"):
-        assert record["outcome"]["alarm"] == "shop-5xx"
-        assert described["status"] == "ABORTED"
-    else:
+    if order.startswith("machine's rollback before"):
         assert record["outcome"]["failedAt"] == "Gate"
         assert "shop-5xx" in record["outcome"]["cause"]
         assert described["status"] == "FAILED"
+    else:
+        assert record["outcome"]["actor"]["alarm"] == "shop-5xx"
+        assert described["status"] in {"ABORTED", "FAILED"}  # stopped, or ended backing off
     # and the alarm function wrote traffic at most once (the same snapshot)
     assert spy.count(*RESTORES) == (0 if order.startswith("machine's rollback before") else 2)
 
@@ -471,18 +480,19 @@ def test_an_ecs_canary_is_stopped_with_the_platforms_rollback(
     if mode == "ecs-native":
         aws.ecs_emulation.run_until_done(reference)
 
-    # Then the function's second call asked the platform to roll back:
-    # CodeDeploy StopDeployment(autoRollbackEnabled) / ECS StopServiceDeployment(ROLLBACK)
-    assert spy.before_restored()[0] == "Query"
+    # Then the function's third call (after the guard Query and the claim) asked the
+    # platform to roll back: CodeDeploy StopDeployment(autoRollbackEnabled) / ECS
+    # StopServiceDeployment(ROLLBACK)
+    assert spy.before_restored()[:2] == ["Query", "UpdateItem"]
     if mode == "codedeploy":
-        assert spy.calls[1] == (
+        assert spy.calls[2] == (
             "StopDeployment",
             {"deploymentId": reference, "autoRollbackEnabled": True},
         )
         info = aws.client("codedeploy").get_deployment(deploymentId=reference)
         assert info["deploymentInfo"]["status"] == "Stopped"
     else:
-        assert spy.calls[1] == (
+        assert spy.calls[2] == (
             "StopServiceDeployment",
             {"serviceDeploymentArn": reference, "stopType": "ROLLBACK"},
         )
@@ -497,7 +507,7 @@ def test_an_ecs_canary_is_stopped_with_the_platforms_rollback(
         abort_details(aws, execution)["cause"] == "alarm web-5xx in ALARM: Threshold Crossed: 9 5xx"
     )
     # and one ROLLED_BACK record naming the alarm, the service lock free, one event
-    assert table(aws).get("ecs-1")["outcome"]["alarm"] == "web-5xx"
+    assert table(aws).get("ecs-1")["outcome"]["actor"]["alarm"] == "web-5xx"
     assert table(aws).holder(fleet.service_arn) is None
     assert [e["alarm"] for e in rolled_back_events(aws)] == ["web-5xx"]
 
@@ -521,14 +531,16 @@ def test_a_failing_aws_call_is_retried_then_dead_lettered_with_no_half_written_r
     assert letter["body"]["detail"]["alarmName"] == "shop-5xx"
     assert letter["error"] == "RollbackIncomplete"
     assert spy.count("ModifyListener") == 3
-    # and nothing was half-written: the record still runs with no outcome, the guards and
-    # the lock are in place for a redrive, no event was announced, the execution runs on
+    # and the record says exactly that much: claimed for a rollback by the alarm (so no
+    # task of the machine moves traffic again), not rolled back; the guards and the lock
+    # stay for a redrive or the reaper, and nothing was announced
     record = table(aws).get("canary-1")
-    assert record["status"] == records.IN_PROGRESS
+    assert (record["status"], record["settling"]["intent"]) == ("SETTLING", "ROLLED_BACK")
+    assert record["settling"]["actor"]["alarm"] == "shop-5xx"
     assert "outcome" not in record
     assert [g.deployment_id for g in table(aws).guards_for_alarm("shop-5xx")] == ["canary-1"]
     assert table(aws).holder(ec2.listener_arn) is not None
     assert rolled_back_events(aws) == []
-    assert spy.count("UpdateItem", "StopExecution", "DeleteItem", "PutEvents") == 0
+    assert spy.count("StopExecution", "DeleteItem", "PutEvents") == 0
     sfn = aws.client("stepfunctions")
     assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"

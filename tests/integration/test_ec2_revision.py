@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bluegreen.ec2.traffic import forward_weights
-from bluegreen.records import Records
+from bluegreen.platforms.alb import forward_weights
+from bluegreen.store import Deployments
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
 
@@ -65,7 +65,7 @@ def test_revision_is_deployed_to_the_idle_fleet_before_any_traffic_moves(setup: 
     info = codedeploy.get_deployment(deploymentId=deployments["deployments"][0])["deploymentInfo"]
     assert info["revision"]["s3Location"]["key"] == "shop-v42.zip"
     assert info["status"] == "Succeeded"
-    record = Records(aws.client("dynamodb"), aws.output("DeploymentsTableName")).get(
+    record = Deployments(aws.client("dynamodb"), aws.output("DeploymentsTableName")).get(
         "with-revision"
     )
     phases = [step["phase"] for step in record["steps"]]
@@ -84,6 +84,8 @@ def test_a_failed_revision_ends_the_switch_before_any_weight_moves(setup: Any) -
     assert result["error"] == "SwitchRolledBack.RevisionFailed"
     assert "CheckRevision" in result["cause"] and "ended Failed" in result["cause"]
     assert _listener_weights(aws, fleet) == {fleet.blue_arn: 100, fleet.green_arn: 0}
-    record = Records(aws.client("dynamodb"), aws.output("DeploymentsTableName")).get("bad-revision")
+    record = Deployments(aws.client("dynamodb"), aws.output("DeploymentsTableName")).get(
+        "bad-revision"
+    )
     assert record["status"] == "ROLLED_BACK"
     assert not [s for s in record["steps"] if s["phase"] == "shift"]

@@ -41,6 +41,7 @@ from tests.integration.ec2_helpers import (
     ALL_ON_GREEN,
     Fleets,
     announced,
+    approval_token,
     by_colour,
     detail_types,
     everything_on,
@@ -57,9 +58,9 @@ from tests.integration.ec2_helpers import (
 pytestmark = pytest.mark.integration
 
 STRATEGIES = {
-    "all-at-once": ({"type": "all-at-once"}, [100], 15),
-    "canary": ({"type": "canary", "percent": 10, "bakeSeconds": 300}, [10, 100], 19),
-    "linear": ({"type": "linear", "stepPercent": 25, "stepBakeSeconds": 60}, [25, 50, 75, 100], 27),
+    "all-at-once": ({"type": "all-at-once"}, [100], 16),
+    "canary": ({"type": "canary", "percent": 10, "bakeSeconds": 300}, [10, 100], 20),
+    "linear": ({"type": "linear", "stepPercent": 25, "stepBakeSeconds": 60}, [25, 50, 75, 100], 28),
     "steps": (
         {
             "type": "steps",
@@ -71,7 +72,7 @@ STRATEGIES = {
             ],
         },
         [5, 20, 50, 100],
-        27,
+        28,
     ),
 }
 
@@ -212,7 +213,8 @@ def test_an_approved_switch_waits_for_the_token_then_succeeds(
     def approve(detail: dict[str, Any]) -> None:
         weights_when_asked.append(production(aws, fleet))
         sfn.send_task_success(
-            taskToken=detail["taskToken"], output=json.dumps({"approvedBy": "lead@example.com"})
+            taskToken=approval_token(aws, detail["executionArn"]),
+            output=json.dumps({"approvedBy": "lead@example.com"}),
         )
 
     on_announcement(aws, "Switch Approval Needed", approve)
@@ -271,8 +273,8 @@ def test_a_switch_holds_its_lock_for_as_long_as_it_may_bake(aws: Emulator, fleet
     started = time.time()
     run = run_switch(aws, request, name="long-bake-1")
 
-    # Then during every step the listener was locked until after the bake and the TTL
+    # Then at every step the lease was renewed past the bake that followed, plus the margin
     assert run.status == "SUCCEEDED", run.cause
-    longest = 86400 + 600  # the bake and the health-check timeout
     assert [h["owner"] for h in holders] == ["long-bake-1", "long-bake-1"]
-    assert all(h["expiresAt"] >= int(started) + longest + 7200 for h in holders), holders
+    assert holders[0]["leaseUntil"] >= int(started) + 86400 + 7200, holders
+    assert holders[1]["leaseUntil"] >= int(started) + 7200, holders

@@ -32,6 +32,7 @@ from tests.integration.ec2_helpers import (
     Call,
     Run,
     announced,
+    approval_token,
     by_colour,
     detail_types,
     everything_on,
@@ -86,7 +87,11 @@ def assert_rolled_back(
         error,
         run.cause,
     )
-    restored = {o["arn"]: by_colour(fleet, o["weights"]) for o in outcome["restored"]}
+    observed = outcome["observed"]
+    assert observed["serving"] == "from"
+    restored = {
+        o["arn"]: by_colour(fleet, o["weights"]) for o in observed["routes"] + observed["test"]
+    }
     assert restored == {
         fleet.listener_arn: ALL_ON_BLUE,
         fleet.rule_arn: ALL_ON_BLUE,
@@ -250,7 +255,7 @@ def test_a_second_switch_on_a_locked_listener_fails_fast_naming_the_holder(
     tokens: list[str] = []
 
     def waiting(detail: dict[str, Any]) -> None:
-        tokens.append(detail["taskToken"])
+        tokens.append(approval_token(aws, detail["executionArn"]))
         asked.set()
 
     on_announcement(aws, "Switch Approval Needed", waiting)
@@ -563,7 +568,7 @@ def _approver(aws: Emulator, answer: dict[str, str] | None) -> None:
 
     def decide(detail: dict[str, Any]) -> None:
         if answer is not None:
-            sfn.send_task_failure(taskToken=detail["taskToken"], **answer)
+            sfn.send_task_failure(taskToken=approval_token(aws, detail["executionArn"]), **answer)
 
     on_announcement(aws, "Switch Approval Needed", decide)
 
@@ -646,28 +651,30 @@ def test_a_rollback_that_keeps_failing_is_announced_for_a_person(
     aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
 ) -> None:
     # Given a canary whose first gate errs (10 % on green), and the /api rule refusing every
-    # write of the rollback (permissions removed by hand, say)
+    # write of the machine's settle (permissions removed by hand, say)
     calls.fail(Call("GateFunction", "cloudwatch", "DescribeAlarms"))
-    calls.fail(Call("RollbackFunction", "elbv2", "ModifyRule"), nth=EVERY)
+    calls.fail(Call("SettleFunction", "elbv2", "ModifyRule"), nth=EVERY)
 
     # When the switch runs
     run = run_switch(aws, fleet.request(), name="rollback-fails-1")
 
-    # Then the rollback was retried, gave up, and the execution says traffic may be split
-    assert (run.status, run.error) == ("FAILED", "RollbackFailed")
+    # Then the settle was retried, gave up, and the execution says traffic may not match
+    assert (run.status, run.error) == ("FAILED", "SettleFailed")
     assert run.cause is not None
-    assert "traffic may be split" in run.cause
-    assert calls.counts()[Call("RollbackFunction", "elbv2", "ModifyRule")] >= 4
-    assert run.states[-3:] == ["Rollback", "AnnounceRollbackFailed", "RollbackFailed"]
+    assert "traffic may not match the record" in run.cause
+    assert calls.counts()[Call("SettleFunction", "elbv2", "ModifyRule")] >= 4
+    assert run.states[-3:] == ["RollBack", "AnnounceSettleFailed", "SettleFailed"]
     # and a `Switch Failed` event tells subscribers (on-call) where and why
     (failed,) = [e for e in announced(aws, run.name) if e["detail-type"] == "Switch Failed"]
     assert failed["detail"]["platform"] == "EC2"
-    assert (failed["detail"]["failedAt"], failed["detail"]["rollbackError"]) == (
-        "Gate",
-        "ClientError",
-    )
-    assert "ModifyRule" in failed["detail"]["rollbackCause"]
-    # and the rule really is still split: the lock stays, so no second switch piles on
+    assert list(failed["detail"]["failed"]) == ["Gate"]
+    assert failed["detail"]["settleError"] == "ClientError"
+    assert "ModifyRule" in failed["detail"]["settleCause"]
+    # and the record says the ending was claimed, not that it happened: the rule is still
+    # split and the lock stays, so no second switch piles on
+    saved = record(aws, run.name)
+    assert saved is not None
+    assert (saved["status"], saved["settling"]["intent"]) == ("SETTLING", "ROLLED_BACK")
     assert production(aws, fleet)["rule"] == {"blue": 90, "green": 10}
     assert locks_and_guards(aws, fleet) != []
 
@@ -675,23 +682,23 @@ def test_a_rollback_that_keeps_failing_is_announced_for_a_person(
 def test_a_finish_that_keeps_failing_after_recording_success_leaves_traffic_on_green(
     aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
 ) -> None:
-    # Given EventBridge refusing every `Switch Succeeded` the finish tries to put (after
+    # Given EventBridge refusing every `Switch Succeeded` the settle tries to put (after
     # the record already says SUCCEEDED)
-    calls.fail(Call("FinishFunction", "events", "PutEvents"), nth=EVERY)
+    calls.fail(Call("SettleFunction", "events", "PutEvents"), nth=EVERY)
 
     # When a canary runs through its last gate
     run = run_switch(aws, fleet.request(), name="finish-fails-1")
 
-    # Then the finish was retried, and then nothing undid the finished switch: traffic
-    # stays on green, the record says SUCCEEDED, the lock is free, and the execution's
-    # cause says exactly that
-    assert calls.counts()[Call("FinishFunction", "events", "PutEvents")] == 4
-    assert (run.status, run.error) == ("FAILED", "SwitchSucceededWithErrors.ClientError")
-    assert run.cause is not None
-    assert run.cause.startswith("Finish: ClientError: ")
-    assert f"after the switch had succeeded: traffic stays on {fleet.green_arn}" in run.cause
+    # Then the settle was retried (each retry finishing what was left), and nothing undid
+    # the finished switch: traffic stays on green, the record says SUCCEEDED, the lock is
+    # free, and the execution says the ending could not be announced
+    assert calls.counts()[Call("SettleFunction", "events", "PutEvents")] == 4
+    assert (run.status, run.error) == ("FAILED", "SettleFailed")
     assert production(aws, fleet) == everything_on(ALL_ON_GREEN)
     saved = record(aws, run.name)
     assert saved is not None
     assert saved["status"] == "SUCCEEDED"
+    assert saved["outcome"]["observed"]["serving"] == "to"
     assert locks_and_guards(aws, fleet) == []
+    (failed,) = [e for e in announced(aws, run.name) if e["detail-type"] == "Switch Failed"]
+    assert failed["detail"]["settleError"] == "ClientError"

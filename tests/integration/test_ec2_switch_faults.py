@@ -13,8 +13,8 @@ hook on the clients the functions create. Whatever failed, the run must end:
 - with no lock or alarm guard left;
 - without ever having written a weight on a target group with no healthy target.
 
-A second set fails the rollback itself (after a gate error at 10 %), once per call it
-makes: the state machine retries the rollback, and traffic still ends on the snapshot.
+A second set fails the settle itself (after a gate error at 10 %), once per call it
+makes: the state machine retries the settle, and traffic still ends on the snapshot.
 
 `test_the_fault_list_covers_every_call_the_switch_makes` records a run without faults
 and fails if the path makes a call the lists below do not name.
@@ -36,6 +36,7 @@ from tests.integration.ec2_helpers import (
     AwsCalls,
     Call,
     Run,
+    approval_token,
     everything_on,
     locks_and_guards,
     on_announcement,
@@ -56,7 +57,8 @@ def _calls(function: str, *operations: str) -> list[Call]:
     return result
 
 
-# Every call of a successful switch, by the function that makes it, in order.
+# Every call of a successful switch, by the function that makes it, in order. Every task
+# after Begin renews its lease first (one TransactWriteItems): the ownership check.
 SWITCH_CALLS = [
     *_calls(
         "PlanFunction",
@@ -71,16 +73,23 @@ SWITCH_CALLS = [
         "dynamodb:TransactWriteItems",
         "events:PutEvents",
     ),
-    *_calls("CheckHealthFunction", "elbv2:DescribeTargetHealth"),
+    *_calls("CheckHealthFunction", "dynamodb:TransactWriteItems", "elbv2:DescribeTargetHealth"),
     *_calls(
         "TestTrafficFunction",
+        "dynamodb:TransactWriteItems",
         "elbv2:DescribeListeners",
         "elbv2:ModifyListener",
         "dynamodb:UpdateItem",
     ),
-    *_calls("RequestApprovalFunction", "dynamodb:UpdateItem", "events:PutEvents"),
+    *_calls(
+        "RequestApprovalFunction",
+        "dynamodb:TransactWriteItems",
+        "dynamodb:UpdateItem",
+        "events:PutEvents",
+    ),
     *_calls(
         "ShiftFunction",
+        "dynamodb:TransactWriteItems",
         "elbv2:DescribeTargetHealth",
         "elbv2:DescribeListeners",
         "elbv2:DescribeRules",
@@ -91,6 +100,7 @@ SWITCH_CALLS = [
     ),
     *_calls(
         "GateFunction",
+        "dynamodb:TransactWriteItems",
         "cloudwatch:DescribeAlarms",
         "elbv2:DescribeTargetHealth",
         "elbv2:DescribeTargetGroups",
@@ -98,31 +108,30 @@ SWITCH_CALLS = [
         "dynamodb:UpdateItem",
     ),
     *_calls(
-        "FinishFunction",
-        "dynamodb:GetItem",
+        "SettleFunction",
+        "dynamodb:UpdateItem",
         "elbv2:ModifyListener",
         "elbv2:DescribeListeners",
-        "dynamodb:UpdateItem",
+        "elbv2:DescribeRules",
         "dynamodb:DeleteItem",
         "events:PutEvents",
     ),
 ]
 # How many times one Shift invocation makes each call (its snapshot and its read-back
 # both describe the routes): the call at the 100 % step is the next one.
-PER_SHIFT = {"DescribeListeners": 2, "DescribeRules": 2}
+PER_SHIFT = {"DescribeListeners": 2, "DescribeRules": 2, "TransactWriteItems": 1}
 SWITCH_FAULTS = [(call, 1) for call in SWITCH_CALLS] + [
     (call, PER_SHIFT.get(call.operation, 1) + 1)
     for call in SWITCH_CALLS
     if call.function == "ShiftFunction"
 ]
 ROLLBACK_CALLS = _calls(
-    "RollbackFunction",
-    "dynamodb:GetItem",
+    "SettleFunction",
+    "dynamodb:UpdateItem",
     "elbv2:ModifyListener",
     "elbv2:ModifyRule",
     "elbv2:DescribeListeners",
     "elbv2:DescribeRules",
-    "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "events:PutEvents",
 )
@@ -150,7 +159,9 @@ def _everything_on(aws: Emulator, fleet: Ec2Fleet) -> dict[str, Any]:
     on_announcement(
         aws,
         "Switch Approval Needed",
-        lambda detail: sfn.send_task_success(taskToken=detail["taskToken"], output="{}"),
+        lambda detail: sfn.send_task_success(
+            taskToken=approval_token(aws, detail["executionArn"]), output="{}"
+        ),
     )
     return fleet.request(
         approval={"required": True, "timeoutSeconds": 600},
@@ -199,9 +210,7 @@ def test_a_failed_call_never_strands_traffic(
         assert call.operation in run.cause, run.cause
 
 
-@pytest.mark.parametrize(
-    "call", ROLLBACK_CALLS, ids=lambda c: f"Rollback-{c.service}:{c.operation}"
-)
+@pytest.mark.parametrize("call", ROLLBACK_CALLS, ids=lambda c: f"Settle-{c.service}:{c.operation}")
 def test_a_failed_call_during_the_rollback_is_retried_until_traffic_is_restored(
     aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls, call: Call
 ) -> None:
@@ -214,14 +223,14 @@ def test_a_failed_call_during_the_rollback_is_retried_until_traffic_is_restored(
     # When the switch runs
     run = run_switch(aws, request, name=f"rollback-fault-{call.service}-{call.operation}")
 
-    # Then the rollback was retried, traffic is back on the snapshot, and it says why
+    # Then the settle was retried, traffic is back on the snapshot, and it says why
     assert injected.fired
-    assert run.states.count("Rollback") == 1
+    assert run.states.count("RollBack") == 1
     assert_never_stranded(aws, fleet, calls, run)
     assert run.status == "FAILED"
     assert run.cause is not None
     assert run.cause.startswith("Gate: "), run.cause
-    assert calls.counts()[Call("RollbackFunction", "dynamodb", "GetItem")] >= 2
+    assert calls.counts()[Call("SettleFunction", "dynamodb", "UpdateItem")] >= 2
 
 
 def test_the_fault_list_covers_every_call_the_switch_makes(
@@ -251,5 +260,5 @@ def test_the_rollback_fault_list_covers_every_call_the_rollback_makes(
 
     # Then it rolled back, and every call the rollback made is in ROLLBACK_CALLS
     assert run.status == "FAILED"
-    made = [c for c in dict.fromkeys(calls.calls) if c.function == "RollbackFunction"]
+    made = [c for c in dict.fromkeys(calls.calls) if c.function == "SettleFunction"]
     assert sorted(made, key=str) == sorted(ROLLBACK_CALLS, key=str)

@@ -8,12 +8,13 @@ functions; HTTP probes reach the emulated ALB data plane.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bluegreen.records import Records
+from bluegreen.store import Deployments
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.ecs_fleet import EcsFleet, build_ecs_fleet
 
@@ -74,7 +75,7 @@ def ecs_request(fleet: EcsFleet, mode: str, **overrides: Any) -> dict[str, Any]:
 
 
 def record_of(aws: Emulator, name: str) -> dict[str, Any]:
-    return Records(aws.client("dynamodb"), aws.output("DeploymentsTableName")).get(name)
+    return Deployments(aws.client("dynamodb"), aws.output("DeploymentsTableName")).get(name)
 
 
 def lock_free(aws: Emulator, fleet: EcsFleet) -> bool:
@@ -82,7 +83,7 @@ def lock_free(aws: Emulator, fleet: EcsFleet) -> bool:
         TableName=aws.output("DeploymentsTableName"),
         Key={"pk": {"S": f"LOCK#{fleet.service_arn}"}, "sk": {"S": "LOCK"}},
     )
-    return "Item" not in item
+    return "owner" not in item.get("Item", {})  # a free lock remembers its last holder
 
 
 def serving_one_colour(aws: Emulator, fleet: EcsFleet) -> str:
@@ -200,7 +201,7 @@ def test_a_failing_hook_ends_rolled_back_with_a_record_naming_the_hook(
         assert events[-1].get("AfterAllowTestTraffic") == "Failed", events
     else:
         assert any(e.get("stage") for e in events), events
-    assert record["outcome"]["platformStatus"] in {
+    assert record["outcome"]["observed"]["platformStatus"] in {
         "Failed",
         "Stopped",
         "ROLLBACK_SUCCESSFUL",
@@ -247,7 +248,7 @@ def test_a_second_switch_on_a_locked_service_fails_fast_naming_the_holder(calls:
     try:
         fleet = build_ecs_fleet(aws, mode="CODE_DEPLOY")
         # Given another switch holds the service
-        holder = Records(aws.client("dynamodb"), aws.output("DeploymentsTableName"))
+        holder = Deployments(aws.client("dynamodb"), aws.output("DeploymentsTableName"))
         holder.begin(
             "release-41",
             "arn:aws:states:::execution:x:release-41",
@@ -255,6 +256,7 @@ def test_a_second_switch_on_a_locked_service_fails_fast_naming_the_holder(calls:
             [],
             {"platform": "ECS"},
             {},
+            lease_until=int(time.time()) + 3600,
         )
         # When a switch starts on it
         run = run_switch(aws, ecs_request(fleet, "codedeploy"), name="second")

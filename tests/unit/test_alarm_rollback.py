@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from bluegreen import records
+from bluegreen import store as records
 from bluegreen.alarm_rollback import AlarmChange, InvalidAlarmEvent, RollbackDeps, roll_back
 from bluegreen.alarm_rollback.rollback import RollbackIncomplete
 from bluegreen.records import AlarmClaim, Guard

@@ -18,17 +18,25 @@ _CONFIG = Config(
 
 
 class Clients:
-    """Lazily created boto3 clients sharing one session."""
+    """Lazily created boto3 clients sharing one session.
 
-    def __init__(self, session: Any = None) -> None:
+    `config` bounds every call (timeouts, retries); `guard`, when given, is installed on
+    every client created (the hooks' deadline check before each call)."""
+
+    def __init__(self, session: Any = None, config: Config = _CONFIG, guard: Any = None) -> None:
         self._session = session
+        self._config = config
+        self._guard = guard
 
     @cached_property
     def session(self) -> Any:
         return self._session or boto3.session.Session()
 
     def _client(self, name: str) -> Any:
-        return self.session.client(name, config=_CONFIG)
+        client = self.session.client(name, config=self._config)
+        if self._guard is not None:
+            self._guard.install(client)
+        return client
 
     @cached_property
     def dynamodb(self) -> Any:

@@ -1,4 +1,5 @@
-"""Per-function wiring: settings model + lazily built dependencies, once per cold start."""
+"""Per-function wiring: a settings model read once per cold start, and the dependencies
+built from it with lazily created clients (a task pays only for the clients it calls)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any, Generic, TypeVar
 
 from . import announce, settings
 from .aws import Clients
-from .ec2.switch import Ec2Deps
-from .ecs.switch import EcsDeps
-from .records import Records
+from .store import Deployments
+from .switch.deps import SwitchDeps
+from .switch.reaper import ReaperDeps
 
 T = TypeVar("T")
 
@@ -30,16 +31,20 @@ class Lazy(Generic[T]):
 
 @dataclass(frozen=True)
 class SwitchSettings:
-    """Environment of the switch task functions (see template.yaml Globals)."""
+    """Environment of the switch task functions, settle and the reaper (template Globals
+    and each function's own variables)."""
 
     DEPLOYMENTS_TABLE: str
     EVENT_BUS_NAME: str = "default"
     EVENT_SOURCE: str = "bluegreen"
     LOCK_TTL_SECONDS: int = 7200
+    HOOK_FUNCTION_SUFFIX: str = ""
+    ECS_NATIVE_HOOK_ARN: str = ""
+    ECS_HOOK_ROLE_ARN: str = ""
 
 
 class LazyClient:
-    """A boto3 client created on its first use: a task pays only for the clients it calls."""
+    """A boto3 client created on its first attribute access."""
 
     def __init__(self, clients: Clients, name: str) -> None:
         self._clients = clients
@@ -49,46 +54,26 @@ class LazyClient:
         return getattr(getattr(self._clients, self._name), attribute)
 
 
-def ec2_deps(clients: Clients | None = None) -> Ec2Deps:
+def switch_deps(clients: Clients | None = None) -> SwitchDeps:
     config = settings.load(SwitchSettings)
     clients = clients or Clients()
-    return Ec2Deps(
-        elbv2=LazyClient(clients, "elbv2"),
-        cloudwatch=LazyClient(clients, "cloudwatch"),
-        records=Records(
-            LazyClient(clients, "dynamodb"), config.DEPLOYMENTS_TABLE, config.LOCK_TTL_SECONDS
-        ),
+    return SwitchDeps(
+        clients=clients,
+        store=Deployments(LazyClient(clients, "dynamodb"), config.DEPLOYMENTS_TABLE),
         announcer=announce.Announcer(
             LazyClient(clients, "events"), config.EVENT_SOURCE, config.EVENT_BUS_NAME
         ),
-        codedeploy=LazyClient(clients, "codedeploy"),
-    )
-
-
-@dataclass(frozen=True)
-class EcsSwitchSettings(SwitchSettings):
-    """Environment of the ECS switch task functions."""
-
-    HOOK_FUNCTION_SUFFIX: str = ""
-    ECS_NATIVE_HOOK_ARN: str = ""
-    ECS_HOOK_ROLE_ARN: str = ""
-
-
-def ecs_deps(clients: Clients | None = None) -> EcsDeps:
-    config = settings.load(EcsSwitchSettings)
-    clients = clients or Clients()
-    dynamodb = LazyClient(clients, "dynamodb")
-    return EcsDeps(
-        ecs=LazyClient(clients, "ecs"),
-        codedeploy=LazyClient(clients, "codedeploy"),
-        cloudwatch=LazyClient(clients, "cloudwatch"),
-        dynamodb=dynamodb,
+        lease_margin_seconds=config.LOCK_TTL_SECONDS,
         table=config.DEPLOYMENTS_TABLE,
-        records=Records(dynamodb, config.DEPLOYMENTS_TABLE, config.LOCK_TTL_SECONDS),
-        announcer=announce.Announcer(
-            LazyClient(clients, "events"), config.EVENT_SOURCE, config.EVENT_BUS_NAME
-        ),
         hook_function_suffix=config.HOOK_FUNCTION_SUFFIX,
         native_hook_arn=config.ECS_NATIVE_HOOK_ARN,
         native_hook_role_arn=config.ECS_HOOK_ROLE_ARN,
+    )
+
+
+def reaper_deps(deps: SwitchDeps, context: Any) -> ReaperDeps:
+    """Per invocation: the reaper waits at most what the invocation has left."""
+    return ReaperDeps(
+        endings=deps.endings(),
+        remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
     )

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from .. import announce, settings
 from ..aws import Clients
-from ..records import Records
+from ..store import Deployments
+from ..store import hooks as hook_store
+from ..switch.endings import EndingDeps
 from .rollback import RollbackDeps
 
 
@@ -23,9 +25,14 @@ def rollback_deps(clients: Clients | None = None) -> RollbackDeps:
     config = settings.load(AlarmRollbackSettings)
     clients = clients or Clients()
     return RollbackDeps(
-        clients=clients,
-        records=Records(clients.dynamodb, config.DEPLOYMENTS_TABLE),
-        announcer=lambda: announce.Announcer(
-            clients.events, config.EVENT_SOURCE, config.EVENT_BUS_NAME
-        ),
+        endings=EndingDeps(
+            store=Deployments(clients.dynamodb, config.DEPLOYMENTS_TABLE),
+            clients=clients,
+            announcer=lambda: announce.Announcer(
+                clients.events, config.EVENT_SOURCE, config.EVENT_BUS_NAME
+            ),
+            verdicts=lambda reference: hook_store.verdicts(
+                clients.dynamodb, config.DEPLOYMENTS_TABLE, reference
+            ),
+        )
     )

@@ -22,17 +22,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..checks import CheckContext, Outcome, run_checks, verdict
 from ..checks.http import HttpTransport, UrllibTransport
 from ..checks.model import Deadline, ReleaseTarget, TargetNotReady
 from ..errors import BlueGreenError, InvalidConfiguration
-from .errors import HookReportFailed, MalformedHookEvent, NotAnEcsDeployment
-from .guard import Once, within
+from ..store import hooks as hook_store
+from .errors import HookReportFailed, MalformedHookEvent, NotAnEcsDeployment, OutOfTime
+from .guard import CALL_SECONDS, CallGuard, Once, deadline_of, reserve_seconds
 from .loader import load_codedeploy_config
 from .settings import CodeDeployHookSettings
-from .verdicts import VerdictLog
 
 logger = Logger(child=True)
 SUCCEEDED, FAILED = "Succeeded", "Failed"
@@ -89,70 +89,65 @@ class Reporter:
 
 @dataclass
 class CodeDeployHookDeps:
-    clients: Any
+    clients: Any  # built with HOOK_CLIENT_CONFIG and `guard` installed on every client
+    guard: CallGuard
     load_settings: Callable[[], CodeDeployHookSettings]
-    store_for: Callable[[CodeDeployHookSettings], BasePersistenceLayer | None]
+    load_table: Callable[[], str | None]  # DEPLOYMENTS_TABLE alone: dedupe needs only it
+    store_for: Callable[[str], BasePersistenceLayer | None]
     transport: HttpTransport | None = None
     sleep: Callable[[float], None] = time.sleep
 
 
 def answer_codedeploy_hook(event: Any, context: Any, deps: CodeDeployHookDeps) -> dict[str, Any]:
-    """Evaluate the configured checks for this function's lifecycle event and report once."""
+    """Evaluate the configured checks for this function's lifecycle event and report once,
+    first; the verdict's reason is recorded after, in the time left."""
     hook = CodeDeployHookEvent.parse(event)
-    reporter = Reporter(deps.clients.codedeploy, hook)
-    try:
-        settings = deps.load_settings()
-    except InvalidConfiguration as error:
-        problem = f"function misconfigured: {error}"
-        return _answer(reporter, lambda: (Outcome.FAILED, problem))
-    once = Once(_store(deps, settings), "LifecycleEventHookExecutionId", context)
-    verdicts = VerdictLog(
-        deps.clients.dynamodb,
-        settings.DEPLOYMENTS_TABLE,
-        hook.deployment_id,
-        settings.LIFECYCLE_EVENT,
+    table = deps.load_table()
+    once = Once(
+        _store(deps, table) if table else None,
+        "LifecycleEventHookExecutionId",
+        context,
+        key=lambda payload: str(payload["LifecycleEventHookExecutionId"]),
     )
-    return once.run(
-        event,
-        lambda: _answer(reporter, lambda: _evaluate(hook, settings, context, deps), verdicts),
-    )
+    return once.run(event, lambda: _answer(hook, context, deps, table))
 
 
 def _answer(
-    reporter: Reporter,
-    evaluate: Callable[[], tuple[Outcome, str]],
-    verdicts: VerdictLog | None = None,
+    hook: CodeDeployHookEvent, context: Any, deps: CodeDeployHookDeps, table: str | None
 ) -> dict[str, Any]:
-    status, reason = FAILED, "the hook ended before reaching a verdict"
+    reporter = Reporter(deps.clients.codedeploy, hook)
+    status, reason, event_name = FAILED, "the hook ended before reaching a verdict", ""
     try:
-        outcome, reason = evaluate()
+        settings = deps.load_settings()
+        event_name = settings.LIFECYCLE_EVENT
+        deadline = deadline_of(context, reserve_seconds(settings.HOOK_TIME_MARGIN_SECONDS))
+        deps.guard.set(deadline)
+        outcome, reason = _check(hook, settings, deadline, deps)
         status = SUCCEEDED if outcome is Outcome.PASSED else FAILED
+    except InvalidConfiguration as error:
+        reason = f"function misconfigured: {error}"
     except BlueGreenError as error:
         reason = f"{type(error).__name__}: {error}"
     except Exception as error:  # the unexpected-error path: the verdict is Failed
         logger.exception("unexpected error while checking")
         reason = f"unexpected {type(error).__name__}: {error}"
     finally:
-        # The verdict is written just before the answer, so whoever sees CodeDeploy end the
-        # deployment can also read why; the write is best effort and cannot prevent the
-        # answer (it never raises a client error, and the report runs in `finally`).
-        try:
-            if verdicts is not None:
-                verdicts.write(status, reason)
-        finally:
-            reporter.report(status, reason)
+        deps.guard.set(None)  # the report is never refused for time: it is why we are here
+        reporter.report(status, reason)
+    deps.guard.set(deadline_of(context, CALL_SECONDS + 1))  # after: only what fits
+    if table and event_name:
+        _record_verdict(deps, table, hook.deployment_id, event_name, status, reason)
     return {"status": status, "reason": reason}
 
 
-def _evaluate(
-    hook: CodeDeployHookEvent,
-    settings: CodeDeployHookSettings,
-    context: Any,
-    deps: CodeDeployHookDeps,
-) -> tuple[Outcome, str]:
-    budget = context.get_remaining_time_in_millis() / 1000 - settings.HOOK_TIME_MARGIN_SECONDS
-    deadline = Deadline.after(budget)
-    return within(budget, lambda: _check(hook, settings, deadline, deps))
+def _record_verdict(
+    deps: Any, table: str, deployment: str, event: str, status: str, reason: str
+) -> None:
+    """Keep the reason for the switch's record; best effort, bounded by the time left."""
+    try:
+        hook_store.put_verdict(deps.clients.dynamodb, table, deployment, event, status, reason)
+    except (ClientError, BotoCoreError, OutOfTime) as error:
+        logger.warning("could not record the hook verdict", error=str(error))
 
 
 def _check(
@@ -251,10 +246,10 @@ def appspec_task_definition(revision: dict[str, Any]) -> str | None:
         return match.group(1) if match else None
 
 
-def _store(deps: Any, settings: Any) -> BasePersistenceLayer | None:
+def _store(deps: Any, table: str) -> BasePersistenceLayer | None:
     """The idempotency store; if it cannot even be built, answer without it."""
     try:
-        return deps.store_for(settings)  # type: ignore[no-any-return]
+        return deps.store_for(table)  # type: ignore[no-any-return]
     except Exception:  # the hook must still answer: idempotency is best effort here
         logger.exception("could not set up the idempotency store; answering without it")
         return None

@@ -21,18 +21,18 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..checks import CheckContext, Outcome, run_checks, verdict
 from ..checks.http import HttpTransport, UrllibTransport
 from ..checks.model import Deadline, ReleaseTarget, TargetNotReady
 from ..errors import BlueGreenError, InvalidConfiguration
+from ..store import hooks as hook_store
 from .config import ECS_STAGES
-from .errors import MalformedHookEvent
-from .guard import Once, within
+from .errors import MalformedHookEvent, OutOfTime
+from .guard import CALL_SECONDS, CallGuard, Once, deadline_of, reserve_seconds
 from .loader import load_ecs_native_config
 from .settings import EcsNativeHookSettings
-from .verdicts import VerdictLog
 
 logger = Logger(child=True)
 SUCCEEDED, FAILED, IN_PROGRESS = "SUCCEEDED", "FAILED", "IN_PROGRESS"
@@ -116,9 +116,11 @@ class EcsHookEvent:
 
 @dataclass
 class EcsNativeHookDeps:
-    clients: Any
+    clients: Any  # built with HOOK_CLIENT_CONFIG and `guard` installed on every client
+    guard: CallGuard
     load_settings: Callable[[], EcsNativeHookSettings]
-    store_for: Callable[[EcsNativeHookSettings], BasePersistenceLayer | None]
+    load_table: Callable[[], str | None]
+    store_for: Callable[[str], BasePersistenceLayer | None]
     transport: HttpTransport | None = None
 
 
@@ -126,30 +128,45 @@ def answer_ecs_native_hook(event: Any, context: Any, deps: EcsNativeHookDeps) ->
     """Return the hook's answer for this stage (never raises for a domain problem)."""
     try:
         hook = EcsHookEvent.parse(event)
-        settings = deps.load_settings()
-    except (MalformedHookEvent, InvalidConfiguration) as error:
+    except MalformedHookEvent as error:
         return _response(FAILED, f"{type(error).__name__}: {error}", {})
-    once = Once(_store(deps, settings), IDEMPOTENCY_KEY, context)
-    return once.run(event, lambda: _answer(hook, settings, context, deps))
+    table = deps.load_table()
+    once = Once(
+        _store(deps, table) if table else None,
+        IDEMPOTENCY_KEY,
+        context,
+        key=lambda _payload: f"{hook.execution_id}:{hook.stage}:{hook.state.get('attempt')}",
+    )
+    return once.run(event, lambda: _answer(hook, context, deps, table))
 
 
 def _answer(
-    hook: EcsHookEvent, settings: EcsNativeHookSettings, context: Any, deps: EcsNativeHookDeps
+    hook: EcsHookEvent, context: Any, deps: EcsNativeHookDeps, table: str | None
 ) -> dict[str, Any]:
-    budget = context.get_remaining_time_in_millis() / 1000 - settings.HOOK_TIME_MARGIN_SECONDS
     try:
-        answer = within(budget, lambda: _evaluate(hook, settings, Deadline.after(budget), deps))
+        settings = deps.load_settings()
+        deadline = deadline_of(context, reserve_seconds(settings.HOOK_TIME_MARGIN_SECONDS))
+        deps.guard.set(deadline)
+        answer = _evaluate(hook, settings, deadline, deps)
+    except InvalidConfiguration as error:
+        answer = _response(FAILED, f"function misconfigured: {error}", hook.hook_details)
     except BlueGreenError as error:
         answer = _response(FAILED, f"{type(error).__name__}: {error}", hook.hook_details)
     except Exception as error:  # the unexpected-error path: the answer is FAILED
         logger.exception("unexpected error while checking")
         answer = _response(FAILED, f"unexpected {type(error).__name__}: {error}", hook.hook_details)
-    details = answer["hookDetails"]
-    stage = hook.stage + ("#ROLLBACK" if details.get("rollback") else "")
-    verdicts = VerdictLog(
-        deps.clients.dynamodb, settings.DEPLOYMENTS_TABLE, hook.resource_arn, stage
-    )
-    verdicts.write(answer["hookStatus"], str(details.get("reason", "")))
+    # The answer is the return value: the reason is recorded first, if a call still fits.
+    deps.guard.set(deadline_of(context, CALL_SECONDS + 1))
+    if table:
+        details = answer["hookDetails"]
+        stage = hook.stage + ("#ROLLBACK" if details.get("rollback") else "")
+        reason = str(details.get("reason", ""))
+        try:
+            hook_store.put_verdict(
+                deps.clients.dynamodb, table, hook.resource_arn, stage, answer["hookStatus"], reason
+            )
+        except (ClientError, BotoCoreError, OutOfTime) as error:
+            logger.warning("could not record the hook verdict", error=str(error))
     return answer
 
 
@@ -291,10 +308,10 @@ def _response(
     return answer
 
 
-def _store(deps: Any, settings: Any) -> BasePersistenceLayer | None:
+def _store(deps: Any, table: str) -> BasePersistenceLayer | None:
     """The idempotency store; if it cannot even be built, answer without it."""
     try:
-        return deps.store_for(settings)  # type: ignore[no-any-return]
+        return deps.store_for(table)  # type: ignore[no-any-return]
     except Exception:  # the hook must still answer: idempotency is best effort here
         logger.exception("could not set up the idempotency store; answering without it")
         return None

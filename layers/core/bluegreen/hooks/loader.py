@@ -7,27 +7,20 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..errors import InvalidConfiguration
+from ..store import hooks as hook_store
 from .config import DEFAULTS, HookConfig, parse_config
-
-CONFIG_PK = "HOOKCONFIG#{}"
-CONFIG_SK = "CONFIG"
 
 
 def load_codedeploy_config(
     clients: Any, table: str, prefix: str, deployment_id: str, application: str, group: str
 ) -> HookConfig:
     """Per deployment (DynamoDB), else per application + group (SSM), else defaults."""
-    key = CONFIG_PK.format(deployment_id)
-    item = clients.dynamodb.get_item(
-        TableName=table,
-        Key={"pk": {"S": key}, "sk": {"S": CONFIG_SK}},
-        ConsistentRead=True,
-    ).get("Item")
-    if item is not None:
-        raw = item.get("config", {}).get("S")
-        if raw is None:
-            raise InvalidConfiguration(f"dynamodb:{key}", "has no string attribute 'config'")
-        return parse_config(raw, f"dynamodb:{key}")
+    raw = hook_store.get_config(clients.dynamodb, table, deployment_id)
+    if raw is not None:
+        source = hook_store.config_source(deployment_id)
+        if not raw:
+            raise InvalidConfiguration(source, "has no string attribute 'config'")
+        return parse_config(raw, source)
     return _from_parameter(clients, f"{prefix.rstrip('/')}/{application}/{group}")
 
 

@@ -10,11 +10,19 @@ from .config import CODEDEPLOY_EVENTS
 
 
 @dataclass(frozen=True)
+class HookTableSettings:
+    """The one variable answering once needs (read apart, so a hook whose other settings
+    are wrong still reports once per execution)."""
+
+    DEPLOYMENTS_TABLE: str = ""
+
+
+@dataclass(frozen=True)
 class CodeDeployHookSettings:
     LIFECYCLE_EVENT: str
     DEPLOYMENTS_TABLE: str
     HOOK_CONFIG_PARAMETER_PREFIX: str = "/bluegreen/hooks"
-    HOOK_TIME_MARGIN_SECONDS: int = 5
+    HOOK_TIME_MARGIN_SECONDS: int = 2
 
     def __post_init__(self) -> None:
         if self.LIFECYCLE_EVENT not in CODEDEPLOY_EVENTS:
@@ -28,4 +36,4 @@ class CodeDeployHookSettings:
 class EcsNativeHookSettings:
     DEPLOYMENTS_TABLE: str
     HOOK_CONFIG_PARAMETER_PREFIX: str = "/bluegreen/hooks"
-    HOOK_TIME_MARGIN_SECONDS: int = 5
+    HOOK_TIME_MARGIN_SECONDS: int = 2

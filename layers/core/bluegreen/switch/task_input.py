@@ -42,6 +42,19 @@ def whole(event: Any, name: str, default: int | None = None) -> int:
     return value
 
 
+def optional_text(event: Any, name: str) -> str:
+    value = _event(event).get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(name, f"must be a string, got {type(value).__name__}")
+    return value
+
+
+def refuse(name: str, reason: str) -> None:
+    raise InvalidInput(name, reason)
+
+
 def optional_obj(event: Any, name: str) -> Mapping[str, Any]:
     value = _event(event).get(name)
     if value is None:
@@ -60,7 +73,7 @@ def failure(event: Any) -> dict[str, str]:
     return {k: v for k, v in found.items() if k in ("Error", "Cause") and v is not None}
 
 
-def plan(event: Any, platform: str = "EC2") -> Mapping[str, Any]:
+def plan(event: Any, platform: str | None = "EC2") -> Mapping[str, Any]:
     """The `plan` the Plan task returned, checked as a whole: each task trusts it.
 
     Its request is parsed again (a plan's request is a fixed point of `parse_request`) and
@@ -69,12 +82,17 @@ def plan(event: Any, platform: str = "EC2") -> Mapping[str, Any]:
     any AWS call, never half-used.
     """
     found = obj(event, "plan")
+    platform = platform or str(found.get("platform"))
     if found.get("platform", "EC2") != platform:
         raise InvalidInput("plan.platform", f"must be {platform} for this task")
     for key in ("deploymentId", "executionArn"):
         if not isinstance(found.get(key), str) or not found[key]:
             raise InvalidInput(f"plan.{key}", "must be the text Plan returned")
     request = obj(found, "request")
+    from ..platforms import kind_of
+
+    if found.get("adapter") != kind_of(dict(request)):
+        raise InvalidInput("plan.adapter", "differs from what Plan derives from the request")
     if platform == "EC2":
         _check_ec2(found, request)
     else:
@@ -110,7 +128,7 @@ _COLOURS = ("blueTargetGroupArn", "greenTargetGroupArn")
 
 
 def _check_ec2(found: Mapping[str, Any], request: Mapping[str, Any]) -> None:
-    from ..ec2 import traffic
+    from ..platforms import alb as traffic
     from .plan import weights_for
 
     _check_reparses(request, derived=("steps",))
@@ -138,3 +156,39 @@ def _check_ec2(found: Mapping[str, Any], request: Mapping[str, Any]) -> None:
     for key in ("dryRun", "hasTestTraffic", "needsApproval"):
         if not isinstance(found.get(key, False), bool):
             raise InvalidInput(f"plan.{key}", "must be true or false")
+
+
+def begun(event: Any) -> Mapping[str, Any]:
+    """What Begin returned into the state (`{snapshot, startedAt, leaseUntil}`)."""
+    found = obj(event, "begun")
+    snapshot = found.get("snapshot")
+    if not isinstance(snapshot, Mapping) or not isinstance(snapshot.get("routes"), list):
+        raise InvalidInput("begun.snapshot", "must be the snapshot Begin returned")
+    return found
+
+
+def optional_begun(event: Any) -> Mapping[str, Any] | None:
+    """Begin's result, or None for an ending before Begin finished (`{}` in the state)."""
+    found = optional_obj(event, "begun")
+    return begun(event) if found else None
+
+
+def intent(event: Any) -> str:
+    value = _event(event).get("intent")
+    if value not in ("SUCCEEDED", "ROLLED_BACK"):
+        raise InvalidInput("intent", f"must be SUCCEEDED or ROLLED_BACK, got {value!r:.80}")
+    return str(value)
+
+
+def failed(event: Any) -> tuple[str, dict[str, str]]:
+    """Where the switch failed and the Catch's `{Error, Cause}`: a Catch puts the error
+    under the name of the state that failed (`failed.<State>`), so there is one entry, or
+    none on the way to a success."""
+    found = optional_obj(event, "failed")
+    if not found:
+        return "", {}
+    if len(found) != 1:
+        raise InvalidInput("failed", f"must name one failed state, got {sorted(found)}")
+    ((state, error),) = found.items()
+    detail = failure({"error": error})
+    return str(state), detail

@@ -1,0 +1,76 @@
+"""What the switch's task functions and `settle` need, injected by the handlers (or tests).
+
+One idiom for every function: a settings model read once per cold start
+(`bluegreen.wiring`), then this object with lazily created clients.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .. import announce
+from ..probes import Fetch, http_fetch
+from ..store import Deployments
+from ..store import hooks as hook_store
+from .endings import EndingDeps
+
+
+@dataclass
+class SwitchDeps:
+    clients: Any  # bluegreen.aws.Clients (or a test double with the same attributes)
+    store: Deployments
+    announcer: announce.Announcer
+    lease_margin_seconds: int = 7200
+    clock: Callable[[], float] = time.time
+    fetch: Fetch = http_fetch
+    table: str = ""
+    hook_function_suffix: str = ""
+    native_hook_arn: str = ""
+    native_hook_role_arn: str = ""
+
+    # the read-only plans use these by name
+    @property
+    def elbv2(self) -> Any:
+        return self.clients.elbv2
+
+    @property
+    def cloudwatch(self) -> Any:
+        return self.clients.cloudwatch
+
+    @property
+    def ecs(self) -> Any:
+        return self.clients.ecs
+
+    @property
+    def codedeploy(self) -> Any:
+        return self.clients.codedeploy
+
+    def endings(self) -> EndingDeps:
+        return EndingDeps(
+            store=self.store,
+            clients=self.clients,
+            announcer=lambda: self.announcer,
+            verdicts=lambda reference: hook_store.verdicts(
+                self.clients.dynamodb, self.table, reference
+            ),
+            clock=self.clock,
+        )
+
+    def renew(self, plan: Mapping[str, Any], ahead_seconds: int) -> int:
+        """Renew this switch's lease for what lies ahead (the next wait) plus the margin;
+        the ownership check before any write: `OutcomeAlreadyDecided` or `LeaseLost`."""
+        until = int(self.clock()) + max(0, int(ahead_seconds)) + self.lease_margin_seconds
+        self.store.renew(
+            plan["deploymentId"],
+            plan["executionArn"],
+            plan["locks"],
+            plan["request"].get("alarms") or [],
+            until,
+        )
+        return until
+
+    def lease_until(self, ahead_seconds: int) -> int:
+        return int(self.clock()) + max(0, int(ahead_seconds)) + self.lease_margin_seconds
