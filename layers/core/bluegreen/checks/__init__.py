@@ -4,7 +4,8 @@
 `verdict(results)` folds them into one outcome with a reason.
 
 The same engine judges a switch's gates with checks that take explicit inputs rather than
-a hook context: `metric_threshold` (an absolute threshold whose "no data" is
+a hook context: `comparative_analysis` (green against blue in the same window, see
+`analysis`) and `metric_threshold` (an absolute threshold whose "no data" is
 INCONCLUSIVE, see `thresholds`). Every check answers a `CheckResult` in one vocabulary
 (`Outcome`).
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .alarms import alarms_hold, preflight
+from .analysis import Colours, comparative_analysis
+from .analysis_config import AnalysisConfig, parse_analysis_config
 from .ecs import task_set_steady
 from .model import CheckContext, CheckResult, Outcome, TargetNotReady
 from .probes import http_probes
@@ -71,10 +74,14 @@ def _reasons(results: list[CheckResult]) -> str:
 
 __all__ = [
     "CHECKS",
+    "AnalysisConfig",
     "CheckContext",
     "CheckResult",
+    "Colours",
     "Outcome",
+    "comparative_analysis",
     "metric_threshold",
+    "parse_analysis_config",
     "run_checks",
     "verdict",
 ]
