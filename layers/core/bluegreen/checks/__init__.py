@@ -2,6 +2,12 @@
 
 `run_checks(names, ctx)` runs the named checks in order and returns their results;
 `verdict(results)` folds them into one outcome with a reason.
+
+The same engine judges a switch's gates with checks that take explicit inputs rather than
+a hook context: `comparative_analysis` (green against blue in the same window, see
+`analysis`) and `metric_threshold` (an absolute threshold whose "no data" is
+INCONCLUSIVE, see `thresholds`). Every check answers a `CheckResult` in one vocabulary
+(`Outcome`).
 """
 
 from __future__ import annotations
@@ -9,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .alarms import alarms_hold, preflight
+from .analysis import Colours, comparative_analysis
+from .analysis_config import AnalysisConfig, parse_analysis_config
 from .ecs import task_set_steady
 from .model import CheckContext, CheckResult, Outcome, TargetNotReady
 from .probes import http_probes
 from .targets import target_health
+from .thresholds import metric_threshold
 
 Check = Callable[[CheckContext], CheckResult]
 
@@ -37,15 +46,42 @@ def run_checks(names: Iterable[str], ctx: CheckContext) -> list[CheckResult]:
 
 
 def verdict(results: list[CheckResult]) -> tuple[Outcome, str]:
-    failed = [r for r in results if r.outcome is Outcome.FAILED]
+    """One outcome for all results: FAILED if any failed; else PENDING if any can still
+    change by waiting (the reason also names the inconclusive ones, which more data may
+    settle); else INCONCLUSIVE if any could not decide; else PASSED. An inconclusive
+    result is never folded into a pass."""
+    failed = _with(results, Outcome.FAILED)
     if failed:
-        return Outcome.FAILED, "; ".join(f"{r.check}: {r.reason}" for r in failed)
-    pending = [r for r in results if r.outcome is Outcome.PENDING]
+        return Outcome.FAILED, _reasons(failed)
+    pending = _with(results, Outcome.PENDING)
+    inconclusive = _with(results, Outcome.INCONCLUSIVE)
     if pending:
-        return Outcome.PENDING, "; ".join(f"{r.check}: {r.reason}" for r in pending)
+        return Outcome.PENDING, _reasons(pending + inconclusive)
+    if inconclusive:
+        return Outcome.INCONCLUSIVE, _reasons(inconclusive)
     if not results:
         return Outcome.PASSED, "no checks configured for this event"
-    return Outcome.PASSED, "; ".join(f"{r.check}: {r.reason}" for r in results)
+    return Outcome.PASSED, _reasons(results)
 
 
-__all__ = ["CHECKS", "CheckContext", "CheckResult", "Outcome", "run_checks", "verdict"]
+def _with(results: list[CheckResult], outcome: Outcome) -> list[CheckResult]:
+    return [r for r in results if r.outcome is outcome]
+
+
+def _reasons(results: list[CheckResult]) -> str:
+    return "; ".join(f"{r.check}: {r.reason}" for r in results)
+
+
+__all__ = [
+    "CHECKS",
+    "AnalysisConfig",
+    "CheckContext",
+    "CheckResult",
+    "Colours",
+    "Outcome",
+    "comparative_analysis",
+    "metric_threshold",
+    "parse_analysis_config",
+    "run_checks",
+    "verdict",
+]

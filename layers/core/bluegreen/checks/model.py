@@ -1,9 +1,19 @@
 """What a check receives and what it answers.
 
 A check is a function `(CheckContext) -> CheckResult`. It never reports anything to
-CodeDeploy or ECS itself: the hook contracts (`bluegreen.hooks`) turn results into a
-verdict. A check answers PASSED, FAILED, or PENDING ("not yet": a task set still
-starting, a verification window still open), with a reason a person can act on.
+CodeDeploy or ECS itself: the hook contracts (`bluegreen.hooks`) and the switch's gates
+turn results into a verdict. One vocabulary serves every check, with a reason a person can
+act on:
+
+- PASSED: the check holds (the analysis' `pass`);
+- FAILED: the check found something wrong (`fail`);
+- INCONCLUSIVE: the check cannot say either way, e.g. a metric with no data in its window,
+  or a canary that served too few requests to compare (`inconclusive`); never a pass, and
+  the caller decides what it means (roll back, or wait for more data where it can);
+- PENDING: "not yet" where the contract can wait (a task set still starting, a
+  verification window still open).
+
+`bluegreen.checks.verdict` folds results: FAILED over PENDING over INCONCLUSIVE over PASSED.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ class Outcome(enum.StrEnum):
     PASSED = "PASSED"
     FAILED = "FAILED"
     PENDING = "PENDING"
+    INCONCLUSIVE = "INCONCLUSIVE"
 
 
 @dataclass(frozen=True)
@@ -43,8 +54,16 @@ class CheckResult:
     def pending(cls, check: str, reason: str, **details: Any) -> CheckResult:
         return cls(check, Outcome.PENDING, reason, details)
 
+    @classmethod
+    def inconclusive(cls, check: str, reason: str, **details: Any) -> CheckResult:
+        return cls(check, Outcome.INCONCLUSIVE, reason, details)
+
     def as_dict(self) -> dict[str, Any]:
         return {"check": self.check, "outcome": self.outcome.value, "reason": self.reason}
+
+    def as_record(self) -> dict[str, Any]:
+        """`as_dict` with the figures the check measured (JSON-ready), for a record."""
+        return {**self.as_dict(), "details": self.details}
 
 
 class TargetNotReady(BlueGreenError):
