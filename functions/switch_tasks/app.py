@@ -13,8 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.ec2 import switch
 from bluegreen.ecs import switch as ecs_switch
+from bluegreen.requests import parse_request
 from bluegreen.switch import task_input as given
-from bluegreen.switch.request import parse_request
 from bluegreen.wiring import Lazy, ec2_deps, ecs_deps
 
 logger = Logger()

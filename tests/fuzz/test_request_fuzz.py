@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bluegreen.errors import InvalidInput
-from bluegreen.switch.request import parse_request
+from bluegreen.requests import parse_request
 from tests.conftest import load_event
 from tests.fuzz.strategies import json_values, mutated
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bluegreen.errors import InvalidInput
-from bluegreen.switch.request import parse_request
+from bluegreen.requests import parse_request
 
 pytestmark = pytest.mark.unit
 

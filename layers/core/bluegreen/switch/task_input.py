@@ -91,7 +91,7 @@ def revision_plan(event: Any) -> Mapping[str, Any]:
 
 
 def _check_reparses(request: Mapping[str, Any], derived: tuple[str, ...]) -> None:
-    from .request import parse_request
+    from ..requests import parse_request
 
     raw = {k: v for k, v in request.items() if k not in derived}
     if request.get("platform") == "EC2" and request.get("blueTargetGroupArn"):

@@ -1,6 +1,6 @@
-"""Validation of a switch request (the state machine's input), before anything changes.
+"""Validation of an EC2 switch request (the state machine's input), before anything changes.
 
-`parse_request` checks the shape and every value, and returns the normalised request
+`parse_ec2_request` checks the shape and every value, and returns the normalised request
 with defaults filled in. Each error is an `InvalidInput` naming the field (JSON path
 style, e.g. `testTraffic.probes[1].path`) and the reason.
 """
@@ -13,9 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import InvalidInput
-from .plan import plan_steps
+from ..switch.plan import plan_steps
 
-PLATFORMS = ("EC2", "ECS")
 _ARN = r"arn:aws[\w-]*:elasticloadbalancing:[\w-]+:\d{12}:"
 LISTENER_ARN = re.compile(_ARN + r"listener/(app|net)/[\w-]+/[0-9a-f]+/[0-9a-f]+$")
 RULE_ARN = re.compile(_ARN + r"listener-rule/(app|net)/[\w-]+/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$")
@@ -31,16 +30,7 @@ KNOWN_FIELDS = {
 }  # fmt: skip
 
 
-def parse_request(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise InvalidInput("$", "the input must be a JSON object")
-    platform = raw.get("platform")
-    if platform not in PLATFORMS:
-        raise InvalidInput("platform", f"must be one of {', '.join(PLATFORMS)}, got {platform!r}")
-    if platform == "ECS":
-        from ..ecs.request import parse_ecs_request
-
-        return parse_ecs_request(raw)
+def parse_ec2_request(raw: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(raw) - KNOWN_FIELDS)
     if unknown:
         raise InvalidInput(unknown[0], "is not a field of an EC2 switch request (typo?)")
