@@ -81,7 +81,8 @@ class Emulator:
         self.stack_name = stack_name
         self.region = region
         self.account_id = DEFAULT_ACCOUNT_ID
-        self.parameters = dict(parameters or {})
+        # the emulated ALBs answer on 127.0.0.1: the emulated stack lets probes reach it
+        self.parameters = {"ProbeAllowedNetworks": "127.0.0.1/32", **(parameters or {})}
         self.clock = Clock(scale=clock_scale)
         self.runtime = LambdaRuntime(self._lambda_environment(), log_sink=self._write_logs)
         self.layers: dict[str, Path] = {}

@@ -45,7 +45,6 @@ EC2_FULL = {
     ],
     "testTraffic": {
         "listenerArn": EC2["listeners"][0],
-        "baseUrl": "http://127.0.0.1:8080",
         "probes": [{"path": "/health/deep", "expect": 200, "contains": "ok"}],
     },
     "approval": {"required": True, "timeoutSeconds": 600},

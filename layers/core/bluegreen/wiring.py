@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from . import announce, settings
 from .aws import Clients
+from .checks.reach import ReachPolicy
 from .ec2.switch import Ec2Deps
 from .ecs.switch import EcsDeps
 from .records import Records
@@ -36,6 +37,8 @@ class SwitchSettings:
     EVENT_BUS_NAME: str = "default"
     EVENT_SOURCE: str = "bluegreen"
     LOCK_TTL_SECONDS: int = 7200
+    PROBE_ALLOWED_HOSTS: str = ""  # comma-separated (template parameter ProbeAllowedHosts)
+    PROBE_ALLOWED_NETWORKS: str = ""  # comma-separated CIDRs (ProbeAllowedNetworks)
 
 
 class LazyClient:
@@ -62,6 +65,7 @@ def ec2_deps(clients: Clients | None = None) -> Ec2Deps:
             LazyClient(clients, "events"), config.EVENT_SOURCE, config.EVENT_BUS_NAME
         ),
         codedeploy=LazyClient(clients, "codedeploy"),
+        reach=ReachPolicy.from_settings(config.PROBE_ALLOWED_HOSTS, config.PROBE_ALLOWED_NETWORKS),
     )
 
 

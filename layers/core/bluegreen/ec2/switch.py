@@ -10,15 +10,19 @@ State carried between tasks: `$.request` (validated input), `$.plan` (from `plan
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .. import announce, records
+from ..checks.http import HttpTransport, PinnedTransport
+from ..checks.reach import ReachPolicy
 from ..errors import BlueGreenError, InvalidInput, cause_message
-from ..probes import Fetch, http_fetch, run_probe
+from ..probes import probe_base, run_probe
 from ..records import Records
+from ..requests import live as live_check
 from ..switch.plan import weights_for
 from . import gates, revision, traffic
 
@@ -43,8 +47,9 @@ class Ec2Deps:
     cloudwatch: Any
     records: Records
     announcer: announce.Announcer
-    fetch: Fetch = http_fetch
     codedeploy: Any = None
+    reach: ReachPolicy = dataclasses.field(default_factory=ReachPolicy)  # the stack's only
+    transport: HttpTransport | None = None  # default: PinnedTransport(reach)
 
 
 # -- plan (first state: read-only) ---------------------------------------------------------
@@ -52,6 +57,7 @@ def plan(
     request: Mapping[str, Any], deployment_id: str, execution_arn: str, deps: Ec2Deps
 ) -> dict[str, Any]:
     """Validate a parsed request (`parse_request`) against AWS; change nothing."""
+    live_check.check_ec2(request, deps.elbv2, deps.codedeploy)
     routes = traffic.routes_from(request["listeners"], request["rules"])
     saved = _snapshot_or_refuse(deps.elbv2, routes)
     live, idle = _live_and_idle(request, saved)
@@ -255,10 +261,12 @@ def check_health(plan_: Mapping[str, Any], polls: int, deps: Ec2Deps) -> dict[st
 # -- test traffic and probes -----------------------------------------------------------------
 def test_traffic(plan_: Mapping[str, Any], deps: Ec2Deps) -> dict[str, Any]:
     test = plan_["request"]["testTraffic"]
+    base = probe_base(deps.elbv2, test["listenerArn"])  # the listener's own, never the request's
     route = traffic.routes_from([test["listenerArn"]], [])
     saved = traffic.snapshot(deps.elbv2, route)
     traffic.set_weights(deps.elbv2, saved, {plan_["to"]: 1})
-    results = [run_probe(test["baseUrl"], probe, deps.fetch) for probe in test["probes"]]
+    transport = deps.transport or PinnedTransport(deps.reach)
+    results = [run_probe(base, probe, transport, deps.reach) for probe in test["probes"]]
     verdict = {
         "check": "probes",
         "ok": all(r.ok for r in results),
