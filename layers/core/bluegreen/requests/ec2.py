@@ -263,8 +263,8 @@ def _bool(source: Mapping[str, Any], key: str, where: str = "") -> bool:
 
 def _text(source: Mapping[str, Any], key: str, default: str, where: str = "") -> str:
     value = source.get(key, default)
-    if not isinstance(value, str) or len(value) > 256:
+    if not isinstance(value, str) or len(value) > 1024:  # the schema bounds each field
         raise InvalidInput(
-            f"{where}.{key}" if where else key, "must be text of at most 256 characters"
+            f"{where}.{key}" if where else key, "must be text of at most 1024 characters"
         )
     return value

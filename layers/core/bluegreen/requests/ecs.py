@@ -240,6 +240,6 @@ def _flag(source: Mapping[str, Any], key: str) -> bool:
 
 def _text(source: Mapping[str, Any], key: str, default: str) -> str:
     value = source.get(key, default)
-    if not isinstance(value, str) or len(value) > 256:
-        raise InvalidInput(key, "must be text of at most 256 characters")
+    if not isinstance(value, str) or len(value) > 1024:  # the schema bounds each field
+        raise InvalidInput(key, "must be text of at most 1024 characters")
     return value

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import InvalidInput
 
 STRATEGIES = ("canary", "linear", "all-at-once", "steps")
-MAX_STEPS = 20  # as the request schema says: bounds the plan and the record
+MAX_STEPS = 10  # as the request schema says: bounds the plan and the record
 MAX_BAKE_SECONDS = 24 * 3600
 MIN_LINEAR_PERCENT = 100 // MAX_STEPS
 
