@@ -11,7 +11,7 @@ TransactWriteItems' 100 items (one lock per listener, one guard per alarm, the r
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -132,12 +132,12 @@ class Elbv2:
     """ELB answering for the largest request: every route forwards 100/0 to blue/green,
     with an authenticate-oidc action first (the largest actions a route carries)."""
 
-    class exceptions:  # noqa: N801 - botocore's naming
+    class exceptions:  # botocore's naming
         ListenerNotFoundException = NotFound
         RuleNotFoundException = NotFound
         TargetGroupNotFoundException = NotFound
 
-    ACTIONS = [
+    ACTIONS: ClassVar[list[dict[str, Any]]] = [
         {
             "Type": "authenticate-oidc",
             "Order": 1,
@@ -204,7 +204,7 @@ class CloudWatch:
 
 
 class CodeDeploy:
-    class exceptions:  # noqa: N801
+    class exceptions:  # botocore's naming
         ApplicationDoesNotExistException = NotFound
         DeploymentGroupDoesNotExistException = NotFound
 
@@ -230,8 +230,12 @@ def test_its_plan_stays_under_half_of_step_functions_state_limit() -> None:
     )  # fmt: skip
     plan = switch.plan(parse_request(largest_request()), "d" * 80, "e" * 200, deps)
     # When the machine carries it (with its cursor, health and an error's cause)
-    state = {"plan": plan, "cursor": {"index": MAX_STEPS - 1, "last": True}, "health": {"polls": 480},
-             "error": {"Error": "GateFailed", "Cause": "c" * 32768}}  # fmt: skip
+    state = {
+        "plan": plan,
+        "cursor": {"index": MAX_STEPS - 1, "last": True},
+        "health": {"polls": 480},
+        "error": {"Error": "GateFailed", "Cause": "c" * 32768},
+    }
     # Then it is at most half of the 256 KiB limit
     assert size(state) <= STATE_LIMIT // 2, size(state)
 

@@ -95,7 +95,15 @@ def _explain(error: Any) -> list[tuple[int, str, str]]:
         ]
     if error.validator == "required":
         missing = next(k for k in error.validator_value if k not in error.instance)
-        return [(rank, path_of([*where, missing]), "is required")]
+        found = [(rank, path_of([*where, missing]), "is required")]
+        # a misspelt key that picks a variant (`mode`, `type`) is named as the typo too
+        known = error.schema.get("properties", {})
+        for key in sorted(k for k in error.instance if k not in known):
+            if difflib.get_close_matches(key, [missing], n=1, cutoff=0.6):
+                what = error.schema.get("title", "this object")
+                hint = f"unknown field of {what} (did you mean {missing}?)"
+                found.append((0, path_of([*where, key]), hint))
+        return found
     return [(rank, path_of(where), _reason(error))]
 
 
