@@ -81,8 +81,9 @@ class Emulator:
         self.stack_name = stack_name
         self.region = region
         self.account_id = DEFAULT_ACCOUNT_ID
-        # the emulated ALBs answer on 127.0.0.1: the emulated stack lets probes reach it
-        self.parameters = {"ProbeAllowedNetworks": "127.0.0.1/32", **(parameters or {})}
+        self.parameters = dict(parameters or {})
+        if template == DEFAULT_TEMPLATE:  # the emulated ALBs answer on 127.0.0.1
+            self.parameters.setdefault("ProbeAllowedNetworks", "127.0.0.1/32")
         self.clock = Clock(scale=clock_scale)
         self.runtime = LambdaRuntime(self._lambda_environment(), log_sink=self._write_logs)
         self.layers: dict[str, Path] = {}

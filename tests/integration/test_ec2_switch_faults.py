@@ -62,6 +62,8 @@ SWITCH_CALLS = [
         "PlanFunction",
         "elbv2:DescribeListeners",
         "elbv2:DescribeRules",
+        "elbv2:DescribeLoadBalancers",
+        "elbv2:DescribeTargetGroups",
         "cloudwatch:DescribeAlarms",
     ),
     *_calls(
@@ -75,6 +77,7 @@ SWITCH_CALLS = [
     *_calls(
         "TestTrafficFunction",
         "elbv2:DescribeListeners",
+        "elbv2:DescribeLoadBalancers",
         "elbv2:ModifyListener",
         "dynamodb:UpdateItem",
     ),
