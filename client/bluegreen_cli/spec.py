@@ -1,7 +1,7 @@
 """A switch request from a spec file (JSON or YAML) and command-line flags.
 
 Flags override the file's fields. The result is checked with the same validator the
-state machine's first state runs (`bluegreen.switch.request.parse_request`), so a typo
+state machine's first state runs (`bluegreen.requests.parse_request`), so a typo
 is refused here, naming the field, before anything is started.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from bluegreen.errors import InvalidInput
-from bluegreen.switch.request import parse_request
+from bluegreen.requests import parse_request
 
 from .exits import BAD_INPUT, CliError
 

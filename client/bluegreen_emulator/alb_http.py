@@ -85,6 +85,11 @@ class AlbHttp:
             self._servers[(host, wanted)] = server
             return int(server.server_address[1])
 
+    def serve_with(self, host: str, port: int, server: ThreadingHTTPServer) -> None:
+        """Answer `host:port` with `server` (an EC2 fleet's instances behind a listener)."""
+        with self._lock:
+            self._servers[(host, port)] = server
+
     def stop(self) -> None:
         with self._lock:
             for server in self._servers.values():

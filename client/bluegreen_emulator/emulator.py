@@ -82,6 +82,8 @@ class Emulator:
         self.region = region
         self.account_id = DEFAULT_ACCOUNT_ID
         self.parameters = dict(parameters or {})
+        if template == DEFAULT_TEMPLATE:  # the emulated ALBs answer on 127.0.0.1
+            self.parameters.setdefault("ProbeAllowedNetworks", "127.0.0.1/32")
         self.clock = Clock(scale=clock_scale)
         self.runtime = LambdaRuntime(self._lambda_environment(), log_sink=self._write_logs)
         self.layers: dict[str, Path] = {}

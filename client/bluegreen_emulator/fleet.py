@@ -53,7 +53,6 @@ class Ec2Fleet:
         if self.http is not None:
             request["testTraffic"] = {
                 "listenerArn": self.test_listener_arn,
-                "baseUrl": self.http.base_url,
                 "probes": [
                     {"path": "/health/deep", "expect": 200},
                     {
@@ -195,6 +194,8 @@ def build_ec2_fleet(
         fleet.http = FleetHttp(aws, fleet)
         fleet.http.start()
         aws.cleanups.append(fleet.http.stop)
+        # the instances answer behind the test listener: probes use the ALB's own address
+        aws.alb_http.serve_with(network.load_balancer["DNSName"], 8080, fleet.http.server)
     return fleet
 
 
@@ -224,6 +225,10 @@ class FleetHttp:
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
         )
+
+    @property
+    def server(self) -> ThreadingHTTPServer:
+        return self._server
 
     @property
     def base_url(self) -> str:

@@ -16,11 +16,11 @@ from bluegreen.ec2 import switch as ec2_plan
 from bluegreen.ecs import switch as ecs_plan
 from bluegreen.metrics import emit_settled, emit_started
 from bluegreen.platforms import kind_of
+from bluegreen.requests import parse_request
 from bluegreen.switch import ec2, ecs
 from bluegreen.switch import task_input as given
 from bluegreen.switch.endings import Ask, Subject, describe_failure, settle, target_name
 from bluegreen.switch.reaper import ExecutionChange, reap
-from bluegreen.switch.request import parse_request
 from bluegreen.wiring import Lazy, reaper_deps, switch_deps
 
 logger = Logger()

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bluegreen.errors import InvalidInput
-from bluegreen.switch.request import parse_request
+from bluegreen.requests import parse_request
 from tests.conftest import load_event
 from tests.fuzz.strategies import json_values, mutated
 
@@ -45,7 +45,6 @@ EC2_FULL = {
     ],
     "testTraffic": {
         "listenerArn": EC2["listeners"][0],
-        "baseUrl": "http://127.0.0.1:8080",
         "probes": [{"path": "/health/deep", "expect": 200, "contains": "ok"}],
     },
     "approval": {"required": True, "timeoutSeconds": 600},

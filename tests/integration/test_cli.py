@@ -208,7 +208,7 @@ def test_plan_of_a_listener_that_does_not_exist_exits_2_naming_the_field(
         "--all-at-once",
     )
     assert planned.code == 2
-    assert "invalid request: listeners: a listener does not exist" in planned.err
+    assert "invalid request: listeners[0]: no listener arn:aws:elasticloadbalancing:" in planned.err
 
 
 def test_a_second_deploy_on_a_locked_listener_exits_4_naming_the_holder(

@@ -118,10 +118,14 @@ def _nothing_changed(aws: Emulator, fleet: Ec2Fleet, run: Run) -> None:
 
 
 BAD_INPUT: dict[str, tuple[dict[str, Any], str]] = {
-    "typo": ({"stratgey": {"type": "canary"}}, "stratgey: is not a field"),
+    "typo": ({"stratgey": {"type": "canary"}}, "stratgey: unknown field of an EC2 switch"),
+    "nested-typo": (
+        {"healthCheck": {"minHealty": 2}},
+        "healthCheck.minHealty: unknown field of a health check (did you mean minHealthy?)",
+    ),
     "canary-percent": (
         {"strategy": {"type": "canary", "percent": 0, "bakeSeconds": 60}},
-        "strategy.percent: must be between 1 and 99, got 0",
+        "strategy.percent: must be a whole number from 1 to 99, got 0",
     ),
     "strategy-type": ({"strategy": {"type": "yolo"}}, "strategy.type: must be one of"),
     "steps-not-ending-at-100": (
@@ -130,6 +134,18 @@ BAD_INPUT: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "listener-arn": ({"listeners": ["listener-1"]}, "listeners[0]: must be an ALB listener ARN"),
     "same-groups": ({"greenTargetGroupArn": None}, "greenTargetGroupArn: must be a target group"),
+    "missing-target-group": (
+        {"greenTargetGroupArn": "MISSING_GROUP"},
+        "greenTargetGroupArn: no target group arn:aws:elasticloadbalancing:",
+    ),
+    "control-characters": (
+        {"requestedBy": "ci\u202e"},
+        "requestedBy: must not hold control or bidirectional-formatting characters (U+202E",
+    ),
+    "too-many-alarms": (
+        {"alarms": [f"a{i}" for i in range(21)]},
+        "alarms: lists at most 20 items, got 21",
+    ),
     "min-healthy": (
         {"healthCheck": {"minHealthy": "2"}},
         "healthCheck.minHealthy: must be a whole number",
@@ -152,6 +168,8 @@ def _bad_request(fleet: Ec2Fleet, overrides: dict[str, Any]) -> dict[str, Any]:
             request["testTraffic"]["probes"][0]["path"] = "health/deep"
         elif value == "MISSING_FIRST":
             request["alarms"] = ["zz-missing", *fleet.alarms]
+        elif value == "MISSING_GROUP":  # well formed, names no target group
+            request["greenTargetGroupArn"] = request["greenTargetGroupArn"][:-4] + "beef"
         elif key == "greenTargetGroupArn":
             request["greenTargetGroupArn"] = request["blueTargetGroupArn"] + "x"
         else:
@@ -189,7 +207,55 @@ def test_a_listener_that_does_not_exist_is_refused(aws: Emulator, fleet: Ec2Flee
     run = run_switch(aws, request, name="bad-missing-listener")
     assert (run.status, run.error) == ("FAILED", "InvalidInput")
     assert run.cause is not None
-    assert run.cause.startswith("listeners: a listener does not exist")
+    assert run.cause.startswith(f"listeners[0]: no listener {missing}")
+    _nothing_changed(aws, fleet, run)
+
+
+@pytest.mark.parametrize("document", ["canary please", ["EC2"], 7, None], ids=str)
+def test_an_input_that_is_not_an_object_is_refused_as_invalid_input_naming_the_whole(
+    aws: Emulator, fleet: Ec2Fleet, document: Any
+) -> None:
+    # Given an execution input that is JSON but not an object
+    name = f"not-object-{type(document).__name__}"
+    arn = aws.client("stepfunctions").start_execution(
+        stateMachineArn=aws.output("SwitchStateMachineArn"), name=name, input=json.dumps(document)
+    )["executionArn"]
+
+    # When it runs, Then the first state refuses it as InvalidInput naming `$` (the machine
+    # does not fail with States.Runtime trying to add the error to a non-object)
+    run = finished(aws, arn)
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    assert run.cause is not None
+    assert run.cause.startswith("$: must be an object"), run.cause
+    assert run.states == ["ValidateInput", "ExplainRefusal", "InputRefused"]
+    _nothing_changed(aws, fleet, run)
+
+
+def test_a_target_group_of_another_load_balancer_is_refused(
+    aws: Emulator, fleets: ec2_helpers.Fleets, fleet: Ec2Fleet
+) -> None:
+    # Given the green group of another fleet's load balancer (it exists, and is attached)
+    other = fleets.build(with_http=False)
+    request = fleet.request(greenTargetGroupArn=other.green_arn)
+
+    # When the switch runs, Then it is refused naming the field, and nothing changed
+    run = run_switch(aws, request, name="bad-foreign-group")
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    assert run.cause is not None
+    assert run.cause.startswith("greenTargetGroupArn: "), run.cause
+    assert "not to the routes' load balancer" in run.cause
+    _nothing_changed(aws, fleet, run)
+
+
+def test_a_test_listener_that_is_a_production_listener_is_refused(
+    aws: Emulator, fleet: Ec2Fleet
+) -> None:
+    request = fleet.request()
+    request["testTraffic"]["listenerArn"] = fleet.listener_arn
+    run = run_switch(aws, request, name="bad-test-listener")
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    assert run.cause is not None
+    assert run.cause.startswith("testTraffic.listenerArn: is a production listener"), run.cause
     _nothing_changed(aws, fleet, run)
 
 

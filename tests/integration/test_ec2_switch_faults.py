@@ -64,6 +64,8 @@ SWITCH_CALLS = [
         "PlanFunction",
         "elbv2:DescribeListeners",
         "elbv2:DescribeRules",
+        "elbv2:DescribeLoadBalancers",
+        "elbv2:DescribeTargetGroups",
         "cloudwatch:DescribeAlarms",
     ),
     *_calls(
@@ -78,6 +80,7 @@ SWITCH_CALLS = [
         "TestTrafficFunction",
         "dynamodb:TransactWriteItems",
         "elbv2:DescribeListeners",
+        "elbv2:DescribeLoadBalancers",
         "elbv2:ModifyListener",
         "dynamodb:UpdateItem",
     ),

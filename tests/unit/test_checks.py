@@ -8,6 +8,7 @@ import pytest
 
 from bluegreen.checks import CHECKS, Outcome, run_checks, verdict
 from bluegreen.checks.model import CheckContext, Deadline, ReleaseTarget, TargetNotReady
+from bluegreen.checks.reach import ReachPolicy
 from bluegreen.hooks.config import parse_config
 from tests.unit.test_hook_fakes import (
     CLUSTER,
@@ -108,9 +109,13 @@ PROBES = {
 }
 
 
+STACK = ReachPolicy.from_settings("shop.example.com,admin.example.com", "")  # ProbeAllowedHosts
+
+
 def test_probes_go_to_the_test_listener_with_the_allowed_host_and_pass() -> None:
     transport = FakeTransport({"/health": (200, '{"version": "web:2"}', 12.0)})
-    result, _ = outcome("httpProbes", context(FakeClients(), PROBES, transport=transport))
+    ctx = context(FakeClients(), PROBES, transport=transport, reach=STACK)
+    result, _ = outcome("httpProbes", ctx)
     assert result is Outcome.PASSED
     assert transport.requests == [
         (
@@ -133,7 +138,8 @@ def test_a_probe_fails_on_status_body_or_latency(
     answer: tuple[int, str, float], expected: str
 ) -> None:
     transport = FakeTransport({"/health": answer})
-    assert outcome("httpProbes", context(FakeClients(), PROBES, transport=transport)) == (
+    ctx = context(FakeClients(), PROBES, transport=transport, reach=STACK)
+    assert outcome("httpProbes", ctx) == (
         Outcome.FAILED,
         expected,
     )
@@ -141,19 +147,78 @@ def test_a_probe_fails_on_status_body_or_latency(
 
 def test_a_probe_that_gets_no_answer_fails() -> None:
     result, reason = outcome(
-        "httpProbes", context(FakeClients(), PROBES, transport=FakeTransport({}))
+        "httpProbes", context(FakeClients(), PROBES, transport=FakeTransport({}), reach=STACK)
     )
     assert result is Outcome.FAILED
     assert "no answer" in reason
 
 
-def test_a_probe_host_outside_the_allow_list_is_a_configuration_error() -> None:
+def test_a_probe_host_outside_the_configurations_own_narrowed_list_is_a_configuration_error() -> (
+    None
+):
     from bluegreen.errors import InvalidConfiguration
 
     with pytest.raises(
         InvalidConfiguration, match=r"probes\[0\]\.host: 'evil.example.net' is not in allowedHosts"
     ):
-        parse_config({"probes": [{"path": "/", "host": "evil.example.net"}]}, "test")
+        parse_config(
+            {
+                "allowedHosts": ["shop.example.com"],
+                "probes": [{"path": "/", "host": "evil.example.net"}],
+            },
+            "test",
+        )
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        # the per-deployment configuration names a host the stack does not allow
+        {"allowedHosts": ["evil.example.net"], "testEndpoint": "http://evil.example.net/"},
+        {"testEndpoint": "http://evil.example.net:8080/"},
+        {"allowedHosts": ["evil.example.net"], "probes": [{"host": "evil.example.net"}]},
+        # or narrows the stack's list to exclude the host it then uses
+        {"allowedHosts": ["shop.example.com"], "testEndpoint": "http://admin.example.com/"},
+        # or a form a probe never uses
+        {"testEndpoint": "http://user@shop.example.com/"},
+        {"testEndpoint": "http://shop.example.com:9001/"},
+    ],
+    ids=[
+        "widen-endpoint",
+        "endpoint-not-allowed",
+        "widen-host",
+        "narrowed-out",
+        "userinfo",
+        "port",
+    ],
+)
+def test_a_per_deployment_configuration_cannot_widen_where_probes_go(
+    config: dict[str, Any],
+) -> None:
+    # Given a stack that allows shop.example.com and admin.example.com only
+    transport = FakeTransport({"/": (200, "ok", 1.0)})
+    # When the hook probes with a configuration that names another host
+    try:
+        ctx = context(FakeClients(), config, transport=transport, reach=STACK)
+    except Exception as refused:  # refused when parsed: fine, nothing was sent either
+        assert "config" in str(refused)
+        assert transport.requests == []
+        return
+    result, reason = outcome("httpProbes", ctx)
+    # Then the check fails saying why, and no request was sent at all
+    assert result is Outcome.FAILED
+    assert "not probed" in reason
+    assert transport.requests == []
+
+
+def test_a_test_endpoint_the_stack_allows_is_probed_with_its_host() -> None:
+    transport = FakeTransport({"/health": (200, "ok web:2", 3.0)})
+    config = {"testEndpoint": "https://admin.example.com", "probes": [{"path": "/health"}]}
+    result, _ = outcome(
+        "httpProbes", context(FakeClients(), config, transport=transport, reach=STACK)
+    )
+    assert result is Outcome.PASSED
+    assert [url for url, _ in transport.requests] == ["https://admin.example.com/health"]
 
 
 # -- alarms and metrics over the window ------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bluegreen.switch.request import parse_request
+from bluegreen.requests import parse_request
 
 pytestmark = pytest.mark.unit
 

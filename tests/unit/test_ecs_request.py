@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bluegreen.errors import InvalidInput
-from bluegreen.switch.request import parse_request
+from bluegreen.requests import parse_request
 
 pytestmark = pytest.mark.unit
 
@@ -38,10 +38,11 @@ def refused(raw: dict[str, Any]) -> InvalidInput:
     ("overrides", "field", "reason"),
     [
         ({"mode": "rolling"}, "mode", "must be one of codedeploy, ecs-native"),
-        ({"cluster": ""}, "cluster", "must be an ECS cluster name or ARN"),
+        ({"cluster": ""}, "cluster", "must not be empty"),
+        ({"cluster": "web cluster"}, "cluster", "must be an ECS cluster or service name or ARN"),
         ({"taskDefinition": "web:two"}, "taskDefinition", "task definition ARN or family"),
         ({"image": "bad image"}, "image", "container image reference"),
-        ({"container": {"name": "app", "port": 0}}, "container.port", "must be a port number"),
+        ({"container": {"name": "app", "port": 0}}, "container.port", "from 1 to 65535"),
         (
             {"strategy": {"type": "canary", "percent": 10, "bakeSeconds": 90}},
             "strategy.bakeSeconds",
@@ -58,10 +59,19 @@ def refused(raw: dict[str, Any]) -> InvalidInput:
             "not explicit steps",
         ),
         ({"codeDeploy": None}, "codeDeploy", "must be an object"),
-        ({"hooks": {"minHealthy": "two"}}, "hooks.config.minHealthy", ""),
-        ({"hooks": {"nope": 1}}, "hooks.config", "unknown field"),
+        ({"hooks": {"minHealthy": "two"}}, "hooks.minHealthy", "must be a whole number"),
+        ({"hooks": {"nope": 1}}, "hooks.nope", "unknown field of a hook configuration"),
+        (
+            {"hooks": {"probes": [{"path": "/", "expectStatu": 200}]}},
+            "hooks.probes[0].expectStatu",
+            "did you mean expectStatus?",
+        ),
+        ({"container": {"name": "app", "port": 80, "prot": 1}}, "container.prot", "port"),
+        ({"codeDeploy": {"application": "a", "deploymentGroup": "g", "x": 1}}, "codeDeploy.x", ""),
+        # a field of the other mode is refused, not ignored
+        ({"ecsNative": {"stages": ["PRE_SCALE_UP"]}}, "ecsNative", "codedeploy mode"),
         ({"monitor": {"pollSeconds": 1}}, "monitor.pollSeconds", "from 5 to 300"),
-        ({"colour": "green"}, "colour", "not a field of an ECS switch request"),
+        ({"colour": "green"}, "colour", "unknown field of an ECS switch request"),
     ],
 )
 def test_each_bad_field_is_named_with_its_reason(

@@ -32,8 +32,12 @@ def test_checks_for_one_event_override_only_that_event() -> None:
     [
         ({"version": 2}, "config.version: must be 1"),
         (
-            {"testEndpoint": "http://elsewhere.example/"},
+            {"testEndpoint": "http://elsewhere.example/", "allowedHosts": ["shop.example"]},
             "config.testEndpoint: host 'elsewhere.example' is not in allowedHosts",
+        ),
+        (
+            {"testEndpoint": "http://admin@shop.example/"},
+            "config.testEndpoint: must be an http(s) URL (a probe URL carries no user name",
         ),
         (
             {"testEndpoint": "ftp://shop.example/", "allowedHosts": ["shop.example"]},

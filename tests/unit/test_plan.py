@@ -15,7 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bluegreen.errors import InvalidInput
-from bluegreen.switch.plan import MAX_BAKE_SECONDS, MAX_STEPS, plan_steps, weights_for
+from bluegreen.switch.plan import (
+    MAX_BAKE_SECONDS,
+    MAX_STEPS,
+    MIN_LINEAR_PERCENT,
+    plan_steps,
+    weights_for,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +35,7 @@ canaries = st.builds(
 )
 linears = st.builds(
     lambda p, b: {"type": "linear", "stepPercent": p, "stepBakeSeconds": b},
-    st.integers(1, 100),
+    st.integers(MIN_LINEAR_PERCENT, 100),
     bakes,
 )
 all_at_once = st.builds(lambda b: {"type": "all-at-once", "bakeSeconds": b}, bakes)
@@ -101,14 +107,14 @@ def test_a_canary_percentage_outside_1_to_99_names_the_field(percent: int) -> No
     assert refused.value.field == "strategy.percent"
 
 
-@given(st.integers().filter(lambda p: not 1 <= p <= 100))
-def test_a_linear_step_outside_1_to_100_names_the_field(percent: int) -> None:
+@given(st.integers().filter(lambda p: not MIN_LINEAR_PERCENT <= p <= 100))
+def test_a_linear_step_outside_5_to_100_names_the_field(percent: int) -> None:
     with pytest.raises(InvalidInput) as refused:
         plan_steps({"type": "linear", "stepPercent": percent, "stepBakeSeconds": 60})
     assert refused.value.field == "strategy.stepPercent"
 
 
-@given(st.lists(st.integers(1, 100), min_size=2, max_size=20))
+@given(st.lists(st.integers(1, 100), min_size=2, max_size=MAX_STEPS))
 def test_explicit_steps_that_do_not_strictly_increase_name_the_first_bad_step(
     percents: list[int],
 ) -> None:
@@ -170,3 +176,15 @@ def test_an_invalid_strategy_names_the_field_and_why(
         plan_steps(strategy)
     assert refused.value.field == field
     assert reason in refused.value.reason
+
+
+def test_the_planner_and_the_request_schema_agree_on_the_bounds() -> None:
+    # The schema refuses first; the planner's own bounds are the same numbers
+    from bluegreen.requests.schema import schema
+
+    definitions = schema()["definitions"]
+    assert definitions["explicitSteps"]["properties"]["steps"]["maxItems"] == MAX_STEPS
+    linear = definitions["linearStrategy"]["properties"]["stepPercent"]
+    assert (linear["minimum"], linear["maximum"]) == (MIN_LINEAR_PERCENT, 100)
+    assert definitions["bakeSeconds"]["maximum"] == MAX_BAKE_SECONDS
+    assert -(-100 // MIN_LINEAR_PERCENT) <= MAX_STEPS  # no linear strategy has more steps

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bluegreen.errors import InvalidInput
-from bluegreen.switch.request import parse_request
+from bluegreen.requests import parse_request
 
 pytestmark = pytest.mark.unit
 
@@ -34,7 +34,6 @@ VALID: dict[str, Any] = {
     "healthCheck": {"minHealthy": 2, "timeoutSeconds": 600},
     "testTraffic": {
         "listenerArn": TEST_LISTENER,
-        "baseUrl": "http://test.shop.internal:8080",
         "probes": [{"path": "/health/deep", "expect": 200}],
     },
 }
@@ -71,6 +70,7 @@ def test_a_valid_request_is_normalised_with_every_default() -> None:
         "pollSeconds": 15,
         "maxPolls": 40,
     }
+    assert "baseUrl" not in parsed["testTraffic"]
     assert parsed["testTraffic"]["probes"] == [
         {"path": "/health/deep", "expect": 200, "contains": None, "timeoutSeconds": 5}
     ]
@@ -100,11 +100,11 @@ def test_the_live_colour_can_be_left_to_the_current_weights() -> None:
 @pytest.mark.parametrize(
     ("changes", "field", "reason"),
     [
-        ({"listners": [LISTENER]}, "listners", "is not a field"),
+        ({"listners": [LISTENER]}, "listners", "unknown field of an EC2 switch request"),
         ({"platform": "EKS"}, "platform", "must be one of EC2, ECS"),
         ({"listeners": LISTENER}, "listeners", "must be a list"),
         ({"listeners": [BLUE]}, "listeners[0]", "must be an ALB listener ARN"),
-        ({"listeners": [LISTENER, LISTENER]}, "listeners", "the same ARN twice"),
+        ({"listeners": [LISTENER, LISTENER]}, "listeners", "twice"),
         ({"rules": [LISTENER]}, "rules[0]", "listener rule ARN"),
         ({"listeners": [], "rules": []}, "listeners", "at least one"),
         ({"blueTargetGroupArn": "blue"}, "blueTargetGroupArn", "target group ARN"),
@@ -113,13 +113,13 @@ def test_the_live_colour_can_be_left_to_the_current_weights() -> None:
         (
             {"strategy": {"type": "canary", "percent": 100, "bakeSeconds": 1}},
             "strategy.percent",
-            "",
+            "from 1 to 99",
         ),
-        ({"alarms": "shop-5xx"}, "alarms", "list of alarm names"),
-        ({"alarms": ["ok", ""]}, "alarms[1]", "CloudWatch alarm name"),
-        ({"alarms": ["a", "a"]}, "alarms", "the same alarm twice"),
+        ({"alarms": "shop-5xx"}, "alarms", "must be a list"),
+        ({"alarms": ["ok", ""]}, "alarms[1]", "must not be empty"),
+        ({"alarms": ["a", "a"]}, "alarms", "lists 'a' twice"),
         ({"allowStartInAlarm": "yes"}, "allowStartInAlarm", "true or false"),
-        ({"metricChecks": [{"type": "p99Latency"}]}, "metricChecks[0].threshold", "number"),
+        ({"metricChecks": [{"type": "p99Latency"}]}, "metricChecks[0].threshold", "is required"),
         (
             {"metricChecks": [{"type": "errors", "threshold": 1}]},
             "metricChecks[0].type",
@@ -138,19 +138,40 @@ def test_the_live_colour_can_be_left_to_the_current_weights() -> None:
         ({"healthCheck": {"minHealthy": 0}}, "healthCheck.minHealthy", "from 1 to 1000"),
         ({"healthCheck": {"pollSeconds": 1}}, "healthCheck.pollSeconds", "from 5 to 300"),
         ({"testTraffic__listenerArn": RULE}, "testTraffic.listenerArn", "ALB listener ARN"),
-        ({"testTraffic__baseUrl": "ftp://x"}, "testTraffic.baseUrl", "http(s) URL"),
-        ({"testTraffic__baseUrl": "http://x/admin"}, "testTraffic.baseUrl", "paths go in probes"),
-        ({"testTraffic__probes": []}, "testTraffic.probes", "at least one probe"),
-        ({"testTraffic__probes__0__path": "health"}, "testTraffic.probes[0].path", "absolute"),
+        # probes go to the test listener's own address: the request names no host
+        ({"testTraffic__baseUrl": "http://x"}, "testTraffic.baseUrl", "no longer part"),
+        ({"testTraffic__probes": []}, "testTraffic.probes", "at least 1 item"),
+        ({"testTraffic__probes__0__path": "health"}, "testTraffic.probes[0].path", "absolute path"),
         # a probe cannot reach another host: no `//host` and no `user@host` in its path
         ({"testTraffic__probes__0__path": "//evil.example/x"}, "testTraffic.probes[0].path", ""),
         ({"testTraffic__probes__0__path": "/@evil.example"}, "testTraffic.probes[0].path", ""),
-        ({"testTraffic__probes__0__expect": 700}, "testTraffic.probes[0].expect", "status"),
+        ({"testTraffic__probes__0__expect": 700}, "testTraffic.probes[0].expect", "100 to 599"),
         ({"approval": {"required": "true"}}, "approval.required", "true or false"),
-        ({"approval": {"required": True, "timeoutSeconds": 0}}, "approval.timeoutSeconds", ""),
+        (
+            {"approval": {"required": True, "timeoutSeconds": 0}},
+            "approval.timeoutSeconds",
+            "from 1",
+        ),
         ({"revision": {"application": "shop"}}, "revision.deploymentGroup", "is required"),
         ({"dryRun": 1}, "dryRun", "true or false"),
         ({"requestedBy": "x" * 300}, "requestedBy", "at most 256"),
+        # nested typos are named with their full path, and the likely intended field
+        ({"healthCheck__minHealty": 2}, "healthCheck.minHealty", "did you mean minHealthy?"),
+        (
+            {"strategy": {"type": "canary", "percent": 10, "bakeSeconds": 1, "finalBakeSecond": 1}},
+            "strategy.finalBakeSecond",
+            "unknown field of a canary strategy (did you mean finalBakeSeconds?)",
+        ),
+        (
+            {"strategy": {"type": "steps", "steps": [{"percent": 5}, {"percent": 9}, {"pct": 1}]}},
+            "strategy.steps[2].pct",
+            "unknown field of a step",
+        ),
+        ({"testTraffic__probes__0__expected": 200}, "testTraffic.probes[0].expected", "expect"),
+        # text that a terminal would show in another order, or that hides a line break
+        ({"requestedBy": "alice\u202egpj.exe"}, "requestedBy", "U+202E at position 5"),
+        ({"description": "ok\nFAKE: all good"}, "description", "U+000A"),
+        ({"alarms": ["shop-5xx\x1b[2J"]}, "alarms[0]", "U+001B"),
     ],
 )
 def test_a_wrong_field_is_named_with_the_reason(
@@ -162,7 +183,23 @@ def test_a_wrong_field_is_named_with_the_reason(
     assert reason in refused.value.reason
 
 
-def test_anything_but_an_object_is_refused() -> None:
+@pytest.mark.parametrize("document", [["EC2"], "EC2", 42, None, True])
+def test_anything_but_an_object_is_refused_naming_the_whole_input(document: Any) -> None:
     with pytest.raises(InvalidInput) as refused:
-        parse_request(["EC2"])
+        parse_request(document)
     assert refused.value.field == "$"
+    assert "must be an object" in refused.value.reason
+
+
+def test_several_problems_are_named_together_the_typo_first() -> None:
+    # Given a typo that also leaves a required field missing, and a second wrong field
+    raw = request(strategy={"type": "canary", "percent": 10, "bakeSecond": 60}, dryRun=1)
+    # When it is parsed, Then the typo is named first and the others are listed after it
+    with pytest.raises(InvalidInput) as refused:
+        parse_request(raw)
+    assert refused.value.field == "strategy.bakeSecond"
+    assert "(also wrong: dryRun, strategy.bakeSeconds)" in refused.value.reason
+
+
+def test_the_sample_request_in_events_is_valid(load_event: Any) -> None:
+    assert parse_request(load_event("switch_request"))["platform"] == "EC2"

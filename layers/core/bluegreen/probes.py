@@ -1,18 +1,22 @@
-"""HTTP probes against a test listener: status, body text, latency budget.
+"""HTTP probes of the EC2 switch's test traffic: status, body text, within a timeout.
 
-A probe only ever talks to the base URL it was given (scheme, host and port come from
-the request, paths from the probe); redirects are not followed, so a probe cannot be
-sent to another host.
+A probe goes to the test listener's own address (`probe_base`: the load
+balancer's DNS name, the listener's protocol and port, read from ELB); the request only
+gives paths. The URL and every address it resolves to pass `bluegreen.checks.reach`, and
+the transport (`bluegreen.checks.http`) connects to the checked address, follows no
+redirect and reads a bounded body: the same rules as the lifecycle hooks' probes.
 """
 
 from __future__ import annotations
 
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from .checks.http import HttpTransport, PinnedTransport
+from .checks.reach import ReachPolicy, Unreachable, check_url, listener_base
+
+USER_AGENT = {"User-Agent": "bluegreen-probe/1"}
 
 
 @dataclass(frozen=True)
@@ -33,37 +37,39 @@ class ProbeResult:
         }
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+def probe_base(elbv2: Any, listener_arn: str) -> str:
+    """`http(s)://<load balancer DNS name>:<port>` of the test listener, from ELB."""
+    listener = elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
+    balancer = elbv2.describe_load_balancers(LoadBalancerArns=[listener["LoadBalancerArn"]])[
+        "LoadBalancers"
+    ][0]
+    return listener_base(listener, balancer)
 
 
-Fetch = Callable[[str, float], tuple[int, str]]
-
-
-def http_fetch(url: str, timeout: float) -> tuple[int, str]:
-    opener = urllib.request.build_opener(_NoRedirect)
-    request = urllib.request.Request(url, headers={"User-Agent": "bluegreen-probe/1"})  # noqa: S310
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return int(response.status), response.read(65536).decode("utf-8", "replace")
-    except urllib.error.HTTPError as error:
-        return int(error.code), error.read(65536).decode("utf-8", "replace")
-
-
-def run_probe(base_url: str, probe: Mapping[str, Any], fetch: Fetch = http_fetch) -> ProbeResult:
+def run_probe(
+    base_url: str,
+    probe: Mapping[str, Any],
+    transport: HttpTransport | None = None,
+    policy: ReachPolicy | None = None,
+) -> ProbeResult:
+    """One probe of `base_url` (a derived listener base); a refusal is a failed probe."""
     url = base_url.rstrip("/") + str(probe["path"])
-    started = time.perf_counter()
     try:
-        status, body = fetch(url, float(probe.get("timeoutSeconds", 5)))
+        target = check_url(url, policy or ReachPolicy(), [base_url])
+        answer = (transport or PinnedTransport(policy or ReachPolicy())).get(
+            target.url, USER_AGENT, float(probe.get("timeoutSeconds", 5))
+        )
+    except Unreachable as refused:
+        return ProbeResult(url, False, None, 0, f"not probed: {refused}")
     except (OSError, ValueError) as error:
-        millis = int((time.perf_counter() - started) * 1000)
-        return ProbeResult(url, False, None, millis, f"no answer: {error}")
-    millis = int((time.perf_counter() - started) * 1000)
+        return ProbeResult(url, False, None, 0, f"no answer: {error}")
+    millis = int(answer.elapsed_ms)
     expected = int(probe.get("expect", 200))
-    if status != expected:
-        return ProbeResult(url, False, status, millis, f"status {status}, expected {expected}")
+    if answer.status != expected:
+        return ProbeResult(
+            url, False, answer.status, millis, f"status {answer.status}, expected {expected}"
+        )
     contains = probe.get("contains")
-    if contains and contains not in body:
-        return ProbeResult(url, False, status, millis, f"body does not contain {contains!r}")
-    return ProbeResult(url, True, status, millis, "ok")
+    if contains and contains not in answer.body:
+        return ProbeResult(url, False, answer.status, millis, f"body does not contain {contains!r}")
+    return ProbeResult(url, True, answer.status, millis, "ok")

@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from . import announce, settings
 from .aws import Clients
+from .checks.reach import ReachPolicy
 from .store import Deployments
 from .switch.deps import SwitchDeps
 from .switch.reaper import ReaperDeps
@@ -41,6 +42,8 @@ class SwitchSettings:
     HOOK_FUNCTION_SUFFIX: str = ""
     ECS_NATIVE_HOOK_ARN: str = ""
     ECS_HOOK_ROLE_ARN: str = ""
+    PROBE_ALLOWED_HOSTS: str = ""  # comma-separated (template parameter ProbeAllowedHosts)
+    PROBE_ALLOWED_NETWORKS: str = ""  # comma-separated CIDRs (ProbeAllowedNetworks)
 
 
 class LazyClient:
@@ -64,6 +67,7 @@ def switch_deps(clients: Clients | None = None) -> SwitchDeps:
             LazyClient(clients, "events"), config.EVENT_SOURCE, config.EVENT_BUS_NAME
         ),
         lease_margin_seconds=config.LOCK_TTL_SECONDS,
+        reach=ReachPolicy.from_settings(config.PROBE_ALLOWED_HOSTS, config.PROBE_ALLOWED_NETWORKS),
         table=config.DEPLOYMENTS_TABLE,
         hook_function_suffix=config.HOOK_FUNCTION_SUFFIX,
         native_hook_arn=config.ECS_NATIVE_HOOK_ARN,

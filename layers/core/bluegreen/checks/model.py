@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BlueGreenError
-from .http import HttpTransport, UrllibTransport
+from .http import HttpTransport, PinnedTransport
+from .reach import ReachPolicy
 
 
 class Outcome(enum.StrEnum):
@@ -123,7 +124,8 @@ class CheckContext:
     config: Any  # bluegreen.hooks.config.HookConfig (kept untyped to avoid an import cycle)
     resolve_target: Callable[[], ReleaseTarget]
     deadline: Deadline
-    transport: HttpTransport = field(default_factory=UrllibTransport)
+    transport: HttpTransport = field(default_factory=PinnedTransport)
+    reach: ReachPolicy = field(default_factory=ReachPolicy)  # the stack's, never a request's
     wall_clock: Callable[[], float] = time.time
     waited_seconds: float = 0.0
     waits_for_window: bool = False

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..platforms import alb as traffic
+from ..requests import live as live_check
 from ..switch.plan import weights_for
 from . import gates
 
@@ -19,6 +20,7 @@ def plan(
     request: Mapping[str, Any], deployment_id: str, execution_arn: str, deps: Any
 ) -> dict[str, Any]:
     """Validate a parsed request (`parse_request`) against AWS; change nothing."""
+    live_check.check_ec2(request, deps.elbv2, deps.codedeploy)
     routes = traffic.routes_from(request["listeners"], request["rules"])
     saved = _snapshot_or_refuse(deps.elbv2, routes)
     live, idle = _live_and_idle(request, saved)

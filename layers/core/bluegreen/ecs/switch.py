@@ -12,6 +12,7 @@ from typing import Any
 from ..ec2.gates import refuse_alarms_in_alarm
 from ..errors import InvalidInput
 from ..platforms.codedeploy_ecs import auto_rollback_problem
+from ..requests.live import check_deployment_group_cluster, check_ecs_container
 
 
 # -- plan (read-only) ----------------------------------------------------------------------
@@ -27,7 +28,7 @@ def plan(
             f"service {service['serviceName']} uses deployment controller {controller}, "
             f"not {wanted}",
         )
-    task_definition = _task_definition_arn(deps.ecs, request)
+    task_definition = _task_definition_arn(deps.ecs, request, service)
     if request["mode"] == "codedeploy":
         _check_codedeploy_group(deps.codedeploy, request, service)
     refuse_alarms_in_alarm(deps.cloudwatch, request["alarms"], request["allowStartInAlarm"])
@@ -47,7 +48,10 @@ def plan(
 
 
 def _service(ecs: Any, request: Mapping[str, Any]) -> dict[str, Any]:
-    described = ecs.describe_services(cluster=request["cluster"], services=[request["service"]])
+    try:
+        described = ecs.describe_services(cluster=request["cluster"], services=[request["service"]])
+    except ecs.exceptions.ClusterNotFoundException:
+        raise InvalidInput("cluster", f"no ECS cluster {request['cluster']!r}") from None
     services = [s for s in described.get("services", []) if s.get("status") == "ACTIVE"]
     if not services:
         raise InvalidInput(
@@ -56,7 +60,7 @@ def _service(ecs: Any, request: Mapping[str, Any]) -> dict[str, Any]:
     return dict(services[0])
 
 
-def _task_definition_arn(ecs: Any, request: Mapping[str, Any]) -> str:
+def _task_definition_arn(ecs: Any, request: Mapping[str, Any], service: Mapping[str, Any]) -> str:
     try:
         described = ecs.describe_task_definition(taskDefinition=request["taskDefinition"])[
             "taskDefinition"
@@ -71,6 +75,7 @@ def _task_definition_arn(ecs: Any, request: Mapping[str, Any]) -> str:
             "container.name",
             f"task definition has no container {request['container']['name']!r} (has {names})",
         )
+    check_ecs_container(request, service, described)
     return "" if request["image"] else str(described["taskDefinitionArn"])
 
 
@@ -89,11 +94,7 @@ def _check_codedeploy_group(
         raise InvalidInput(
             "codeDeploy", f"no deployment group {target['application']}/{target['deploymentGroup']}"
         ) from None
-    names = {s.get("serviceName") for s in group.get("ecsServices", [])}
-    if service["serviceName"] not in names:
-        raise InvalidInput(
-            "codeDeploy.deploymentGroup", f"does not deploy service {service['serviceName']}"
-        )
+    check_deployment_group_cluster(request, group, service)
     problem = auto_rollback_problem(group)
     if problem:
         raise InvalidInput(

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..checks import CheckContext, Outcome, run_checks, verdict
-from ..checks.http import HttpTransport, UrllibTransport
+from ..checks.http import HttpTransport, PinnedTransport
 from ..checks.model import Deadline, ReleaseTarget, TargetNotReady
 from ..errors import BlueGreenError, InvalidConfiguration
 from ..store import hooks as hook_store
@@ -188,7 +188,8 @@ def _check(
         config=config,
         resolve_target=lambda: resolve_codedeploy_target(clients.ecs, deployment, group),
         deadline=deadline,
-        transport=deps.transport or UrllibTransport(),
+        transport=deps.transport or PinnedTransport(settings.reach()),
+        reach=settings.reach(),
     )
     while True:
         results = run_checks(names, ctx)

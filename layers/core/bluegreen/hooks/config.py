@@ -10,16 +10,21 @@ Sources, first found wins (see docs/hook-configuration.md):
 
 `parse_config` validates the whole document and names the first wrong field, so a bad
 configuration fails the hook with a message that says what to fix.
+
+Where probes may go is the stack's decision (`ProbeAllowedHosts`, `ProbeAllowedNetworks`:
+see `bluegreen.checks.reach`), not the configuration's: `allowedHosts` here only narrows
+the stack's list for one deployment, and `testEndpoint` or a probe's `host` outside the
+stack's list fails the probe without a request being sent.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..checks import reach
 from ..errors import InvalidConfiguration
 
 SCHEMA_VERSION = 1
@@ -242,11 +247,13 @@ class _Validator:
         return str(value)
 
     def endpoint(self, endpoint: str, allowed: tuple[str, ...]) -> None:
-        parsed = urllib.parse.urlsplit(endpoint)
-        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
-            self.fail("config.testEndpoint", f"must be an http(s) URL, got {endpoint!r}")
-        if parsed.hostname not in allowed:
-            self.fail("config.testEndpoint", f"host {parsed.hostname!r} is not in allowedHosts")
+        try:
+            target = reach.parse(endpoint)
+        except reach.Unreachable as refused:
+            self.fail("config.testEndpoint", f"must be an http(s) URL ({refused})")
+            return
+        if allowed and target.host not in allowed and target.authority not in allowed:
+            self.fail("config.testEndpoint", f"host {target.host!r} is not in allowedHosts")
 
     def probes(self, raw: Any, allowed: tuple[str, ...]) -> tuple[Probe, ...]:
         if raw is None:
@@ -264,7 +271,7 @@ class _Validator:
             if not isinstance(url_path, str) or not url_path.startswith("/") or "://" in url_path:
                 self.fail(f"{path}.path", f"must be a path starting with '/', got {url_path!r}")
             host = self.optional_str(item, "host", f"{path}.host")
-            if host is not None and host not in allowed:
+            if host is not None and allowed and host not in allowed:
                 self.fail(f"{path}.host", f"{host!r} is not in allowedHosts {list(allowed)}")
             probes.append(
                 Probe(

@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..checks import CheckContext, Outcome, run_checks, verdict
-from ..checks.http import HttpTransport, UrllibTransport
+from ..checks.http import HttpTransport, PinnedTransport
 from ..checks.model import Deadline, ReleaseTarget, TargetNotReady
 from ..errors import BlueGreenError, InvalidConfiguration
 from ..store import hooks as hook_store
@@ -194,7 +194,8 @@ def _evaluate(
         config=config,
         resolve_target=lambda: resolve_ecs_native_target(clients, hook, cluster, service),
         deadline=deadline,
-        transport=deps.transport or UrllibTransport(),
+        transport=deps.transport or PinnedTransport(settings.reach()),
+        reach=settings.reach(),
         waited_seconds=waited,
         waits_for_window=True,
     )

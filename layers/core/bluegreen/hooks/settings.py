@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..checks.reach import ReachPolicy
 from ..errors import InvalidConfiguration
 from .config import CODEDEPLOY_EVENTS
 
@@ -23,6 +24,11 @@ class CodeDeployHookSettings:
     DEPLOYMENTS_TABLE: str
     HOOK_CONFIG_PARAMETER_PREFIX: str = "/bluegreen/hooks"
     HOOK_TIME_MARGIN_SECONDS: int = 2
+    PROBE_ALLOWED_HOSTS: str = ""  # comma-separated (template parameter ProbeAllowedHosts)
+    PROBE_ALLOWED_NETWORKS: str = ""  # comma-separated CIDRs (ProbeAllowedNetworks)
+
+    def reach(self) -> ReachPolicy:
+        return ReachPolicy.from_settings(self.PROBE_ALLOWED_HOSTS, self.PROBE_ALLOWED_NETWORKS)
 
     def __post_init__(self) -> None:
         if self.LIFECYCLE_EVENT not in CODEDEPLOY_EVENTS:
@@ -37,3 +43,8 @@ class EcsNativeHookSettings:
     DEPLOYMENTS_TABLE: str
     HOOK_CONFIG_PARAMETER_PREFIX: str = "/bluegreen/hooks"
     HOOK_TIME_MARGIN_SECONDS: int = 2
+    PROBE_ALLOWED_HOSTS: str = ""  # comma-separated (template parameter ProbeAllowedHosts)
+    PROBE_ALLOWED_NETWORKS: str = ""  # comma-separated CIDRs (ProbeAllowedNetworks)
+
+    def reach(self) -> ReachPolicy:
+        return ReachPolicy.from_settings(self.PROBE_ALLOWED_HOSTS, self.PROBE_ALLOWED_NETWORKS)

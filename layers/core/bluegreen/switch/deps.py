@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import announce
-from ..probes import Fetch, http_fetch
+from ..checks.http import HttpTransport
+from ..checks.reach import ReachPolicy
 from ..store import Deployments
 from ..store import hooks as hook_store
 from .endings import EndingDeps
@@ -25,7 +26,8 @@ class SwitchDeps:
     announcer: announce.Announcer
     lease_margin_seconds: int = 7200
     clock: Callable[[], float] = time.time
-    fetch: Fetch = http_fetch
+    reach: ReachPolicy = field(default_factory=ReachPolicy)  # what the stack lets probes reach
+    transport: HttpTransport | None = None  # default: one pinned to the checked address
     table: str = ""
     hook_function_suffix: str = ""
     native_hook_arn: str = ""

@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from .. import announce
+from ..checks.http import PinnedTransport
 from ..contracts import Begun, Plan, Snapshot
 from ..ec2 import gates
 from ..errors import BlueGreenError
 from ..platforms import alb
 from ..platforms.codedeploy_ec2 import CodeDeployEc2
-from ..probes import run_probe
+from ..probes import probe_base, run_probe
 from ..store import OutcomeAlreadyDecided, now_iso
 from .deps import SwitchDeps
 from .endings import target_name
@@ -125,11 +126,16 @@ def check_health(plan: Plan, polls: int, deps: SwitchDeps) -> dict[str, Any]:
 
 # -- test traffic and probes -----------------------------------------------------------------
 def test_traffic(plan: Plan, deps: SwitchDeps) -> dict[str, Any]:
+    """Point the test listener at the idle colour and probe it at the listener's own
+    address (never one the request names; `bluegreen.checks.reach` decides)."""
     test = plan["request"]["testTraffic"]
     deps.renew(plan, 0)
-    saved = alb.snapshot_routes(deps.clients.elbv2, alb.routes_from([test["listenerArn"]], []))
-    alb.set_weights(deps.clients.elbv2, saved, {plan["to"]: 1})
-    results = [run_probe(test["baseUrl"], probe, deps.fetch) for probe in test["probes"]]
+    elbv2 = deps.clients.elbv2
+    base = probe_base(elbv2, test["listenerArn"])
+    saved = alb.snapshot_routes(elbv2, alb.routes_from([test["listenerArn"]], []))
+    alb.set_weights(elbv2, saved, {plan["to"]: 1})
+    transport = deps.transport or PinnedTransport(deps.reach)
+    results = [run_probe(base, probe, transport, deps.reach) for probe in test["probes"]]
     verdict = {
         "check": "probes",
         "ok": all(r.ok for r in results),

@@ -14,8 +14,9 @@ from typing import Any
 from ..errors import InvalidInput
 
 STRATEGIES = ("canary", "linear", "all-at-once", "steps")
-MAX_STEPS = 100
+MAX_STEPS = 10  # as the request schema says: bounds the plan and the record
 MAX_BAKE_SECONDS = 24 * 3600
+MIN_LINEAR_PERCENT = 100 // MAX_STEPS
 
 
 def plan_steps(strategy: Any) -> list[dict[str, int]]:
@@ -29,7 +30,7 @@ def plan_steps(strategy: Any) -> list[dict[str, int]]:
         final = _int(strategy, "finalBakeSeconds", low=0, high=MAX_BAKE_SECONDS, default=0)
         return [{"percent": percent, "bakeSeconds": bake}, {"percent": 100, "bakeSeconds": final}]
     if kind == "linear":
-        step = _int(strategy, "stepPercent", low=1, high=100)
+        step = _int(strategy, "stepPercent", low=MIN_LINEAR_PERCENT, high=100)
         bake = _int(strategy, "stepBakeSeconds", low=0, high=MAX_BAKE_SECONDS)
         percents = [*range(step, 100, step), 100]
         return [{"percent": p, "bakeSeconds": bake} for p in percents]

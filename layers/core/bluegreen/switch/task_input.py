@@ -96,7 +96,7 @@ def plan(event: Any, platform: str | None = "EC2") -> Mapping[str, Any]:
     if platform == "EC2":
         _check_ec2(found, request)
     else:
-        _check_reparses(request, derived=("steps", "deploymentConfig", "deploymentConfiguration"))
+        _check_reparses(request)
     return found
 
 
@@ -108,30 +108,22 @@ def revision_plan(event: Any) -> Mapping[str, Any]:
     return found
 
 
-def _check_reparses(request: Mapping[str, Any], derived: tuple[str, ...]) -> None:
-    from .request import parse_request
+def _check_reparses(request: Mapping[str, Any]) -> None:
+    from ..requests import parse_request, raw_form
 
-    raw = {k: v for k, v in request.items() if k not in derived}
-    if request.get("platform") == "EC2" and request.get("blueTargetGroupArn"):
-        raw.pop("targetGroupArns", None)
-    elif request.get("platform") == "EC2":
-        raw = {k: v for k, v in raw.items() if k not in _COLOURS}
     try:
-        again = parse_request(raw)
+        again = parse_request(raw_form(request))
     except InvalidInput as wrong:
         raise InvalidInput(f"plan.request.{wrong.field}", wrong.reason) from None
     if again != request:
         raise InvalidInput("plan.request", "is not a request Plan produced")
 
 
-_COLOURS = ("blueTargetGroupArn", "greenTargetGroupArn")
-
-
 def _check_ec2(found: Mapping[str, Any], request: Mapping[str, Any]) -> None:
     from ..platforms import alb as traffic
     from .plan import weights_for
 
-    _check_reparses(request, derived=("steps",))
+    _check_reparses(request)
     live, idle = found.get("from"), found.get("to")
     if sorted([live, idle], key=str) != sorted(request["targetGroupArns"]):
         raise InvalidInput("plan.from", "from/to must be the request's two target groups")

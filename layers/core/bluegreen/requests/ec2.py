@@ -1,8 +1,9 @@
-"""Validation of a switch request (the state machine's input), before anything changes.
+"""Validation of an EC2 switch request (the state machine's input), before anything changes.
 
-`parse_request` checks the shape and every value, and returns the normalised request
-with defaults filled in. Each error is an `InvalidInput` naming the field (JSON path
-style, e.g. `testTraffic.probes[1].path`) and the reason.
+`parse_ec2_request` takes a request the schema accepted (`parse_request` checks it first),
+checks what a schema cannot say, and returns the normalised request with defaults filled
+in. Each error is an `InvalidInput` naming the field (JSON path style, e.g.
+`testTraffic.probes[1].path`) and the reason.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..errors import InvalidInput
-from .plan import plan_steps
+from ..switch.plan import plan_steps
 
-PLATFORMS = ("EC2", "ECS")
 _ARN = r"arn:aws[\w-]*:elasticloadbalancing:[\w-]+:\d{12}:"
 LISTENER_ARN = re.compile(_ARN + r"listener/(app|net)/[\w-]+/[0-9a-f]+/[0-9a-f]+$")
 RULE_ARN = re.compile(_ARN + r"listener-rule/(app|net)/[\w-]+/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$")
@@ -23,27 +22,9 @@ TARGET_GROUP_ARN = re.compile(_ARN + r"targetgroup/[\w-]+/[0-9a-f]+$")
 ALARM_NAME = re.compile(r"^[^\x00-\x1f]{1,255}$")
 COMPARISONS = ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold")
 METRIC_KINDS = ("target5xxRatio", "p99Latency", "custom")
-KNOWN_FIELDS = {
-    "platform", "listeners", "rules", "blueTargetGroupArn", "greenTargetGroupArn",
-    "targetGroupArns", "strategy", "alarms", "allowStartInAlarm", "metricChecks",
-    "healthCheck", "testTraffic", "approval", "revision", "dryRun", "requestedBy",
-    "version", "description",
-}  # fmt: skip
 
 
-def parse_request(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise InvalidInput("$", "the input must be a JSON object")
-    platform = raw.get("platform")
-    if platform not in PLATFORMS:
-        raise InvalidInput("platform", f"must be one of {', '.join(PLATFORMS)}, got {platform!r}")
-    if platform == "ECS":
-        from ..ecs.request import parse_ecs_request
-
-        return parse_ecs_request(raw)
-    unknown = sorted(set(raw) - KNOWN_FIELDS)
-    if unknown:
-        raise InvalidInput(unknown[0], "is not a field of an EC2 switch request (typo?)")
+def parse_ec2_request(raw: Mapping[str, Any]) -> dict[str, Any]:
     return _parse_ec2(raw)
 
 
@@ -194,28 +175,17 @@ def _test_traffic(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise InvalidInput("testTraffic", "must be an object {listenerArn, baseUrl, probes}")
+        raise InvalidInput("testTraffic", "must be an object {listenerArn, probes}")
     listener = value.get("listenerArn")
     if not isinstance(listener, str) or not LISTENER_ARN.match(listener):
         raise InvalidInput(
             "testTraffic.listenerArn", f"must be an ALB listener ARN, got {listener!r}"
-        )
-    base = value.get("baseUrl")
-    parts = urlsplit(base) if isinstance(base, str) else None
-    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise InvalidInput(
-            "testTraffic.baseUrl", f"must be an http(s) URL with a host, got {base!r}"
-        )
-    if parts.path not in {"", "/"} or parts.query:
-        raise InvalidInput(
-            "testTraffic.baseUrl", "must be scheme://host[:port] only; paths go in probes"
         )
     probes = value.get("probes")
     if not isinstance(probes, list) or not probes:
         raise InvalidInput("testTraffic.probes", "must list at least one probe")
     return {
         "listenerArn": listener,
-        "baseUrl": base.rstrip("/"),  # type: ignore[union-attr]
         "probes": [_probe(p, i) for i, p in enumerate(probes)],
     }
 
@@ -293,8 +263,8 @@ def _bool(source: Mapping[str, Any], key: str, where: str = "") -> bool:
 
 def _text(source: Mapping[str, Any], key: str, default: str, where: str = "") -> str:
     value = source.get(key, default)
-    if not isinstance(value, str) or len(value) > 256:
+    if not isinstance(value, str) or len(value) > 1024:  # the schema bounds each field
         raise InvalidInput(
-            f"{where}.{key}" if where else key, "must be text of at most 256 characters"
+            f"{where}.{key}" if where else key, "must be text of at most 1024 characters"
         )
     return value

@@ -1,0 +1,315 @@
+"""The request schema's bounds keep the largest valid switch inside AWS's limits.
+
+The largest valid EC2 request (every list at its maximum count, every string at its
+maximum length) is parsed and planned by the real code; the plan is the Step Functions
+state every later state carries (limit 256 KiB), and the deployment record is one
+DynamoDB item (limit 400 KiB) that grows by one shift and one gate entry per step. Both
+must stay well under: at most half of the limit. The begin transaction must also fit
+TransactWriteItems' 100 items (one lock per listener, one guard per alarm, the record).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+import pytest
+
+from bluegreen.ec2 import switch
+from bluegreen.ec2.gates import health_verdict
+from bluegreen.requests import parse_request
+from bluegreen.requests.schema import schema
+from bluegreen.switch.plan import MAX_STEPS
+
+pytestmark = pytest.mark.unit
+
+STATE_LIMIT = 256 * 1024
+ITEM_LIMIT = 400 * 1024
+DEFS = schema()["definitions"]
+EC2 = DEFS["ec2Request"]["properties"]
+
+
+def _max(name: str) -> int:
+    return int(DEFS[name]["maxLength"])
+
+
+def _count(schema_node: dict[str, Any]) -> int:
+    return int(schema_node["maxItems"])
+
+
+PREFIX = "arn:aws-" + "x" * 12 + ":elasticloadbalancing:" + "r" * 32 + ":123456789012:"
+NAME, HEX = "n" * 32, "a" * 32
+
+
+def listener(i: int) -> str:
+    return f"{PREFIX}listener/app/{NAME}/{HEX}/{i:032x}"
+
+
+def rule(i: int) -> str:
+    return f"{PREFIX}listener-rule/app/{NAME}/{HEX}/{1:032x}/{i:032x}"
+
+
+def group(i: int) -> str:
+    return f"{PREFIX}targetgroup/{NAME[:-1]}{i}/{HEX}"
+
+
+LB = f"{PREFIX}loadbalancer/app/{NAME}/{HEX}"
+TEST = listener(999)
+
+
+def largest_request() -> dict[str, Any]:
+    text = "t" * _max("label")
+    probe = DEFS["probe"]["properties"]
+    steps = _count(DEFS["explicitSteps"]["properties"]["steps"])
+    metric = {
+        "id": "m" * _max("checkId"),
+        "type": "custom",
+        "threshold": 1e15,
+        "metric": {
+            "namespace": "s" * _max("metricName"),
+            "name": "s" * _max("metricName"),
+            "dimensions": {
+                f"{i:03d}" + "d" * (_max("metricName") - 3): "v" * _max("dimensionValue")
+                for i in range(
+                    DEFS["metricCheck"]["properties"]["metric"]["properties"]["dimensions"][
+                        "maxProperties"
+                    ]
+                )
+            },
+        },
+    }
+    return {
+        "platform": "EC2",
+        "listeners": [listener(i) for i in range(_count(EC2["listeners"]))],
+        "rules": [rule(i) for i in range(_count(EC2["rules"]))],
+        "blueTargetGroupArn": group(1),
+        "greenTargetGroupArn": group(2),
+        "strategy": {
+            "type": "steps",
+            "steps": [{"percent": 100 * (i + 1) // steps, "bakeSeconds": 1} for i in range(steps)],
+        },
+        "alarms": [
+            f"{i:02d}" + "a" * (_max("alarmName") - 2) for i in range(_count(DEFS["alarms"]))
+        ],
+        "metricChecks": [
+            dict(metric, id=f"{i}{metric['id'][1:]}") for i in range(_count(EC2["metricChecks"]))
+        ],
+        "healthCheck": {"minHealthy": 1000, "timeoutSeconds": 7200, "pollSeconds": 5},
+        "testTraffic": {
+            "listenerArn": TEST,
+            "probes": [
+                {
+                    "path": "/" + "p" * (_max("probePath") - 1),
+                    "expect": 200,
+                    "contains": "c" * probe["contains"]["maxLength"],
+                    "timeoutSeconds": 30,
+                }
+                for _ in range(_count(DEFS["testTraffic"]["properties"]["probes"]))
+            ],
+        },
+        "approval": {"required": True, "timeoutSeconds": 604800},
+        "revision": {
+            "application": "a" * 100,
+            "deploymentGroup": "g" * 100,
+            "revision": {
+                "revisionType": "AppSpecContent",
+                "appSpecContent": {
+                    "content": "x" * DEFS["revisionContent"]["properties"]["content"]["maxLength"]
+                },
+            },
+        },
+        "requestedBy": text,
+        "version": text,
+        "description": "d" * _max("description"),
+    }
+
+
+class NotFound(Exception):
+    pass
+
+
+class Elbv2:
+    """ELB answering for the largest request: every route forwards 100/0 to blue/green,
+    with an authenticate-oidc action first (the largest actions a route carries)."""
+
+    class exceptions:  # botocore's naming
+        ListenerNotFoundException = NotFound
+        RuleNotFoundException = NotFound
+        TargetGroupNotFoundException = NotFound
+
+    ACTIONS: ClassVar[list[dict[str, Any]]] = [
+        {
+            "Type": "authenticate-oidc",
+            "Order": 1,
+            "AuthenticateOidcConfig": {
+                "Issuer": "https://" + "i" * 200,
+                "AuthorizationEndpoint": "https://" + "a" * 200,
+                "TokenEndpoint": "https://" + "t" * 200,
+                "UserInfoEndpoint": "https://" + "u" * 200,
+                "ClientId": "c" * 100,
+            },
+        },
+        {
+            "Type": "forward",
+            "Order": 2,
+            "ForwardConfig": {
+                "TargetGroups": [
+                    {"TargetGroupArn": group(1), "Weight": 100},
+                    {"TargetGroupArn": group(2), "Weight": 0},
+                ]
+            },
+        },
+    ]
+
+    def describe_listeners(self, ListenerArns: list[str]) -> dict[str, Any]:
+        return {
+            "Listeners": [
+                {"ListenerArn": a, "LoadBalancerArn": LB, "Protocol": "HTTP", "Port": 80,
+                 "DefaultActions": self.ACTIONS}
+                for a in ListenerArns
+            ]
+        }  # fmt: skip
+
+    def describe_rules(self, RuleArns: list[str]) -> dict[str, Any]:
+        return {"Rules": [{"RuleArn": a, "Actions": self.ACTIONS} for a in RuleArns]}
+
+    def describe_target_groups(self, TargetGroupArns: list[str]) -> dict[str, Any]:
+        return {
+            "TargetGroups": [
+                {"TargetGroupArn": a, "TargetGroupName": a.split("/")[-2],
+                 "LoadBalancerArns": [LB], "VpcId": "vpc-1"}
+                for a in TargetGroupArns
+            ]
+        }  # fmt: skip
+
+    def describe_load_balancers(self, LoadBalancerArns: list[str]) -> dict[str, Any]:
+        return {"LoadBalancers": [{"LoadBalancerArn": LB, "VpcId": "vpc-1", "DNSName": "x"}]}
+
+    def describe_target_health(self, TargetGroupArn: str) -> dict[str, Any]:
+        unhealthy = {"State": "unhealthy", "Reason": "Target.FailedHealthChecks",
+                     "Description": "d" * 200}  # fmt: skip
+        return {
+            "TargetHealthDescriptions": [
+                {"Target": {"Id": f"i-{i:017x}"}, "TargetHealth": unhealthy} for i in range(1000)
+            ]
+        }
+
+
+class CloudWatch:
+    def get_paginator(self, _: str) -> Any:
+        return self
+
+    def paginate(self, AlarmNames: list[str], **_: Any) -> list[dict[str, Any]]:
+        return [{"MetricAlarms": [{"AlarmName": n, "StateValue": "OK"} for n in AlarmNames]}]
+
+
+class CodeDeploy:
+    class exceptions:  # botocore's naming
+        ApplicationDoesNotExistException = NotFound
+        DeploymentGroupDoesNotExistException = NotFound
+
+    def get_deployment_group(self, **_: Any) -> dict[str, Any]:
+        return {"deploymentGroupInfo": {}}
+
+
+def size(value: Any) -> int:
+    return len(json.dumps(value).encode())
+
+
+def test_the_largest_valid_request_is_valid() -> None:
+    parsed = parse_request(largest_request())
+    assert len(parsed["steps"]) == MAX_STEPS
+    assert len(parsed["listeners"]) + len(parsed["rules"]) == 10
+
+
+def test_its_plan_stays_under_half_of_step_functions_state_limit() -> None:
+    # Given the largest valid request, planned by the real Plan code
+    deps = switch.Ec2Deps(
+        elbv2=Elbv2(), cloudwatch=CloudWatch(), records=None, announcer=None,  # type: ignore[arg-type]
+        codedeploy=CodeDeploy(),
+    )  # fmt: skip
+    plan = switch.plan(parse_request(largest_request()), "d" * 80, "e" * 200, deps)
+    # When the machine carries it (with its cursor, health and an error's cause)
+    state = {
+        "plan": plan,
+        "cursor": {"index": MAX_STEPS - 1, "last": True},
+        "health": {"polls": 480},
+        "error": {"Error": "GateFailed", "Cause": "c" * 32768},
+    }
+    # Then it is at most half of the 256 KiB limit
+    assert size(state) <= STATE_LIMIT // 2, size(state)
+
+
+def _step_entries(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the switch appends to the record per step (the shapes of ec2/switch.py):
+    a shift with the weights read back from every route, a gate with every verdict."""
+    routes = [("listener", a) for a in request["listeners"]] + [
+        ("rule", a) for a in request["rules"]
+    ]
+    health = health_verdict(Elbv2(), group(2), 1000)
+    entries = []
+    for index in range(MAX_STEPS):
+        observed = [
+            {"kind": k, "arn": a, "weights": {group(1): 95, group(2): 5}} for k, a in routes
+        ]
+        entries.append({"phase": "shift", "index": index, "percent": 5, "observed": observed,
+                        "at": "2026-01-01T00:00:00.000000+00:00"})  # fmt: skip
+        verdicts = [{"check": "alarms", "ok": True, "detail": "20 alarm(s) not in ALARM"}, health]
+        verdicts += [
+            {"check": f"metric:{m['id']}", "ok": True, "value": 1e15,
+             "detail": f"{m['id']} = 1e+15 (GreaterThanThreshold 1e+15 fails)"}
+            for m in request["metricChecks"]
+        ]  # fmt: skip
+        entries.append({"phase": "gate", "index": index, "percent": 5, "verdicts": verdicts,
+                        "at": "2026-01-01T00:00:00.000000+00:00"})  # fmt: skip
+    # the failing gate that ends it: every alarm firing, each with CloudWatch's longest reason
+    entries[-1]["verdicts"][0] = {
+        "check": "alarms", "ok": False,
+        "detail": "; ".join(f"{n} is ALARM ({'r' * 1023})" for n in request["alarms"]),
+    }  # fmt: skip
+    probes = [
+        {"url": f"http://{'h' * 253}:65535{p['path']}", "ok": False, "status": 599, "ms": 30000,
+         "reason": f"body does not contain {p['contains']!r}"}
+        for p in request["testTraffic"]["probes"]
+    ]  # fmt: skip
+    entries.insert(
+        0, {"phase": "test-traffic", "verdicts": [{"check": "probes", "results": probes}]}
+    )
+    return entries
+
+
+def test_its_record_stays_under_half_of_dynamodbs_item_limit() -> None:
+    # Given the largest request, its begin record (with the snapshot of every route) and
+    # every entry its steps append
+    request = parse_request(largest_request())
+    routes = Elbv2().describe_listeners(request["listeners"])["Listeners"]
+    snapshot = [
+        {"kind": "listener", "arn": r["ListenerArn"], "actions": r["DefaultActions"]}
+        for r in routes
+    ] * 2  # listeners, rules and the test listener, generously
+    body = {"platform": "EC2", "requestedBy": request["requestedBy"], "version": request["version"],
+            "description": request["description"], "strategy": request["strategy"],
+            "plannedSteps": [s["percent"] for s in request["steps"]],
+            "snapshot": {"routes": snapshot, "test": snapshot[:1]},
+            "locks": request["listeners"] + [TEST], "alarms": request["alarms"]}  # fmt: skip
+    outcome = {"failedAt": "Gate", "error": "GateFailed", "cause": "c" * 32768,
+               "restored": [{"kind": k, "arn": a, "weights": {group(1): 100, group(2): 0}}
+                            for k, a in [("rule", x) for x in request["rules"]]]}  # fmt: skip
+    item = {
+        "pk": "DEPLOYMENT#" + "d" * 80, "sk": "RECORD", "status": "ROLLED_BACK",
+        "body": json.dumps(body), "outcome": json.dumps(outcome),
+        "approval": json.dumps({"state": "APPROVED", "at": "x" * 32}),
+        "steps": [json.dumps(e) for e in _step_entries(request)],
+    }  # fmt: skip
+    # Then the item (attribute names and values, as DynamoDB counts) is at most half the limit
+    item_size = sum(len(k) + sum(len(v.encode()) for v in ([x] if isinstance(x, str) else x))
+                    for k, x in item.items())  # fmt: skip
+    assert item_size <= ITEM_LIMIT // 2, item_size
+
+
+def test_the_begin_transaction_fits_in_one_transact_write_items_call() -> None:
+    # one lock per listener the routes are on (at most every listener and the test
+    # listener), one guard per alarm, and the record
+    items = _count(EC2["listeners"]) + 1 + _count(DEFS["alarms"]) + 1
+    items += _count(EC2["rules"])  # if every rule were on a listener of its own
+    assert items <= 100
