@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
 ROLE = TEMPLATE["Resources"]["CiRole"]
 PROVIDER = "arn:aws:iam::123456789012:oidc-provider/example"
-# What `bluegreen deploy/plan/status/approve/abort` call, and nothing else.
+# What `bluegreen deploy/plan/status/approve/abort/rollback` call, and nothing else.
 OPERATOR_ACTIONS = {
     "states:StartExecution",
     "states:DescribeExecution",
@@ -30,8 +30,7 @@ OPERATOR_ACTIONS = {
     "states:SendTaskFailure",
     "cloudformation:DescribeStacks",
     "cloudformation:DescribeStackResource",
-    "lambda:InvokeFunction",
-    "lambda:GetFunctionConfiguration",
+    "lambda:InvokeFunction",  # the reaper only: `rollback` of a switch whose execution died
     "dynamodb:GetItem",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeRules",

@@ -172,28 +172,6 @@ def test_json_following_prints_one_line_per_change() -> None:
     assert lines[-1]["exitCode"] == 0
 
 
-def test_abort_knows_when_a_task_was_still_running_at_the_stop() -> None:
-    # Given histories stopped while a Lambda task ran, and after it had answered
-    from datetime import UTC, datetime
-
-    from bluegreen_cli.actions import _task_in_flight
-
-    at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
-    scheduled = {
-        "type": "TaskScheduled",
-        "timestamp": at,
-        "taskScheduledEventDetails": {"parameters": '{"FunctionName": "arn:x:function:Shift"}'},
-    }
-    stopped = {"type": "ExecutionAborted", "timestamp": at}
-
-    # Then only the first needs a second restore after that task's timeout
-    assert _task_in_flight([scheduled, stopped]) == (at.timestamp(), "arn:x:function:Shift")
-    answered = {"type": "TaskSucceeded", "timestamp": at}
-    assert _task_in_flight([scheduled, answered, stopped]) is None
-    submitted = {"type": "TaskSubmitted", "timestamp": at}  # waitForTaskToken: the call ended
-    assert _task_in_flight([scheduled, submitted, stopped]) is None
-
-
 def test_the_setup_installs_the_bluegreen_command() -> None:
     # Given the venv `make` bootstraps (pip install -e . --no-deps after the requirements)
     import subprocess

@@ -149,7 +149,7 @@ def test_the_sample_ecs_requests_in_events_are_valid(name: str) -> None:
 
 
 def test_polling_backs_off_while_the_platform_waits_and_resets_when_it_moves() -> None:
-    from bluegreen.ecs.switch import MAX_POLL_SECONDS, next_delay
+    from bluegreen.switch.ecs import MAX_POLL_SECONDS, next_delay
 
     progress = {"delaySeconds": 15, "events": {"AllowTraffic": "InProgress"}}
     # while nothing changes, each wait doubles, up to the cap

@@ -9,7 +9,6 @@ nothing more; a failure to report is raised.
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from bluegreen.errors import InvalidConfiguration
 from bluegreen.hooks.codedeploy import CodeDeployHookDeps, answer_codedeploy_hook
 from bluegreen.hooks.errors import HookReportFailed, MalformedHookEvent
+from bluegreen.hooks.guard import ANSWERED, CallGuard
 from bluegreen.hooks.settings import CodeDeployHookSettings
 from tests.unit.test_hook_fakes import (
     FakeClients,
@@ -27,6 +27,13 @@ from tests.unit.test_hook_fakes import (
 )
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sandbox() -> None:
+    """Each test is a new Lambda sandbox: nothing answered yet in its memory."""
+    ANSWERED.clear()
+
 
 EVENT = {"DeploymentId": "d-ABCDEFGHI", "LifecycleEventHookExecutionId": "exec-1"}
 
@@ -44,8 +51,10 @@ def deps(
     load = kwargs.pop("load_settings", lambda: chosen)
     return CodeDeployHookDeps(
         clients=clients,
+        guard=CallGuard(),
+        load_table=lambda: "deployments",
         load_settings=load,
-        store_for=lambda _s: store,
+        store_for=lambda _table: store,
         transport=kwargs.pop("transport", FakeTransport()),
         sleep=kwargs.pop("sleep", lambda _s: None),
     )
@@ -83,25 +92,52 @@ def test_a_throttled_aws_call_is_reported_failed_once() -> None:
     clients.dynamodb.items[("HOOKCONFIG#d-ABCDEFGHI", "CONFIG")] = {
         "config": {"S": json.dumps({"alarms": ["web-5xx"]})}
     }
+    next_hook = {**EVENT, "LifecycleEventHookExecutionId": "exec-after-config"}
     answer = answer_codedeploy_hook(
-        EVENT, FakeContext(), deps(clients, settings=settings("BeforeInstall"))
+        next_hook, FakeContext(), deps(clients, settings=settings("BeforeInstall"))
     )
     assert statuses(clients) == ["Failed"]
     assert "ThrottlingException" in answer["reason"]
 
 
-def test_near_timeout_the_hook_stops_waiting_for_checks_and_reports_failed() -> None:
-    # Given a check stuck on an AWS call, and a function with 0.2 s left beyond its margin
+def test_with_less_time_left_than_the_reserve_no_check_runs_and_failed_is_reported() -> None:
+    # Given a function with 20 s left: less than two AWS calls' worst case plus the margin
     clients = FakeClients()
-    clients.ecs.block = threading.Event()
-    context = FakeContext(remaining_ms=5_200)
-    try:
-        answer = answer_codedeploy_hook(EVENT, context, deps(clients))
-    finally:
-        clients.ecs.block.set()
-    # Then it still answers, Failed, saying it ran out of time
+    context = FakeContext(remaining_ms=20_000)
+    # When CodeDeploy invokes it
+    answer = answer_codedeploy_hook(EVENT, context, deps(clients))
+    # Then it answers at once, Failed, saying it had no time, having asked ECS nothing
     assert statuses(clients) == ["Failed"]
-    assert answer["reason"].startswith("OutOfTime")
+    assert answer["reason"].startswith("OutOfTime: no time left"), answer["reason"]
+    assert clients.ecs.calls == 0
+
+
+def test_an_aws_call_past_the_deadline_is_refused_before_it_is_sent() -> None:
+    # Given a real botocore client with the hooks' call guard and an expired deadline
+    import boto3
+
+    from bluegreen.hooks.errors import OutOfTime
+    from bluegreen.hooks.guard import HOOK_CLIENT_CONFIG, deadline_of
+
+    guard = CallGuard()
+    client = guard.install(
+        boto3.client(
+            "dynamodb",
+            region_name="us-east-1",
+            config=HOOK_CLIENT_CONFIG,
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+    )
+    guard.set(deadline_of(FakeContext(remaining_ms=1_000), reserve=2.0))
+    # When the hook (or a thread it left behind) makes a call, Then it never leaves
+    with pytest.raises(OutOfTime, match="no time left for GetItem"):
+        client.get_item(TableName="t", Key={"pk": {"S": "x"}})
+    # and with time to spare it would go out (here: refused by the unit network guard)
+    guard.set(deadline_of(FakeContext(remaining_ms=60_000), reserve=2.0))
+    with pytest.raises(Exception) as sent:
+        client.get_item(TableName="t", Key={"pk": {"S": "x"}})
+    assert not isinstance(sent.value, OutOfTime)
 
 
 def test_with_no_time_left_at_all_no_check_runs_and_failed_is_reported() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bluegreen.hooks.ecs_native import EcsNativeHookDeps, answer_ecs_native_hook
+from bluegreen.hooks.guard import ANSWERED, CallGuard
 from bluegreen.hooks.settings import EcsNativeHookSettings
 from tests.unit.test_hook_fakes import (
     BLUE_TG,
@@ -21,6 +22,13 @@ from tests.unit.test_hook_fakes import (
 )
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sandbox() -> None:
+    """Each test is a new Lambda sandbox: nothing answered yet in its memory."""
+    ANSWERED.clear()
+
 
 SERVICE_ARN = "arn:aws:ecs:us-east-1:123456789012:service/web-cluster/web"
 DEPLOYMENT_ARN = "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-cluster/web/abc"
@@ -119,8 +127,10 @@ def answer(
 ) -> dict[str, Any]:
     deps = EcsNativeHookDeps(
         clients=clients,
+        guard=CallGuard(),
+        load_table=lambda: "deployments",
         load_settings=lambda: EcsNativeHookSettings(DEPLOYMENTS_TABLE="deployments"),
-        store_for=lambda _s: store,
+        store_for=lambda _table: store,
         transport=transport or FakeTransport(),
     )
     return answer_ecs_native_hook(payload, FakeContext(), deps)
@@ -205,7 +215,9 @@ def test_a_throttled_call_or_bad_configuration_is_answered_failed() -> None:
     clients = NativeClients()
     clients.cloudwatch.error = client_error("ThrottlingException", "DescribeAlarms")
     throttled = answer(clients, event("PRE_SCALE_UP", {"hookConfig": {"alarms": ["web-5xx"]}}))
-    bad = answer(clients, event("PRE_SCALE_UP", {"hookConfig": {"minHealthy": -1}}))
+    misconfigured = event("PRE_SCALE_UP", {"hookConfig": {"minHealthy": -1}})
+    misconfigured["executionId"] = "another-execution"
+    bad = answer(clients, misconfigured)
     assert throttled["hookStatus"] == bad["hookStatus"] == "FAILED"
     assert "ThrottlingException" in throttled["hookDetails"]["reason"]
     assert "hookDetails.hookConfig: config.minHealthy" in bad["hookDetails"]["reason"]
@@ -233,6 +245,7 @@ def test_when_ecs_cannot_be_asked_a_shift_back_to_blue_is_still_answered_as_a_ro
     backwards["executionDetails"]["productionTrafficWeights"] = {"source": 100, REVISION_ARN: 0}
     forwards = event("PRODUCTION_TRAFFIC_SHIFT", {"hookConfig": {"alarms": ["web-5xx"]}})
     forwards["executionDetails"]["productionTrafficWeights"] = {"source": 0, REVISION_ARN: 100}
+    forwards["executionId"] = "the-forward-shift"  # another hook execution than the rollback's
 
     # Then the rollback is not failed by the hook, and a forward shift is not waved through
     assert answer(clients, backwards)["hookStatus"] == "SUCCEEDED"

@@ -84,6 +84,7 @@ class FakeEcs:
         }
         self.task_sets = [original, replacement]
         self.block: threading.Event | None = None
+        self.calls = 0
 
     @property
     def replacement(self) -> dict[str, Any]:
@@ -92,6 +93,7 @@ class FakeEcs:
     def describe_task_sets(
         self, cluster: str, service: str, taskSets: list[str] | None = None
     ) -> dict[str, Any]:
+        self.calls += 1
         if self.block is not None:
             self.block.wait(5)
         sets = [t for t in self.task_sets if not taskSets or t["taskSetArn"] in taskSets]

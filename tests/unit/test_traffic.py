@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen.ec2 import traffic
+from bluegreen.platforms import alb as traffic
 
 pytestmark = pytest.mark.unit
 
@@ -91,7 +91,7 @@ def test_a_rule_is_locked_under_its_listener() -> None:
 
 
 def test_a_snapshot_keeps_every_action_in_a_form_modify_accepts(elb: FakeElb) -> None:
-    saved = traffic.snapshot(elb, ROUTES)
+    saved = traffic.snapshot_routes(elb, ROUTES)
     assert [(r["kind"], r["arn"]) for r in saved] == [("listener", LISTENER), ("rule", RULE)]
     listener_actions = saved[0]["actions"]
     assert listener_actions[0]["Type"] == "authenticate-oidc"  # untouched, kept
@@ -104,7 +104,7 @@ def test_a_snapshot_keeps_every_action_in_a_form_modify_accepts(elb: FakeElb) ->
 def test_setting_weights_changes_only_the_forward_action_and_reads_it_back(
     elb: FakeElb,
 ) -> None:
-    saved = traffic.snapshot(elb, ROUTES)
+    saved = traffic.snapshot_routes(elb, ROUTES)
 
     observed = traffic.set_weights(elb, saved, {BLUE: 90, GREEN: 10})
 
@@ -118,7 +118,7 @@ def test_setting_weights_changes_only_the_forward_action_and_reads_it_back(
 
 
 def test_weights_that_read_back_differently_raise_naming_the_route(elb: FakeElb) -> None:
-    saved = traffic.snapshot(elb, ROUTES)
+    saved = traffic.snapshot_routes(elb, ROUTES)
     elb.reads_back[RULE] = [forward({BLUE: 100, GREEN: 0})]  # the write did not take
 
     with pytest.raises(traffic.RouteMismatch) as mismatch:
@@ -129,7 +129,7 @@ def test_weights_that_read_back_differently_raise_naming_the_route(elb: FakeElb)
 
 
 def test_a_zero_weight_reads_back_the_same_as_an_absent_group(elb: FakeElb) -> None:
-    saved = traffic.snapshot(elb, ROUTES)
+    saved = traffic.snapshot_routes(elb, ROUTES)
     traffic.set_weights(elb, saved, {BLUE: 0, GREEN: 100})
     elb.reads_back[RULE] = [forward({GREEN: 100})]
 
@@ -140,10 +140,10 @@ def test_a_zero_weight_reads_back_the_same_as_an_absent_group(elb: FakeElb) -> N
 
 def test_a_restore_writes_the_snapshot_back_exactly_and_verifies_it(elb: FakeElb) -> None:
     before = copy.deepcopy((elb.listeners, elb.rules))
-    saved = traffic.snapshot(elb, ROUTES)
+    saved = traffic.snapshot_routes(elb, ROUTES)
     traffic.set_weights(elb, saved, {BLUE: 0, GREEN: 100})
 
-    observed = traffic.restore(elb, saved)
+    observed = traffic.restore_routes(elb, saved)
 
     assert [o["weights"] for o in observed] == [{BLUE: 100, GREEN: 0}, {BLUE: 1}]
     assert elb.listeners == before[0]

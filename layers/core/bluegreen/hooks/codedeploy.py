@@ -157,6 +157,8 @@ def _check(
     deps: CodeDeployHookDeps,
 ) -> tuple[Outcome, str]:
     clients = deps.clients
+    if deadline.expired():
+        raise OutOfTime("no time left to check before the function times out")
     deployment = clients.codedeploy.get_deployment(deploymentId=hook.deployment_id)[
         "deploymentInfo"
     ]

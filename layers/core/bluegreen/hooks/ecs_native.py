@@ -174,6 +174,8 @@ def _evaluate(
     hook: EcsHookEvent, settings: EcsNativeHookSettings, deadline: Deadline, deps: EcsNativeHookDeps
 ) -> dict[str, Any]:
     clients = deps.clients
+    if deadline.expired():
+        raise OutOfTime("no time left to check before the function times out")
     status = _deployment_status(clients.ecs, hook)
     if status in ROLLING_BACK:
         logger.info("rollback in progress: nothing to verify", stage=hook.stage)

@@ -98,6 +98,10 @@ class _Answered:
         with self._lock:
             return self._answers.get(key)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
     def put(self, key: str, answer: dict[str, Any]) -> None:
         with self._lock:
             self._answers[key] = answer
