@@ -16,7 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .emulator import Emulator
+from .core.emulator import Emulator
 from .server import DEFAULT_HOST, DEFAULT_PORT, EmulatorServer, PortInUseError
 
 
@@ -82,7 +82,7 @@ def _serve(port: int, with_fleet: bool, scale: float, parameters: dict[str, str]
 
 def _build_fleet(emulator: Emulator) -> str:
     """Deploy the example EC2 fleet; print it and return a canary request file for it."""
-    from .fleet import build_ec2_fleet
+    from .fixtures.ec2_fleet import build_ec2_fleet
 
     fleet = build_ec2_fleet(emulator)
     path = Path(tempfile.mkdtemp(prefix="bluegreen-")) / "switch-request.json"

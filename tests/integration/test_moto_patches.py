@@ -43,7 +43,8 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from bluegreen_emulator import Emulator, patches
+from bluegreen_emulator import Emulator
+from bluegreen_emulator import moto_patches as patches
 
 pytestmark = pytest.mark.integration
 

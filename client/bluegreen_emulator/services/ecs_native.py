@@ -36,10 +36,18 @@ from typing import TYPE_CHECKING, Any
 from moto.core.exceptions import JsonRESTError
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 
-from .codedeploy import Flow, FlowDriver, Step, Wait, deregister_tasks, register_tasks, route_rule
+from .codedeploy_ecs import (
+    Flow,
+    FlowDriver,
+    Step,
+    Wait,
+    deregister_tasks,
+    register_tasks,
+    route_rule,
+)
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from ..core.emulator import Emulator
 
 STRATEGIES = {"BLUE_GREEN", "LINEAR", "CANARY"}
 ROLLBACK_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")

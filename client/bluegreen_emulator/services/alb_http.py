@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from moto.ecs.models import ecs_backends
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from ..core.emulator import Emulator
 
 ELB_SUFFIX = ".elb.amazonaws.com"
 

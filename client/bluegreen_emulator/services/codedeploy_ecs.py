@@ -45,7 +45,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.ecs.models import EC2ContainerServiceBackend, Service, TaskSet, ecs_backends
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from ..core.emulator import Emulator
 
 HOOK_EVENTS = (
     "BeforeInstall",

@@ -31,12 +31,12 @@ from moto.cloudwatch.models import Alarm
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.events.models import Rule, events_backends
 
-from . import patches
+from .. import moto_patches as patches
+from ..stack.deploy import DeployedStack, deploy
+from ..stack.runtime import FunctionSpec, LambdaRuntime
 from .clock import Clock
-from .deploy import DeployedStack, deploy
-from .runtime import FunctionSpec, LambdaRuntime
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
 MOTO_CONFIG: Any = {
     "stepfunctions": {"execute_state_machine": True},
@@ -399,9 +399,9 @@ def _alarm_timestamp(stamp: datetime) -> str:
 def _ecs_emulations(emulator: Emulator) -> tuple[Any, Any, Any]:
     """CodeDeploy ECS blue/green, ECS-native blue/green and the ALB data plane (the AWS
     behaviour moto lacks for ECS releases; see codedeploy.py, ecs_native.py, alb_http.py)."""
-    from .alb_http import AlbHttp
-    from .codedeploy import CodeDeployEmulation
-    from .ecs_native import EcsNativeEmulation
+    from ..services.alb_http import AlbHttp
+    from ..services.codedeploy_ecs import CodeDeployEmulation
+    from ..services.ecs_native import EcsNativeEmulation
 
     alb, codedeploy, native = (
         AlbHttp(emulator),

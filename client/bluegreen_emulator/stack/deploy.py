@@ -21,7 +21,7 @@ from .runtime import FunctionSpec
 from .template import Resolver, TemplateError, load_template, merge_globals
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from ..core.emulator import Emulator
 
 NOT_EMULATED = {
     # IAM is not enforced locally; the template's policies are checked by tests instead.

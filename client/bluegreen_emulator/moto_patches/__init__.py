@@ -52,7 +52,7 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from ..core.emulator import Emulator
 
 _active: Emulator | None = None
 _applied = False
@@ -363,7 +363,7 @@ def _patch_codedeploy_server_progress() -> None:
 #     missing actions to CodeDeployResponse, and let GetDeployment show the emulation's
 #     errorInformation/rollbackInfo (responses._deployment_info returns them empty).
 def _patch_codedeploy_ecs_blue_green() -> None:
-    from .codedeploy import ACTIONS
+    from ..services.codedeploy_ecs import ACTIONS
 
     create = ORIGINALS["CodeDeployBackend.create_deployment"]
     info = ORIGINALS["codedeploy_responses._deployment_info"]
@@ -504,7 +504,7 @@ def _patch_asl_parse_cache() -> None:
 #     create/update to the emulator's EcsNativeEmulation (ecs_native.py), which runs the
 #     service deployment and its lifecycle hooks, and answer the missing actions there.
 def _patch_ecs_native_blue_green() -> None:
-    from .ecs_native import ACTIONS
+    from ..services.ecs_native import ACTIONS
 
     create = ORIGINALS["EC2ContainerServiceResponse.create_service"]
     update = ORIGINALS["EC2ContainerServiceResponse.update_service"]
