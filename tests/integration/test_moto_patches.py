@@ -1,4 +1,4 @@
-"""Every patch in `bluegreen_emulator/patches.py`, checked against the installed moto.
+"""Every patch in `bluegreen_emulator/moto_patches/`, checked against the installed moto.
 
 One test per patch. Each fails, by name, if a moto upgrade moves the patch point (the
 attribute is gone or its signature changed) or if the behaviour the patch supplies stops
@@ -154,7 +154,7 @@ def test_retry_back_off_takes_emulated_time_not_real_time(probe: Emulator) -> No
     # Given moto's retrier still sleeps through its module's `time`
     assert "time.sleep(" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
     assert retrier_decl.time is not patches.ORIGINALS["retrier_decl.time"]
-    assert isinstance(retrier_decl.time, patches._ClockTime)
+    assert isinstance(retrier_decl.time, patches.ClockTime)
     # and a task that always fails, retried twice an hour apart
     definition = {
         "StartAt": "Call",
@@ -762,7 +762,7 @@ def test_a_failing_event_target_is_retried_then_dead_lettered(
 
 
 def test_every_registered_patch_has_a_test_here() -> None:
-    # Given every patch point patches.py keeps the original of
+    # Given every patch point moto_patches keeps the original of
     this_module = Path(__file__).read_text(encoding="utf-8")
 
     # Then each is checked by a test in this module
@@ -881,7 +881,7 @@ def test_sdk_retry_back_off_takes_emulated_time(probe: Emulator) -> None:
 
     assert "time.sleep(" in inspect.getsource(botocore_endpoint.Endpoint._needs_retry)
     assert botocore_endpoint.time is not patches.ORIGINALS["botocore.endpoint.time"]
-    assert isinstance(botocore_endpoint.time, patches._ClockTime)
+    assert isinstance(botocore_endpoint.time, patches.ClockTime)
     # and a DynamoDB endpoint that answers every request with a throttling error
     client = probe.client("dynamodb")
     attempts: list[int] = []

@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,14 @@ import boto3
 from moto import mock_aws
 from moto.cloudwatch.models import Alarm
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.events.models import Rule, events_backends
+from moto.events.models import Rule
 
 from .. import moto_patches as patches
+from ..services.alb_http import AlbHttp
+from ..services.cloudwatch import publish_alarm_change
+from ..services.codedeploy_ecs import CodeDeployEmulation
+from ..services.ecs_native import EcsNativeEmulation
+from ..services.eventbridge import EventBridgeDelivery
 from ..stack.deploy import DeployedStack, deploy
 from ..stack.runtime import FunctionSpec, LambdaRuntime
 from .clock import Clock
@@ -87,13 +91,10 @@ class Emulator:
         self.layers: dict[str, Path] = {}
         self.async_config: dict[str, dict[str, Any]] = {}
         self.state_machine_definitions: dict[str, str] = {}
-        self.events: list[dict[str, Any]] = []
-        self.deliveries: list[dict[str, Any]] = []
         self.stack: DeployedStack | None = None
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._role_arn: str | None = None
-        self.on_event: list[Callable[[dict[str, Any]], None]] = []
         self.cleanups: list[Callable[[], None]] = []
         # (target group ARN, instance id) -> (state, reason): emulated health-check answers
         self.target_health: dict[tuple[str, str], tuple[str, str]] = {}
@@ -101,6 +102,11 @@ class Emulator:
         self.codedeploy_server_outcomes: dict[tuple[str, str], str] = {}
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        # the emulations of what moto lacks, each given the host protocol only
+        self.eventbridge = EventBridgeDelivery(self)
+        self.codedeploy_emulation = CodeDeployEmulation(self)
+        self.ecs_emulation = EcsNativeEmulation(self)
+        self.alb_http = AlbHttp(self, self.ecs_emulation.task_definition_in)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> Emulator:
@@ -115,7 +121,8 @@ class Emulator:
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         patches.activate(self)
-        self.codedeploy_emulation, self.ecs_emulation, self.alb_http = _ecs_emulations(self)
+        self.cleanups.extend([self.alb_http.stop, self.codedeploy_emulation.close])
+        self.cleanups.append(self.ecs_emulation.close)
         try:
             self.stack = deploy(self, self.template, self.parameters)
         except Exception:
@@ -223,130 +230,28 @@ class Emulator:
             ]:
                 sfn.stop_execution(executionArn=run["executionArn"], cause="emulator stopped")
 
-    # -- EventBridge (emulation of delivery to Lambda and Step Functions) ---------------
+    # -- EventBridge and CloudWatch events (services/eventbridge.py, cloudwatch.py) -----
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event put on any bus, in order (the journal)."""
+        return self.eventbridge.journal
+
+    @property
+    def deliveries(self) -> list[dict[str, Any]]:
+        return self.eventbridge.deliveries
+
+    @property
+    def on_event(self) -> list[Callable[[dict[str, Any]], None]]:
+        return self.eventbridge.on_event
+
     def journal_event(self, entry: dict[str, Any]) -> None:
-        record = {
-            "source": entry.get("Source"),
-            "detail-type": entry.get("DetailType"),
-            "detail": json.loads(entry.get("Detail") or "{}"),
-            "bus": entry.get("EventBusName") or "default",
-            "time": datetime.now(UTC).isoformat(),
-        }
-        self.events.append(record)
-        for listener in list(self.on_event):
-            listener(record)
+        self.eventbridge.record(entry)
 
     def deliver_event(self, rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
-        payload = _target_input(target, event)
-        arn = target["Arn"]
-        if arn.startswith("arn:aws:states:"):
-            self.start_execution(arn, payload)
-            self.deliveries.append({"rule": rule.name, "target": arn, "outcome": "started"})
-            return
-        try:
-            spec = self.runtime.find(arn)
-        except KeyError as missing:
-            self._dead_letter(
-                target.get("DeadLetterConfig", {}).get("Arn"),
-                event,
-                "ResourceNotFoundException",
-                str(missing),
-            )
-            self.deliveries.append({"rule": rule.name, "target": arn, "outcome": "dead-lettered"})
-            return
-        self._invoke_async_with_retries(rule.name, spec, payload)
+        self.eventbridge.deliver(rule.name, target, event)
 
-    def _invoke_async_with_retries(self, rule_name: str, spec: FunctionSpec, payload: Any) -> None:
-        """Lambda's asynchronous invocation: retries on function error, then the DLQ."""
-        config = self._async_settings(spec)
-        attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
-        last = None
-        for attempt in range(attempts):
-            if attempt:
-                self.clock.sleep(60 * attempt)  # Lambda waits about 1 min, then 2 min
-            last = self.runtime.invoke(spec.name, payload)
-            if last.error_type is None:
-                self.deliveries.append(
-                    {
-                        "rule": rule_name,
-                        "target": spec.name,
-                        "outcome": "ok",
-                        "attempts": attempt + 1,
-                    }
-                )
-                return
-        assert last is not None
-        self._dead_letter(
-            config.get("DeadLetterArn"), payload, last.error_type or "", last.payload.decode()
-        )
-        self.deliveries.append(
-            {
-                "rule": rule_name,
-                "target": spec.name,
-                "outcome": "dead-lettered",
-                "attempts": attempts,
-            }
-        )
-
-    def _async_settings(self, spec: FunctionSpec) -> dict[str, Any]:
-        """The template's async-invoke settings, overridden by PutFunctionEventInvokeConfig
-        (so `aws lambda put-function-event-invoke-config` works here as on AWS)."""
-        settings = dict(self.async_config.get(spec.name, {}))
-        lam = self.client("lambda")
-        try:
-            configured = lam.get_function_event_invoke_config(FunctionName=spec.name)
-        except lam.exceptions.ResourceNotFoundException:
-            return settings
-        if "MaximumRetryAttempts" in configured:
-            settings["MaximumRetryAttempts"] = configured["MaximumRetryAttempts"]
-        on_failure = configured.get("DestinationConfig", {}).get("OnFailure", {})
-        if on_failure.get("Destination"):
-            settings["DeadLetterArn"] = on_failure["Destination"]
-        return settings
-
-    def _dead_letter(self, queue_arn: str | None, event: Any, code: str, message: str) -> None:
-        if not queue_arn:
-            return
-        name = queue_arn.rsplit(":", 1)[-1]
-        sqs = self.client("sqs")
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        sqs.send_message(
-            QueueUrl=url,
-            MessageBody=json.dumps(event),
-            MessageAttributes={
-                "ErrorCode": {"DataType": "String", "StringValue": code or "Unknown"},
-                "ErrorMessage": {"DataType": "String", "StringValue": message[:1000] or "-"},
-            },
-        )
-
-    # -- CloudWatch (emulation of alarm state change events) ---------------------------
     def publish_alarm_change(self, alarm: Alarm, previous_value: str, previous_reason: str) -> None:
-        now = _alarm_timestamp(alarm.state_updated_timestamp)
-        detail = {
-            "alarmName": alarm.name,
-            "state": {
-                "value": alarm.state_value,
-                "reason": alarm.state_reason,
-                "reasonData": alarm.state_reason_data or "{}",
-                "timestamp": now,
-            },
-            "previousState": {
-                "value": previous_value,
-                "reason": previous_reason or "",
-                "timestamp": now,
-            },
-            "configuration": {"description": alarm.description or "", "metrics": []},
-        }
-        events_backends[self.account_id][self.region].put_events(
-            [
-                {
-                    "Source": "aws.cloudwatch",
-                    "DetailType": "CloudWatch Alarm State Change",
-                    "Detail": json.dumps(detail),
-                    "Resources": [alarm.alarm_arn],
-                }
-            ]
-        )
+        publish_alarm_change(self, alarm, previous_value, previous_reason)
 
     # -- Lambda runtime plumbing -------------------------------------------------------
     def _lambda_environment(self) -> dict[str, str]:
@@ -375,38 +280,3 @@ class Emulator:
             logStreamName=stream,
             logEvents=[{"timestamp": now, "message": line} for line in lines],
         )
-
-
-def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
-    if "Input" in target:
-        return json.loads(target["Input"])
-    path = target.get("InputPath")
-    if path:
-        value: Any = event
-        for part in path.removeprefix("$").strip(".").split("."):
-            if part:
-                value = value[part]
-        return value
-    return event
-
-
-def _alarm_timestamp(stamp: datetime) -> str:
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
-
-
-def _ecs_emulations(emulator: Emulator) -> tuple[Any, Any, Any]:
-    """CodeDeploy ECS blue/green, ECS-native blue/green and the ALB data plane (the AWS
-    behaviour moto lacks for ECS releases; see codedeploy.py, ecs_native.py, alb_http.py)."""
-    from ..services.alb_http import AlbHttp
-    from ..services.codedeploy_ecs import CodeDeployEmulation
-    from ..services.ecs_native import EcsNativeEmulation
-
-    alb, codedeploy, native = (
-        AlbHttp(emulator),
-        CodeDeployEmulation(emulator),
-        EcsNativeEmulation(emulator),
-    )
-    emulator.cleanups.extend([alb.stop, codedeploy.close, native.close])
-    return codedeploy, native, alb

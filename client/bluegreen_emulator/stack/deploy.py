@@ -15,13 +15,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..core.host import Host
 from .runtime import FunctionSpec
 from .template import Resolver, TemplateError, load_template, merge_globals
 
-if TYPE_CHECKING:
-    from ..core.emulator import Emulator
+
+class StackHost(Host, Protocol):
+    """What a deployment needs of the account beyond the host: where to register."""
+
+    stack_name: str
+    layers: dict[str, Path]
+    state_machine_definitions: dict[str, str]
+
+    def lambda_role_arn(self) -> str: ...
+
+    def layer_dir_for(self, layer_arn: str) -> Path | None: ...
+
 
 NOT_EMULATED = {
     # IAM is not enforced locally; the template's policies are checked by tests instead.
@@ -69,7 +80,7 @@ class DeployedStack:
             raise KeyError(f"{logical_id!r} is not a resource of the deployed stack") from None
 
 
-def deploy(emulator: Emulator, template_path: Path, parameters: dict[str, str]) -> DeployedStack:
+def deploy(emulator: StackHost, template_path: Path, parameters: dict[str, str]) -> DeployedStack:
     template = load_template(template_path)
     resolver = Resolver(
         stack_name=emulator.stack_name,
@@ -123,7 +134,7 @@ def _parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str
 
 
 def _name_resource(
-    emulator: Emulator,
+    emulator: StackHost,
     resolver: Resolver,
     stack: DeployedStack,
     logical_id: str,
@@ -174,11 +185,11 @@ def _name_resource(
         resolver.refs[f"{logical_id}Role"] = f"{name}-role"
 
 
-Creator = Callable[["Emulator", DeployedStack, Resolver, str, dict[str, Any]], None]
+Creator = Callable[["StackHost", DeployedStack, Resolver, str, dict[str, Any]], None]
 
 
 def _create_table(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     ddb = em.client("dynamodb")
     name = stack.physical_id(lid)
@@ -208,7 +219,7 @@ def _create_table(
 
 
 def _create_log_group(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     logs = em.client("logs")
     name = stack.physical_id(lid)
@@ -218,7 +229,7 @@ def _create_log_group(
 
 
 def _create_queue(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     attributes = {
         key: str(p[key])
@@ -234,19 +245,19 @@ def _create_queue(
 
 
 def _create_topic(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, _p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, _p: dict[str, Any]
 ) -> None:
     em.client("sns").create_topic(Name=stack.physical_id(lid))
 
 
 def _create_event_bus(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, _p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, _p: dict[str, Any]
 ) -> None:
     em.client("events").create_event_bus(Name=stack.physical_id(lid))
 
 
 def _create_parameter(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     em.client("ssm").put_parameter(
         Name=stack.physical_id(lid),
@@ -257,7 +268,7 @@ def _create_parameter(
 
 
 def _create_alarm(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     args = {k: v for k, v in p.items() if k != "AlarmName"}
     for key in ("EvaluationPeriods", "Period", "DatapointsToAlarm"):
@@ -269,14 +280,14 @@ def _create_alarm(
 
 
 def _create_rule(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     name = stack.physical_id(lid)
     _put_rule(em, name, p.get("EventBusName", "default"), p["EventPattern"], p.get("Targets", []))
 
 
 def _put_rule(
-    em: Emulator, name: str, bus: str, pattern: dict[str, Any], targets: list[dict[str, Any]]
+    em: StackHost, name: str, bus: str, pattern: dict[str, Any], targets: list[dict[str, Any]]
 ) -> None:
     events = em.client("events")
     events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
@@ -285,7 +296,7 @@ def _put_rule(
 
 
 def _create_layer(
-    em: Emulator, stack: DeployedStack, resolver: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, resolver: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     content = stack.root / str(p["ContentUri"])
     if not content.is_dir():
@@ -294,7 +305,7 @@ def _create_layer(
 
 
 def _create_function(
-    em: Emulator, stack: DeployedStack, resolver: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, resolver: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     name = stack.physical_id(lid)
     code_dir = stack.root / str(p["CodeUri"])
@@ -338,7 +349,7 @@ def _create_function(
 
 
 def _create_function_event(
-    em: Emulator, spec: FunctionSpec, rule_name: str, event: dict[str, Any]
+    em: StackHost, spec: FunctionSpec, rule_name: str, event: dict[str, Any]
 ) -> None:
     kind = event.get("Type")
     props = event.get("Properties", {})
@@ -364,7 +375,7 @@ def _create_function_event(
 
 
 def _create_state_machine(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     path = stack.root / str(p["DefinitionUri"])
     definition = path.read_text(encoding="utf-8")
