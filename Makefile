@@ -37,11 +37,11 @@ $(CHECKOVSTAMP): requirements/checkov.txt
 venv: $(STAMP)
 
 ## make demo: deploy the bundle into the emulated AWS and run a blue/green switch and a rollback
-demo: $(STAMP)
+demo: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_emulator demo
 
 ## make server: the emulated AWS on 127.0.0.1:5005 with the bundle deployed
-server: $(STAMP)
+server: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_emulator serve
 
 ## make test: lint, type checks, template checks and the whole test suite
@@ -59,10 +59,10 @@ security: $(STAMP) $(SAMSTAMP) $(CHECKOVSTAMP)
 	$(VENV)/bin/cfn-lint $(CFN)
 	$(CHECKOVVENV)/bin/checkov --config-file .checkov.yaml --file $(CFN)
 
-unit: $(STAMP)
+unit: $(STAMP) $(SAMSTAMP)
 	$(PY) -m pytest -m unit
 
-integration: $(STAMP)
+integration: $(STAMP) $(SAMSTAMP)
 	$(PY) -m pytest -m integration
 
 lint: $(STAMP)
@@ -72,7 +72,7 @@ sam-build: $(SAMSTAMP)
 	$(SAM) build --template template.yaml
 
 ## make bench: measured cold init, transitions and cost per strategy, growth, time to rollback
-bench: $(STAMP)
+bench: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_bench
 
 ## make local-invoke: every function through `sam local invoke` in a Lambda image built here

@@ -21,6 +21,7 @@ from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
+import botocore.handlers
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
@@ -28,6 +29,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
@@ -45,6 +47,8 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 from bluegreen_emulator import Emulator
 from bluegreen_emulator import moto_patches as patches
+from bluegreen_emulator.core import identity
+from bluegreen_emulator.moto_patches import iam as iam_patch
 
 pytestmark = pytest.mark.integration
 
@@ -69,8 +73,29 @@ Resources:
           OnFailure:
             Type: SQS
             Destination: !GetAtt DeadLetterQueue.Arn
+  CallerFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: caller/
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: sqs:GetQueueUrl
+              Resource: !GetAtt DeadLetterQueue.Arn
   DeadLetterQueue:
     Type: AWS::SQS::Queue
+"""
+_CALLER = """
+import boto3
+from botocore.exceptions import ClientError
+
+def handler(event, context):
+    client = boto3.client(event["service"])
+    try:
+        getattr(client, event["operation"])(**event.get("params", {}))
+    except ClientError as error:
+        return {"code": error.response["Error"]["Code"], "message": str(error)}
+    return {"code": None}
 """
 _ECHO = """
 def handler(event, context):
@@ -89,7 +114,7 @@ def handler(event, context):
 def probe(tmp_path: Path) -> Iterator[Emulator]:
     """The emulator with a throwaway stack: EchoFunction, FailingFunction (async retries
     then its DeadLetterQueue)."""
-    for folder, source in {"echo": _ECHO, "failing": _FAILING}.items():
+    for folder, source in {"echo": _ECHO, "failing": _FAILING, "caller": _CALLER}.items():
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "app.py").write_text(dedent(source), encoding="utf-8")
     (tmp_path / "template.yaml").write_text(_TEMPLATE, encoding="utf-8")
@@ -101,12 +126,56 @@ def _parameters(function: Callable[..., Any]) -> list[str]:
     return list(inspect.signature(function).parameters)
 
 
+def _machine_role(aws: Emulator) -> str:
+    """A role for throwaway state machines: it may invoke the probe stack's functions and
+    put events on the default bus, nothing else (IAM is enforced on executions too)."""
+    iam = aws.client("iam")
+    name = "probe-machine"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    try:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": f"arn:aws:lambda:{aws.region}:{aws.account_id}:function:*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "events:PutEvents",
+                "Resource": f"arn:aws:events:{aws.region}:{aws.account_id}:event-bus/default",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "elasticloadbalancing:DescribeLoadBalancers",
+                "Resource": "*",  # no resource-level permissions
+            },
+        ],
+    }
+    iam.put_role_policy(RoleName=name, PolicyName="probe", PolicyDocument=json.dumps(policy))
+    return str(arn)
+
+
 def _run_machine(aws: Emulator, definition: dict[str, Any], payload: Any = None) -> dict[str, Any]:
     sfn = aws.client("stepfunctions")
     machine = sfn.create_state_machine(
         name=f"probe-{len(sfn.list_state_machines()['stateMachines'])}",
         definition=json.dumps(definition),
-        roleArn=aws.lambda_role_arn(),
+        roleArn=_machine_role(aws),
     )["stateMachineArn"]
     execution = aws.start_execution(machine, payload or {}, name="probe-run")
     return aws.wait_for_execution(execution, timeout=10)
@@ -460,7 +529,7 @@ def test_stop_execution_records_who_stopped_it_and_why(probe: Emulator) -> None:
     }
     sfn = probe.client("stepfunctions")
     machine = sfn.create_state_machine(
-        name="baking", definition=json.dumps(definition), roleArn=probe.lambda_role_arn()
+        name="baking", definition=json.dumps(definition), roleArn=_machine_role(probe)
     )["stateMachineArn"]
     execution = probe.start_execution(machine, {}, name="waiting")
     _eventually(lambda: probe.clock.waited == 3600)
@@ -485,7 +554,7 @@ def _codedeploy_group(aws: Emulator, platform: str, group: str) -> None:
     codedeploy.create_deployment_group(
         applicationName="app",
         deploymentGroupName=group,
-        serviceRoleArn=aws.lambda_role_arn(),
+        serviceRoleArn=f"arn:aws:iam::{aws.account_id}:role/codedeploy-service",
     )
 
 
@@ -677,7 +746,7 @@ def test_stopping_an_execution_waiting_for_a_task_token_aborts_it(probe: Emulato
     }
     sfn = probe.client("stepfunctions")
     machine = sfn.create_state_machine(
-        name="approval", definition=json.dumps(definition), roleArn=probe.lambda_role_arn()
+        name="approval", definition=json.dumps(definition), roleArn=_machine_role(probe)
     )["stateMachineArn"]
     execution = probe.start_execution(machine, {}, name="awaiting-approval")
     _eventually(lambda: len(_invocations(probe, "EchoFunction")) == 1)
@@ -712,7 +781,7 @@ def test_a_definition_is_parsed_once_and_each_use_gets_a_fresh_program(probe: Em
     sfn = probe.client("stepfunctions")
     with pytest.raises(ClientError, match="ASLParserException"):
         sfn.create_state_machine(
-            name="broken", definition='{"StartAt": "Nowhere"', roleArn=probe.lambda_role_arn()
+            name="broken", definition='{"StartAt": "Nowhere"', roleArn=_machine_role(probe)
         )
     # and a good one still runs
     assert _run_machine(probe, json.loads(definition))["status"] == "SUCCEEDED"
@@ -770,6 +839,82 @@ def test_every_registered_patch_has_a_test_here() -> None:
     assert untested == [], f"add a test for these patch points: {untested}"
 
 
+# 18-20. IAM on every call ----------------------------------------------------------------
+def test_a_function_makes_only_the_calls_its_role_allows(probe: Emulator) -> None:
+    # Given botocore's handler list carrying the emulator's authorization, and moto's
+    # request entry point and execution thread, both patched
+    assert any(entry[0] == "before-call" for entry in botocore.handlers.BUILTIN_HANDLERS)
+    assert BotocoreStubber.__call__ is not patches.ORIGINALS["BotocoreStubber.__call__"]
+    assert _parameters(patches.ORIGINALS["BotocoreStubber.__call__"])[:3] == [
+        "self",
+        "event_name",
+        "request",
+    ]
+    caller = probe.function("CallerFunction").name
+    queue = probe.physical_id("DeadLetterQueue")
+
+    # When CallerFunction makes a call its role allows, and one it does not
+    allowed = probe.runtime.invoke(
+        caller, {"service": "sqs", "operation": "get_queue_url", "params": {"QueueName": queue}}
+    ).json()
+    denied = probe.runtime.invoke(caller, {"service": "sqs", "operation": "list_queues"}).json()
+
+    # Then the first works and the second fails as AWS fails it, naming role and action
+    assert allowed == {"code": None}
+    assert denied["code"] == "AccessDenied"
+    assert (
+        "CallerFunctionRole/emulated is not authorized to perform: sqs:ListQueues"
+        in (denied["message"])
+    )
+
+
+def test_a_call_as_a_role_that_skipped_the_check_is_refused(probe: Emulator) -> None:
+    # Given a session whose clients lack the emulator's handlers (made before it existed)
+    session = botocore.session.Session()
+    for event, handler in iam_patch._HANDLERS:
+        session.unregister(event, handler)
+    client = session.create_client("sqs", region_name=probe.region)
+    role = probe.function("CallerFunction").role_arn
+    # When a call is made with it as a function's role
+    with identity.acting_as(role), pytest.raises(RuntimeError, match="without an IAM check"):
+        client.list_queues()
+    # Then it never reached the account; as the account itself it is answered
+    assert "QueueUrls" in client.list_queues()
+
+
+def test_an_execution_calls_aws_as_its_state_machine_role(probe: Emulator) -> None:
+    # Given moto's execution entry point, patched
+    original = patches.ORIGINALS["ExecutionWorker._execution_logic"]
+    assert _parameters(original) == ["self"]
+    assert ExecutionWorker._execution_logic is not original
+    # and a role that may invoke nothing
+    iam = probe.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": []}
+    role = iam.create_role(RoleName="mute", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    echo = probe.function("EchoFunction").arn
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": echo, "Payload": {}},
+                "End": True,
+            }
+        },
+    }
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="mute", definition=json.dumps(definition), roleArn=role["Arn"]
+    )["stateMachineArn"]
+    # When it runs a lambda:invoke task
+    described = probe.wait_for_execution(probe.start_execution(machine, {}, name="m"))
+    # Then the task fails with AccessDenied and the function never ran
+    assert described["status"] == "FAILED"
+    assert "not authorized to perform: lambda:InvokeFunction" in described["cause"]
+    assert _invocations(probe, "EchoFunction") == []
+
+
 # 13. SendTaskFailure carries its cause ---------------------------------------------------------
 def test_a_task_failure_sent_with_a_cause_reaches_the_execution(probe: Emulator) -> None:
     # Given moto's SendTaskFailure handler, still a method taking only the request
@@ -793,7 +938,7 @@ def test_a_task_failure_sent_with_a_cause_reaches_the_execution(probe: Emulator)
     }
     sfn = probe.client("stepfunctions")
     machine = sfn.create_state_machine(
-        name="asking", definition=json.dumps(definition), roleArn=probe.lambda_role_arn()
+        name="asking", definition=json.dumps(definition), roleArn=_machine_role(probe)
     )["stateMachineArn"]
     execution = probe.start_execution(machine, {}, name="asking-1")
     _eventually(lambda: bool(_invocations(probe, "EchoFunction")))

@@ -36,6 +36,7 @@ from ..services.cloudwatch import publish_alarm_change
 from ..services.codedeploy_ecs import CodeDeployEmulation
 from ..services.ecs_native import EcsNativeEmulation
 from ..services.eventbridge import EventBridgeDelivery
+from ..services.iam.enforce import IamEnforcement
 from ..stack.deploy import DeployedStack, deploy
 from ..stack.runtime import FunctionSpec, LambdaRuntime
 from .clock import Clock
@@ -94,7 +95,6 @@ class Emulator:
         self.stack: DeployedStack | None = None
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
-        self._role_arn: str | None = None
         self.cleanups: list[Callable[[], None]] = []
         # (target group ARN, instance id) -> (state, reason): emulated health-check answers
         self.target_health: dict[tuple[str, str], tuple[str, str]] = {}
@@ -103,6 +103,7 @@ class Emulator:
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         # the emulations of what moto lacks, each given the host protocol only
+        self.iam = IamEnforcement(self)  # every call of a function or execution, authorized
         self.eventbridge = EventBridgeDelivery(self)
         self.codedeploy_emulation = CodeDeployEmulation(self)
         self.ecs_emulation = EcsNativeEmulation(self)
@@ -178,25 +179,6 @@ class Emulator:
 
     def layer_dir_for(self, layer_arn: str) -> Path | None:
         return self.layers.get(layer_arn)
-
-    def lambda_role_arn(self) -> str:
-        if self._role_arn is None:
-            trust = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-            role = self.client("iam").create_role(
-                RoleName=f"{self.stack_name}-emulated-execution-role",
-                AssumeRolePolicyDocument=json.dumps(trust),
-            )
-            self._role_arn = role["Role"]["Arn"]
-        return self._role_arn
 
     # -- Step Functions ----------------------------------------------------------------
     def start_execution(self, state_machine_arn: str, payload: Any, name: str | None = None) -> str:

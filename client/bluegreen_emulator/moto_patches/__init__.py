@@ -22,6 +22,7 @@ from . import (
     ecs,
     elbv2,
     events,
+    iam,
     registry,
     sdk,
     stepfunctions,
@@ -29,7 +30,7 @@ from . import (
 
 ORIGINALS = registry.ORIGINALS
 ClockTime = registry.ClockTime
-_MODULES = (stepfunctions, awslambda, events, cloudwatch, elbv2, codedeploy, dns, ecs, sdk)
+_MODULES = (stepfunctions, awslambda, events, cloudwatch, elbv2, codedeploy, dns, ecs, sdk, iam)
 _applied = False
 _apply_lock = threading.Lock()
 

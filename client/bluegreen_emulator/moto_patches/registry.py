@@ -16,6 +16,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend, Statistics
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
@@ -35,6 +36,8 @@ ACTIVE: Any = None  # the running Emulator (see core/emulator.py), or None
 _apply_lock = threading.Lock()
 
 ORIGINALS: dict[str, Callable[..., Any]] = {
+    "BotocoreStubber.__call__": BotocoreStubber.__call__,
+    "ExecutionWorker._execution_logic": ExecutionWorker._execution_logic,
     "CodeDeployBackend.create_deployment": CodeDeployBackend.create_deployment,
     "codedeploy_responses._deployment_info": codedeploy_responses._deployment_info,
     "socket.getaddrinfo": socket.getaddrinfo,
