@@ -30,6 +30,8 @@ from moto.cloudwatch.models import CloudWatchBackend
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
@@ -48,6 +50,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 from bluegreen_emulator import Emulator
 from bluegreen_emulator import moto_patches as patches
 from bluegreen_emulator.core import identity
+from bluegreen_emulator.moto_patches import dynamodb as dynamodb_patch
 from bluegreen_emulator.moto_patches import iam as iam_patch
 
 pytestmark = pytest.mark.integration
@@ -913,6 +916,49 @@ def test_an_execution_calls_aws_as_its_state_machine_role(probe: Emulator) -> No
     assert described["status"] == "FAILED"
     assert "not authorized to perform: lambda:InvokeFunction" in described["cause"]
     assert _invocations(probe, "EchoFunction") == []
+
+
+# 21. DynamoDB item operations are serializable -------------------------------------------
+def test_dynamodb_item_operations_hold_the_account_lock(probe: Emulator) -> None:
+    # Given moto's item operations, each patched to run under one lock per account/region
+    ORIGINALS = patches.ORIGINALS
+    patched = {
+        "DynamoDBBackend.put_item": patches.ORIGINALS["DynamoDBBackend.put_item"],
+        "DynamoDBBackend.get_item": patches.ORIGINALS["DynamoDBBackend.get_item"],
+        "DynamoDBBackend.update_item": patches.ORIGINALS["DynamoDBBackend.update_item"],
+        "DynamoDBBackend.delete_item": patches.ORIGINALS["DynamoDBBackend.delete_item"],
+        "DynamoDBBackend.query": patches.ORIGINALS["DynamoDBBackend.query"],
+        "DynamoDBBackend.scan": patches.ORIGINALS["DynamoDBBackend.scan"],
+        "DynamoDBBackend.transact_write_items": ORIGINALS["DynamoDBBackend.transact_write_items"],
+        "DynamoHandler.transact_get_items": patches.ORIGINALS["DynamoHandler.transact_get_items"],
+    }
+    for key, original in patched.items():
+        owner = DynamoHandler if key.startswith("DynamoHandler") else DynamoDBBackend
+        assert getattr(owner, key.split(".")[1]) is not original, key
+    assert _parameters(patched["DynamoDBBackend.transact_write_items"]) == [
+        "self",
+        "transact_items",
+    ]
+    # When another thread holds the lock, a write waits for it
+    ddb = probe.client("dynamodb")
+    ddb.create_table(
+        TableName="locked",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    lock = dynamodb_patch.lock_of(dynamodb_backends[probe.account_id][probe.region])
+    done = threading.Event()
+    with lock:
+        writer = threading.Thread(
+            target=lambda: (ddb.put_item(TableName="locked", Item={"pk": {"S": "a"}}), done.set())
+        )
+        writer.start()
+        assert not done.wait(0.3)  # bounded: the write is still waiting after 0.3 s
+    # Then it lands once the lock is released
+    writer.join(timeout=10)
+    assert done.is_set()
+    assert ddb.get_item(TableName="locked", Key={"pk": {"S": "a"}})["Item"]["pk"] == {"S": "a"}
 
 
 # 13. SendTaskFailure carries its cause ---------------------------------------------------------

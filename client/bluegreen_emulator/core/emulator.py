@@ -13,7 +13,6 @@ EventBridge, EventBridge delivery to Lambda and Step Functions), each named as e
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ from moto import mock_aws
 from moto.cloudwatch.models import Alarm
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.events.models import Rule
+from moto.logs.models import logs_backends
 
 from .. import moto_patches as patches
 from ..services.alb_http import AlbHttp
@@ -102,6 +102,7 @@ class Emulator:
         self.codedeploy_server_outcomes: dict[tuple[str, str], str] = {}
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._logs_lock = threading.Lock()
         # the emulations of what moto lacks, each given the host protocol only
         self.iam = IamEnforcement(self)  # every call of a function or execution, authorized
         self.eventbridge = EventBridgeDelivery(self)
@@ -245,20 +246,21 @@ class Emulator:
         }
 
     def _write_logs(self, spec: FunctionSpec, request_id: str, text: str) -> None:
+        """The Lambda service writes a function's output to its log group (through moto's
+        logs backend: the service itself, not a client; one writer at a time)."""
         if self._mock is None:
             return
-        logs = self.client("logs")
+        backend = logs_backends[self.account_id][self.region]
         group = f"/aws/lambda/{spec.name}"
         stream = f"emulated/{request_id}"
-        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-            logs.create_log_group(logGroupName=group)
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
         now = int(time.time() * 1000)
         lines = [line for line in text.splitlines() if line.strip()] or [
             f"END RequestId: {request_id}"
         ]
-        logs.put_log_events(
-            logGroupName=group,
-            logStreamName=stream,
-            logEvents=[{"timestamp": now, "message": line} for line in lines],
-        )
+        with self._logs_lock:
+            if group not in backend.groups:
+                backend.create_log_group(group, tags={})
+            backend.create_log_stream(group, stream)
+            backend.put_log_events(
+                group, stream, [{"timestamp": now, "message": line} for line in lines]
+            )

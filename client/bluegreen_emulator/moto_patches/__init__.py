@@ -19,6 +19,7 @@ from . import (
     cloudwatch,
     codedeploy,
     dns,
+    dynamodb,
     ecs,
     elbv2,
     events,
@@ -30,7 +31,19 @@ from . import (
 
 ORIGINALS = registry.ORIGINALS
 ClockTime = registry.ClockTime
-_MODULES = (stepfunctions, awslambda, events, cloudwatch, elbv2, codedeploy, dns, ecs, sdk, iam)
+_MODULES = (
+    stepfunctions,
+    awslambda,
+    events,
+    cloudwatch,
+    elbv2,
+    codedeploy,
+    dns,
+    ecs,
+    sdk,
+    iam,
+    dynamodb,
+)
 _applied = False
 _apply_lock = threading.Lock()
 

@@ -17,6 +17,8 @@ from moto.cloudwatch.models import CloudWatchBackend, Statistics
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
@@ -36,6 +38,19 @@ ACTIVE: Any = None  # the running Emulator (see core/emulator.py), or None
 _apply_lock = threading.Lock()
 
 ORIGINALS: dict[str, Callable[..., Any]] = {
+    **{
+        f"DynamoDBBackend.{name}": getattr(DynamoDBBackend, name)
+        for name in (
+            "put_item",
+            "get_item",
+            "update_item",
+            "delete_item",
+            "query",
+            "scan",
+            "transact_write_items",
+        )
+    },
+    "DynamoHandler.transact_get_items": DynamoHandler.transact_get_items,
     "BotocoreStubber.__call__": BotocoreStubber.__call__,
     "ExecutionWorker._execution_logic": ExecutionWorker._execution_logic,
     "CodeDeployBackend.create_deployment": CodeDeployBackend.create_deployment,
