@@ -44,6 +44,10 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -959,6 +963,59 @@ def test_dynamodb_item_operations_hold_the_account_lock(probe: Emulator) -> None
     writer.join(timeout=10)
     assert done.is_set()
     assert ddb.get_item(TableName="locked", Key={"pk": {"S": "a"}})["Item"]["pk"] == {"S": "a"}
+
+
+# 22. Step Functions Execution Status Change events -----------------------------------------
+def test_every_execution_status_change_reaches_eventbridge_rules(probe: Emulator) -> None:
+    # Given moto's execution start and end, patched
+    for key in ("Execution.start", "BaseExecutionWorkerCommunication.terminated"):
+        assert _parameters(patches.ORIGINALS[key]) == ["self"]
+    assert Execution.start is not patches.ORIGINALS["Execution.start"]
+    assert (
+        BaseExecutionWorkerCommunication.terminated
+        is not patches.ORIGINALS["BaseExecutionWorkerCommunication.terminated"]
+    )
+    # and a rule sending failed, timed-out and aborted executions to EchoFunction
+    events = probe.client("events")
+    pattern = {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+    }
+    events.put_rule(Name="reaper", EventPattern=json.dumps(pattern), State="ENABLED")
+    echo = probe.function("EchoFunction").arn
+    events.put_targets(Rule="reaper", Targets=[{"Id": "echo", "Arn": echo}])
+    definition = {
+        "StartAt": "Boom",
+        "States": {"Boom": {"Type": "Fail", "Error": "Broken", "Cause": "on purpose"}},
+    }
+
+    # When an execution starts and fails
+    described = _run_machine(probe, definition, {"release": "v42"})
+
+    # Then both changes were announced, shaped as Step Functions sends them
+    announced = [e for e in probe.events if e["source"] == "aws.states"]
+    assert [e["detail"]["status"] for e in announced] == ["RUNNING", "FAILED"]
+    failed = announced[-1]["detail"]
+    assert failed["executionArn"] == described["executionArn"]
+    assert failed["stateMachineArn"] == described["stateMachineArn"]
+    assert (failed["name"], failed["error"], failed["cause"]) == (
+        "probe-run",
+        "Broken",
+        "on purpose",
+    )
+    assert json.loads(failed["input"]) == {"release": "v42"}
+    assert failed["inputDetails"] == {"included": True}
+    assert (failed["output"], failed["outputDetails"]) == (None, None)
+    assert failed["stopDate"] >= failed["startDate"] > 0
+    assert announced[0]["detail"]["stopDate"] is None
+    # and the rule delivered the failure (not the start) to its target, whole
+    _eventually(lambda: len(_invocations(probe, "EchoFunction")) == 1)
+    (delivered,) = _invocations(probe, "EchoFunction")
+    event = delivered.json()["event"]
+    assert event["detail-type"] == "Step Functions Execution Status Change"
+    assert event["resources"] == [described["executionArn"]]
+    assert event["detail"]["status"] == "FAILED"
 
 
 # 13. SendTaskFailure carries its cause ---------------------------------------------------------

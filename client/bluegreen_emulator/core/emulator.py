@@ -37,6 +37,7 @@ from ..services.codedeploy_ecs import CodeDeployEmulation
 from ..services.ecs_native import EcsNativeEmulation
 from ..services.eventbridge import EventBridgeDelivery
 from ..services.iam.enforce import IamEnforcement
+from ..services.states_events import publish_status
 from ..stack.deploy import DeployedStack, deploy
 from ..stack.runtime import FunctionSpec, LambdaRuntime
 from .clock import Clock
@@ -232,6 +233,9 @@ class Emulator:
 
     def deliver_event(self, rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
         self.eventbridge.deliver(rule.name, target, event)
+
+    def publish_execution_status(self, execution: Any) -> None:
+        publish_status(self, execution)
 
     def publish_alarm_change(self, alarm: Alarm, previous_value: str, previous_reason: str) -> None:
         publish_alarm_change(self, alarm, previous_value, previous_reason)

@@ -30,6 +30,10 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.parse.asl_parser import (
     AmazonStateLanguageParser,
 )
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -38,6 +42,8 @@ ACTIVE: Any = None  # the running Emulator (see core/emulator.py), or None
 _apply_lock = threading.Lock()
 
 ORIGINALS: dict[str, Callable[..., Any]] = {
+    "Execution.start": Execution.start,
+    "BaseExecutionWorkerCommunication.terminated": BaseExecutionWorkerCommunication.terminated,
     **{
         f"DynamoDBBackend.{name}": getattr(DynamoDBBackend, name)
         for name in (

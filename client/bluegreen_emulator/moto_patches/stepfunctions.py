@@ -27,9 +27,14 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import (
     SyntaxErrorListener,
 )
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from ..core import identity
 from . import registry
 
 
@@ -162,7 +167,34 @@ def _patch_retry_backoff() -> None:
     retrier_decl.time = registry.ClockTime(registry.ORIGINALS["retrier_decl.time"])  # type: ignore[assignment]
 
 
+# 22. Step Functions announces every execution status change on EventBridge; moto's
+#     executions announce nothing (Execution.start sets RUNNING,
+#     BaseExecutionWorkerCommunication.terminated sets the final status). Publish
+#     `Step Functions Execution Status Change` after each (services/states_events.py),
+#     as the account, not as the execution's role.
+def _patch_execution_status_events() -> None:
+    start = registry.ORIGINALS["Execution.start"]
+    terminated = registry.ORIGINALS["BaseExecutionWorkerCommunication.terminated"]
+
+    def announce(execution: Any) -> None:
+        if registry.ACTIVE is not None:
+            with identity.acting_as(None):
+                registry.ACTIVE.publish_execution_status(execution)
+
+    def start_and_announce(self: Execution) -> None:
+        start(self)
+        announce(self)
+
+    def terminated_and_announce(self: BaseExecutionWorkerCommunication) -> None:
+        terminated(self)
+        announce(self.execution)
+
+    Execution.start = start_and_announce  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication.terminated = terminated_and_announce  # type: ignore[method-assign]
+
+
 def apply() -> None:
+    _patch_execution_status_events()
     _patch_retry_backoff()
     _patch_wait_states()
     _patch_sdk_service_names()
