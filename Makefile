@@ -53,10 +53,12 @@ test: $(STAMP) $(SAMSTAMP)
 	$(MAKE) --no-print-directory security
 	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist load
 
-## make security: cfn-lint and checkov on the template as CloudFormation (SAM-transformed offline)
+## make security: cfn-lint, checkov and the IAM reference gate on the template as CloudFormation
+## (SAM-transformed offline; every statement checked against the Service Authorization Reference)
 security: $(STAMP) $(SAMSTAMP) $(CHECKOVSTAMP)
 	$(SAMVENV)/bin/python client/bluegreen_security/transform.py template.yaml $(CFN)
 	$(VENV)/bin/cfn-lint $(CFN)
+	$(PY) -m bluegreen_security.iam_gate $(CFN)
 	$(CHECKOVVENV)/bin/checkov --config-file .checkov.yaml --file $(CFN)
 
 unit: $(STAMP) $(SAMSTAMP)

@@ -197,3 +197,12 @@ def globs_overlap(left: str, right: str) -> bool:
         return same and meet(i + 1, j + 1)
 
     return meet(0, 0)
+
+
+def arn_globs_overlap(left: str, right: str) -> bool:
+    """Whether some ARN matches both ARN globs, each of the six colon-separated segments
+    apart (as IAM matches them; the last segment keeps its colons)."""
+    if "*" in (left, right):
+        return True
+    a, b = left.split(":", 5), right.split(":", 5)
+    return len(a) == len(b) and all(globs_overlap(x, y) for x, y in zip(a, b, strict=True))
