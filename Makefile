@@ -37,11 +37,11 @@ $(CHECKOVSTAMP): requirements/checkov.txt
 venv: $(STAMP)
 
 ## make demo: deploy the bundle into the emulated AWS and run a blue/green switch and a rollback
-demo: $(STAMP)
+demo: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_emulator demo
 
 ## make server: the emulated AWS on 127.0.0.1:5005 with the bundle deployed
-server: $(STAMP)
+server: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_emulator serve
 
 ## make test: lint, type checks, template checks and the whole test suite
@@ -53,16 +53,18 @@ test: $(STAMP) $(SAMSTAMP)
 	$(MAKE) --no-print-directory security
 	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist load
 
-## make security: cfn-lint and checkov on the template as CloudFormation (SAM-transformed offline)
+## make security: cfn-lint, checkov and the IAM reference gate on the template as CloudFormation
+## (SAM-transformed offline; every statement checked against the Service Authorization Reference)
 security: $(STAMP) $(SAMSTAMP) $(CHECKOVSTAMP)
 	$(SAMVENV)/bin/python client/bluegreen_security/transform.py template.yaml $(CFN)
 	$(VENV)/bin/cfn-lint $(CFN)
+	$(PY) -m bluegreen_security.iam_gate $(CFN)
 	$(CHECKOVVENV)/bin/checkov --config-file .checkov.yaml --file $(CFN)
 
-unit: $(STAMP)
+unit: $(STAMP) $(SAMSTAMP)
 	$(PY) -m pytest -m unit
 
-integration: $(STAMP)
+integration: $(STAMP) $(SAMSTAMP)
 	$(PY) -m pytest -m integration
 
 lint: $(STAMP)
@@ -72,7 +74,7 @@ sam-build: $(SAMSTAMP)
 	$(SAM) build --template template.yaml
 
 ## make bench: measured cold init, transitions and cost per strategy, growth, time to rollback
-bench: $(STAMP)
+bench: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_bench
 
 ## make local-invoke: every function through `sam local invoke` in a Lambda image built here

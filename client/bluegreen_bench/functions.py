@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bluegreen_emulator.template import load_template, merge_globals
+from bluegreen_emulator.stack.template import load_template, merge_globals
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

@@ -25,7 +25,7 @@ from typing import Any
 from botocore.client import BaseClient
 
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 
 PRICE_PER_TRANSITION = 0.025 / 1000
 PRICE_PER_GB_SECOND = 0.0000133334

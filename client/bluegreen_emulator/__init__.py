@@ -3,7 +3,7 @@
 Client-side only: never packaged into the Lambda layer.
 """
 
-from .clock import Clock
-from .emulator import Emulator, EmulatorError
+from .core.clock import Clock
+from .core.emulator import Emulator, EmulatorError
 
 __all__ = ["Clock", "Emulator", "EmulatorError"]

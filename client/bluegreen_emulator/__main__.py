@@ -16,7 +16,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .emulator import Emulator
+from .core.emulator import Emulator
+from .demo import main as demo_main
+from .fixtures.ec2_fleet import build_ec2_fleet
 from .server import DEFAULT_HOST, DEFAULT_PORT, EmulatorServer, PortInUseError
 
 
@@ -42,8 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="deploy and run the demo (extra arguments go to the demo)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
-        from .demo import main as demo_main
-
         return demo_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -82,8 +82,6 @@ def _serve(port: int, with_fleet: bool, scale: float, parameters: dict[str, str]
 
 def _build_fleet(emulator: Emulator) -> str:
     """Deploy the example EC2 fleet; print it and return a canary request file for it."""
-    from .fleet import build_ec2_fleet
-
     fleet = build_ec2_fleet(emulator)
     path = Path(tempfile.mkdtemp(prefix="bluegreen-")) / "switch-request.json"
     path.write_text(json.dumps(fleet.request(), indent=2), encoding="utf-8")

@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .emulator import Emulator
-from .fleet import Ec2Fleet, build_ec2_fleet
+from .core.emulator import Emulator
+from .fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
+from .fixtures.ecs_fleet import build_ecs_fleet
 
 WIDTH = 78
 
@@ -312,8 +313,6 @@ def _ecs_part(
     aws: Emulator, timeline: Timeline, out: Callable[[str], None]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Switches 3 and 4: an ECS service released through CodeDeploy blue/green."""
-    from .ecs_fleet import build_ecs_fleet
-
     aws.codedeploy_emulation.background = True
     ecs = build_ecs_fleet(aws, name="web")
     out("")

@@ -20,7 +20,7 @@ from typing import Any
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from .emulator import Emulator
+from .core.emulator import Emulator
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5005

@@ -300,7 +300,7 @@ def invoke_all(
     env: dict[str, str], built: Path, work: Path, functions_glob: str, events_glob: str
 ) -> int:
     from bluegreen_emulator import Emulator
-    from bluegreen_emulator.fleet import build_ec2_fleet
+    from bluegreen_emulator.fixtures.ec2_fleet import build_ec2_fleet
     from bluegreen_emulator.server import EmulatorServer
 
     allowed = project_errors()

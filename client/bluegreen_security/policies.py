@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import reference
+
 # Allowed on Resource "*" (where the template says why): reads of control-plane metadata
 # (Describe/List/Get, but no data reads: items, objects, parameters, secrets, keys) and
 # the actions IAM cannot scope to a resource at all.
@@ -24,6 +26,18 @@ STAR_ALLOWED = re.compile(
     r"|xray:(?:PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets"
     r"|GetSamplingStatisticSummaries))$"
 )
+
+
+def star_allowed(action: str) -> bool:
+    """Whether granting `action` on Resource "*" is least privilege: a control-plane read,
+    or an action the Service Authorization Reference lists with no resource type (AWS
+    authorizes those on "*" only)."""
+    if STAR_ALLOWED.match(action):
+        return True
+    found = reference.action(action)
+    return found is not None and not found.resource_types
+
+
 # What SAM attaches to every function: CloudWatch Logs and X-Ray, runtime plumbing that
 # the function's code never calls itself.
 RUNTIME_MANAGED_POLICIES = frozenset(

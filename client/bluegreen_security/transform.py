@@ -1,6 +1,7 @@
 """Transform the SAM template into plain CloudFormation, offline, with aws-sam-translator.
 
-    .venv-sam/bin/python client/bluegreen_security/transform.py template.yaml out.json
+    .venv-sam/bin/python client/bluegreen_security/transform.py template.yaml out.json \
+        [template2.yaml out2.json ...]
 
 Runs in the SAM CLI's virtualenv (where aws-sam-translator lives: its pydantic pin
 conflicts with the project's). Local paths (CodeUri, ContentUri, DefinitionUri) are
@@ -91,21 +92,27 @@ def transform(template_path: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
+    """Transform each (template, output) pair; one process for many (the emulator's
+    tests transform dozens of template variants, the translator takes ~1 s to import)."""
+    pairs = argv[1:]
+    if not pairs or len(pairs) % 2:
         print(__doc__, file=sys.stderr)
         return 2
-    source, target = Path(argv[1]), Path(argv[2])
     from samtranslator.model.exceptions import InvalidDocumentException
 
-    try:
-        transformed = transform(source)
-    except InvalidDocumentException as invalid:
-        for cause in invalid.causes:
-            print(f"{source}: {cause.message}", file=sys.stderr)
-        return 1
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(transformed, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return 0
+    failed = 0
+    for source, target in zip(pairs[::2], pairs[1::2], strict=True):
+        try:
+            transformed = transform(Path(source))
+        except InvalidDocumentException as invalid:
+            for cause in invalid.causes:
+                print(f"{source}: {cause.message}", file=sys.stderr)
+            failed = 1
+            continue
+        out = Path(target)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(transformed, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return failed
 
 
 if __name__ == "__main__":

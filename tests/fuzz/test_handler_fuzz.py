@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 import bluegreen
 from bluegreen.errors import BlueGreenError
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 from bluegreen_security.transform import load_template
 from tests.fuzz.strategies import json_values, mutated
 

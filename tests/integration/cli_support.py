@@ -20,7 +20,7 @@ import pytest
 from bluegreen.platforms.alb import forward_weights
 from bluegreen.store import Deployments, RecordNotFound
 from bluegreen_cli import main
-from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 from bluegreen_emulator.server import EmulatorServer
 
 _FLEETS = itertools.count(1)  # fleet names unique in the process (the emulator is shared)

@@ -31,7 +31,7 @@ from botocore.awsrequest import AWSResponse
 from bluegreen import aws as layer_aws
 from bluegreen.store import Deployments, RecordNotFound
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 
 ALL_ON_BLUE = {"blue": 100, "green": 0}
 ALL_ON_GREEN = {"blue": 0, "green": 100}

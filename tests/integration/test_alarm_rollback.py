@@ -22,9 +22,9 @@ from bluegreen import store as records
 from bluegreen.platforms.alb import forward_weights
 from bluegreen.store import Deployments
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.clock import Clock
-from bluegreen_emulator.ecs_fleet import EcsFleet, build_ecs_fleet
-from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
+from bluegreen_emulator.core.clock import Clock
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
+from bluegreen_emulator.fixtures.ecs_fleet import EcsFleet, build_ecs_fleet
 from tests.conftest import load_event
 
 pytestmark = pytest.mark.integration

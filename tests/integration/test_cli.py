@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 
 from bluegreen_cli import main
-from bluegreen_emulator.ecs_fleet import build_ecs_fleet
-from bluegreen_emulator.fleet import Ec2Fleet, set_health
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, set_health
+from bluegreen_emulator.fixtures.ecs_fleet import build_ecs_fleet
 from bluegreen_emulator.server import DEFAULT_PORT
 from tests.integration.cli_support import BLUE, GREEN, Cli, cli, served
 

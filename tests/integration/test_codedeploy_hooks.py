@@ -16,8 +16,13 @@ from typing import Any
 import pytest
 
 from bluegreen_emulator import Clock, Emulator
-from bluegreen_emulator.codedeploy import HOOK_EVENTS, Flow, FlowDriver, appspec_content
-from bluegreen_emulator.ecs_fleet import EcsFleet, build_ecs_fleet
+from bluegreen_emulator.fixtures.ecs_fleet import EcsFleet, build_ecs_fleet
+from bluegreen_emulator.services.codedeploy_ecs import (
+    HOOK_EVENTS,
+    Flow,
+    FlowDriver,
+    appspec_content,
+)
 from tests.conftest import EVENTS, load_event
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fleet import build_ec2_fleet
+from bluegreen_emulator.fixtures.ec2_fleet import build_ec2_fleet
 
 from .ec2_helpers import (
     ALL_ON_BLUE,

@@ -9,7 +9,7 @@ import pytest
 from bluegreen.platforms.alb import forward_weights
 from bluegreen.store import Deployments
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fleet import Ec2Fleet, build_ec2_fleet
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 
 pytestmark = pytest.mark.integration
 

@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fleet import Ec2Fleet
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet
 from tests.integration import ec2_helpers
 from tests.integration.ec2_helpers import (
     ALL_ON_BLUE,

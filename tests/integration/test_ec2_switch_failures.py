@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fleet import Ec2Fleet, set_health
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, set_health
 from tests.integration import ec2_helpers
 from tests.integration.ec2_helpers import (
     ALL_ON_BLUE,

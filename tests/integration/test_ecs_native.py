@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.ecs_fleet import EcsFleet, build_ecs_fleet
+from bluegreen_emulator.fixtures.ecs_fleet import EcsFleet, build_ecs_fleet
 from tests.conftest import EVENTS, load_event
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import pytest
 
 from bluegreen.store import Deployments
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.ecs_fleet import EcsFleet, build_ecs_fleet
+from bluegreen_emulator.fixtures.ecs_fleet import EcsFleet, build_ecs_fleet
 
 from .ec2_helpers import AwsCalls, Call, Run, hooked_layer_clients, run_switch
 

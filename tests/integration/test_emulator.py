@@ -17,8 +17,8 @@ from textwrap import dedent
 import pytest
 
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fleet import build_ec2_fleet
-from bluegreen_emulator.template import TemplateError
+from bluegreen_emulator.fixtures.ec2_fleet import build_ec2_fleet
+from bluegreen_emulator.stack.template import TemplateError
 from tests.conftest import load_event
 
 pytestmark = pytest.mark.integration

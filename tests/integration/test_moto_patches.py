@@ -1,4 +1,4 @@
-"""Every patch in `bluegreen_emulator/patches.py`, checked against the installed moto.
+"""Every patch in `bluegreen_emulator/moto_patches/`, checked against the installed moto.
 
 One test per patch. Each fails, by name, if a moto upgrade moves the patch point (the
 attribute is gone or its signature changed) or if the behaviour the patch supplies stops
@@ -21,6 +21,7 @@ from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
+import botocore.handlers
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
@@ -28,6 +29,9 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
+from moto.core.botocore_stubber import BotocoreStubber
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
@@ -40,10 +44,18 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from bluegreen_emulator import Emulator, patches
+from bluegreen_emulator import Emulator
+from bluegreen_emulator import moto_patches as patches
+from bluegreen_emulator.core import identity
+from bluegreen_emulator.moto_patches import dynamodb as dynamodb_patch
+from bluegreen_emulator.moto_patches import iam as iam_patch
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +80,29 @@ Resources:
           OnFailure:
             Type: SQS
             Destination: !GetAtt DeadLetterQueue.Arn
+  CallerFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: caller/
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: sqs:GetQueueUrl
+              Resource: !GetAtt DeadLetterQueue.Arn
   DeadLetterQueue:
     Type: AWS::SQS::Queue
+"""
+_CALLER = """
+import boto3
+from botocore.exceptions import ClientError
+
+def handler(event, context):
+    client = boto3.client(event["service"])
+    try:
+        getattr(client, event["operation"])(**event.get("params", {}))
+    except ClientError as error:
+        return {"code": error.response["Error"]["Code"], "message": str(error)}
+    return {"code": None}
 """
 _ECHO = """
 def handler(event, context):
@@ -88,7 +121,7 @@ def handler(event, context):
 def probe(tmp_path: Path) -> Iterator[Emulator]:
     """The emulator with a throwaway stack: EchoFunction, FailingFunction (async retries
     then its DeadLetterQueue)."""
-    for folder, source in {"echo": _ECHO, "failing": _FAILING}.items():
+    for folder, source in {"echo": _ECHO, "failing": _FAILING, "caller": _CALLER}.items():
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "app.py").write_text(dedent(source), encoding="utf-8")
     (tmp_path / "template.yaml").write_text(_TEMPLATE, encoding="utf-8")
@@ -100,12 +133,56 @@ def _parameters(function: Callable[..., Any]) -> list[str]:
     return list(inspect.signature(function).parameters)
 
 
+def _machine_role(aws: Emulator) -> str:
+    """A role for throwaway state machines: it may invoke the probe stack's functions and
+    put events on the default bus, nothing else (IAM is enforced on executions too)."""
+    iam = aws.client("iam")
+    name = "probe-machine"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    try:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": f"arn:aws:lambda:{aws.region}:{aws.account_id}:function:*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "events:PutEvents",
+                "Resource": f"arn:aws:events:{aws.region}:{aws.account_id}:event-bus/default",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "elasticloadbalancing:DescribeLoadBalancers",
+                "Resource": "*",  # no resource-level permissions
+            },
+        ],
+    }
+    iam.put_role_policy(RoleName=name, PolicyName="probe", PolicyDocument=json.dumps(policy))
+    return str(arn)
+
+
 def _run_machine(aws: Emulator, definition: dict[str, Any], payload: Any = None) -> dict[str, Any]:
     sfn = aws.client("stepfunctions")
     machine = sfn.create_state_machine(
         name=f"probe-{len(sfn.list_state_machines()['stateMachines'])}",
         definition=json.dumps(definition),
-        roleArn=aws.lambda_role_arn(),
+        roleArn=_machine_role(aws),
     )["stateMachineArn"]
     execution = aws.start_execution(machine, payload or {}, name="probe-run")
     return aws.wait_for_execution(execution, timeout=10)
@@ -153,7 +230,7 @@ def test_retry_back_off_takes_emulated_time_not_real_time(probe: Emulator) -> No
     # Given moto's retrier still sleeps through its module's `time`
     assert "time.sleep(" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
     assert retrier_decl.time is not patches.ORIGINALS["retrier_decl.time"]
-    assert isinstance(retrier_decl.time, patches._ClockTime)
+    assert isinstance(retrier_decl.time, patches.ClockTime)
     # and a task that always fails, retried twice an hour apart
     definition = {
         "StartAt": "Call",
@@ -459,7 +536,7 @@ def test_stop_execution_records_who_stopped_it_and_why(probe: Emulator) -> None:
     }
     sfn = probe.client("stepfunctions")
     machine = sfn.create_state_machine(
-        name="baking", definition=json.dumps(definition), roleArn=probe.lambda_role_arn()
+        name="baking", definition=json.dumps(definition), roleArn=_machine_role(probe)
     )["stateMachineArn"]
     execution = probe.start_execution(machine, {}, name="waiting")
     _eventually(lambda: probe.clock.waited == 3600)
@@ -484,7 +561,7 @@ def _codedeploy_group(aws: Emulator, platform: str, group: str) -> None:
     codedeploy.create_deployment_group(
         applicationName="app",
         deploymentGroupName=group,
-        serviceRoleArn=aws.lambda_role_arn(),
+        serviceRoleArn=f"arn:aws:iam::{aws.account_id}:role/codedeploy-service",
     )
 
 
@@ -676,7 +753,7 @@ def test_stopping_an_execution_waiting_for_a_task_token_aborts_it(probe: Emulato
     }
     sfn = probe.client("stepfunctions")
     machine = sfn.create_state_machine(
-        name="approval", definition=json.dumps(definition), roleArn=probe.lambda_role_arn()
+        name="approval", definition=json.dumps(definition), roleArn=_machine_role(probe)
     )["stateMachineArn"]
     execution = probe.start_execution(machine, {}, name="awaiting-approval")
     _eventually(lambda: len(_invocations(probe, "EchoFunction")) == 1)
@@ -711,7 +788,7 @@ def test_a_definition_is_parsed_once_and_each_use_gets_a_fresh_program(probe: Em
     sfn = probe.client("stepfunctions")
     with pytest.raises(ClientError, match="ASLParserException"):
         sfn.create_state_machine(
-            name="broken", definition='{"StartAt": "Nowhere"', roleArn=probe.lambda_role_arn()
+            name="broken", definition='{"StartAt": "Nowhere"', roleArn=_machine_role(probe)
         )
     # and a good one still runs
     assert _run_machine(probe, json.loads(definition))["status"] == "SUCCEEDED"
@@ -761,12 +838,184 @@ def test_a_failing_event_target_is_retried_then_dead_lettered(
 
 
 def test_every_registered_patch_has_a_test_here() -> None:
-    # Given every patch point patches.py keeps the original of
+    # Given every patch point moto_patches keeps the original of
     this_module = Path(__file__).read_text(encoding="utf-8")
 
     # Then each is checked by a test in this module
     untested = [key for key in patches.ORIGINALS if f'ORIGINALS["{key}"]' not in this_module]
     assert untested == [], f"add a test for these patch points: {untested}"
+
+
+# 18-20. IAM on every call ----------------------------------------------------------------
+def test_a_function_makes_only_the_calls_its_role_allows(probe: Emulator) -> None:
+    # Given botocore's handler list carrying the emulator's authorization, and moto's
+    # request entry point and execution thread, both patched
+    assert any(entry[0] == "before-call" for entry in botocore.handlers.BUILTIN_HANDLERS)
+    assert BotocoreStubber.__call__ is not patches.ORIGINALS["BotocoreStubber.__call__"]
+    assert _parameters(patches.ORIGINALS["BotocoreStubber.__call__"])[:3] == [
+        "self",
+        "event_name",
+        "request",
+    ]
+    caller = probe.function("CallerFunction").name
+    queue = probe.physical_id("DeadLetterQueue")
+
+    # When CallerFunction makes a call its role allows, and one it does not
+    allowed = probe.runtime.invoke(
+        caller, {"service": "sqs", "operation": "get_queue_url", "params": {"QueueName": queue}}
+    ).json()
+    denied = probe.runtime.invoke(caller, {"service": "sqs", "operation": "list_queues"}).json()
+
+    # Then the first works and the second fails as AWS fails it, naming role and action
+    assert allowed == {"code": None}
+    assert denied["code"] == "AccessDenied"
+    assert (
+        "CallerFunctionRole/emulated is not authorized to perform: sqs:ListQueues"
+        in (denied["message"])
+    )
+
+
+def test_a_call_as_a_role_that_skipped_the_check_is_refused(probe: Emulator) -> None:
+    # Given a session whose clients lack the emulator's handlers (made before it existed)
+    session = botocore.session.Session()
+    for event, handler in iam_patch._HANDLERS:
+        session.unregister(event, handler)
+    client = session.create_client("sqs", region_name=probe.region)
+    role = probe.function("CallerFunction").role_arn
+    # When a call is made with it as a function's role
+    with identity.acting_as(role), pytest.raises(RuntimeError, match="without an IAM check"):
+        client.list_queues()
+    # Then it never reached the account; as the account itself it is answered
+    assert "QueueUrls" in client.list_queues()
+
+
+def test_an_execution_calls_aws_as_its_state_machine_role(probe: Emulator) -> None:
+    # Given moto's execution entry point, patched
+    original = patches.ORIGINALS["ExecutionWorker._execution_logic"]
+    assert _parameters(original) == ["self"]
+    assert ExecutionWorker._execution_logic is not original
+    # and a role that may invoke nothing
+    iam = probe.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": []}
+    role = iam.create_role(RoleName="mute", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    echo = probe.function("EchoFunction").arn
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": echo, "Payload": {}},
+                "End": True,
+            }
+        },
+    }
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="mute", definition=json.dumps(definition), roleArn=role["Arn"]
+    )["stateMachineArn"]
+    # When it runs a lambda:invoke task
+    described = probe.wait_for_execution(probe.start_execution(machine, {}, name="m"))
+    # Then the task fails with AccessDenied and the function never ran
+    assert described["status"] == "FAILED"
+    assert "not authorized to perform: lambda:InvokeFunction" in described["cause"]
+    assert _invocations(probe, "EchoFunction") == []
+
+
+# 21. DynamoDB item operations are serializable -------------------------------------------
+def test_dynamodb_item_operations_hold_the_account_lock(probe: Emulator) -> None:
+    # Given moto's item operations, each patched to run under one lock per account/region
+    ORIGINALS = patches.ORIGINALS
+    patched = {
+        "DynamoDBBackend.put_item": patches.ORIGINALS["DynamoDBBackend.put_item"],
+        "DynamoDBBackend.get_item": patches.ORIGINALS["DynamoDBBackend.get_item"],
+        "DynamoDBBackend.update_item": patches.ORIGINALS["DynamoDBBackend.update_item"],
+        "DynamoDBBackend.delete_item": patches.ORIGINALS["DynamoDBBackend.delete_item"],
+        "DynamoDBBackend.query": patches.ORIGINALS["DynamoDBBackend.query"],
+        "DynamoDBBackend.scan": patches.ORIGINALS["DynamoDBBackend.scan"],
+        "DynamoDBBackend.transact_write_items": ORIGINALS["DynamoDBBackend.transact_write_items"],
+        "DynamoHandler.transact_get_items": patches.ORIGINALS["DynamoHandler.transact_get_items"],
+    }
+    for key, original in patched.items():
+        owner = DynamoHandler if key.startswith("DynamoHandler") else DynamoDBBackend
+        assert getattr(owner, key.split(".")[1]) is not original, key
+    assert _parameters(patched["DynamoDBBackend.transact_write_items"]) == [
+        "self",
+        "transact_items",
+    ]
+    # When another thread holds the lock, a write waits for it
+    ddb = probe.client("dynamodb")
+    ddb.create_table(
+        TableName="locked",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    lock = dynamodb_patch.lock_of(dynamodb_backends[probe.account_id][probe.region])
+    done = threading.Event()
+    with lock:
+        writer = threading.Thread(
+            target=lambda: (ddb.put_item(TableName="locked", Item={"pk": {"S": "a"}}), done.set())
+        )
+        writer.start()
+        assert not done.wait(0.3)  # bounded: the write is still waiting after 0.3 s
+    # Then it lands once the lock is released
+    writer.join(timeout=10)
+    assert done.is_set()
+    assert ddb.get_item(TableName="locked", Key={"pk": {"S": "a"}})["Item"]["pk"] == {"S": "a"}
+
+
+# 22. Step Functions Execution Status Change events -----------------------------------------
+def test_every_execution_status_change_reaches_eventbridge_rules(probe: Emulator) -> None:
+    # Given moto's execution start and end, patched
+    for key in ("Execution.start", "BaseExecutionWorkerCommunication.terminated"):
+        assert _parameters(patches.ORIGINALS[key]) == ["self"]
+    assert Execution.start is not patches.ORIGINALS["Execution.start"]
+    assert (
+        BaseExecutionWorkerCommunication.terminated
+        is not patches.ORIGINALS["BaseExecutionWorkerCommunication.terminated"]
+    )
+    # and a rule sending failed, timed-out and aborted executions to EchoFunction
+    events = probe.client("events")
+    pattern = {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+    }
+    events.put_rule(Name="reaper", EventPattern=json.dumps(pattern), State="ENABLED")
+    echo = probe.function("EchoFunction").arn
+    events.put_targets(Rule="reaper", Targets=[{"Id": "echo", "Arn": echo}])
+    definition = {
+        "StartAt": "Boom",
+        "States": {"Boom": {"Type": "Fail", "Error": "Broken", "Cause": "on purpose"}},
+    }
+
+    # When an execution starts and fails
+    described = _run_machine(probe, definition, {"release": "v42"})
+
+    # Then both changes were announced, shaped as Step Functions sends them
+    announced = [e for e in probe.events if e["source"] == "aws.states"]
+    assert [e["detail"]["status"] for e in announced] == ["RUNNING", "FAILED"]
+    failed = announced[-1]["detail"]
+    assert failed["executionArn"] == described["executionArn"]
+    assert failed["stateMachineArn"] == described["stateMachineArn"]
+    assert (failed["name"], failed["error"], failed["cause"]) == (
+        "probe-run",
+        "Broken",
+        "on purpose",
+    )
+    assert json.loads(failed["input"]) == {"release": "v42"}
+    assert failed["inputDetails"] == {"included": True}
+    assert (failed["output"], failed["outputDetails"]) == (None, None)
+    assert failed["stopDate"] >= failed["startDate"] > 0
+    assert announced[0]["detail"]["stopDate"] is None
+    # and the rule delivered the failure (not the start) to its target, whole
+    _eventually(lambda: len(_invocations(probe, "EchoFunction")) == 1)
+    (delivered,) = _invocations(probe, "EchoFunction")
+    event = delivered.json()["event"]
+    assert event["detail-type"] == "Step Functions Execution Status Change"
+    assert event["resources"] == [described["executionArn"]]
+    assert event["detail"]["status"] == "FAILED"
 
 
 # 13. SendTaskFailure carries its cause ---------------------------------------------------------
@@ -792,7 +1041,7 @@ def test_a_task_failure_sent_with_a_cause_reaches_the_execution(probe: Emulator)
     }
     sfn = probe.client("stepfunctions")
     machine = sfn.create_state_machine(
-        name="asking", definition=json.dumps(definition), roleArn=probe.lambda_role_arn()
+        name="asking", definition=json.dumps(definition), roleArn=_machine_role(probe)
     )["stateMachineArn"]
     execution = probe.start_execution(machine, {}, name="asking-1")
     _eventually(lambda: bool(_invocations(probe, "EchoFunction")))
@@ -880,7 +1129,7 @@ def test_sdk_retry_back_off_takes_emulated_time(probe: Emulator) -> None:
 
     assert "time.sleep(" in inspect.getsource(botocore_endpoint.Endpoint._needs_retry)
     assert botocore_endpoint.time is not patches.ORIGINALS["botocore.endpoint.time"]
-    assert isinstance(botocore_endpoint.time, patches._ClockTime)
+    assert isinstance(botocore_endpoint.time, patches.ClockTime)
     # and a DynamoDB endpoint that answers every request with a throttling error
     client = probe.client("dynamodb")
     attempts: list[int] = []

@@ -13,8 +13,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
-from bluegreen_emulator import patches
-from bluegreen_emulator.fleet import build_ec2_fleet
+from bluegreen_emulator import moto_patches as patches
+from bluegreen_emulator.fixtures.ec2_fleet import build_ec2_fleet
 from bluegreen_emulator.server import EmulatorServer, PortInUseError
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen_emulator.template import Resolver, load_template
+from bluegreen_emulator.stack.template import Resolver, load_template
 
 pytestmark = pytest.mark.unit
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen_emulator.template import load_template
+from bluegreen_emulator.stack.template import load_template
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ moto 5.2 updates a service's task definition and nothing more; it has no service
 deployments, service revisions, lifecycle hooks or `StopServiceDeployment`. For a
 service with deployment controller `ECS` and `deploymentConfiguration.strategy`
 `BLUE_GREEN`, `LINEAR` or `CANARY`, an `UpdateService` that changes the task definition
-starts a service deployment here (patches.py wires it):
+starts a service deployment here (moto_patches/ecs.py wires it):
 
     RECONCILE_SERVICE -> PRE_SCALE_UP -> SCALE_UP (green tasks in the alternate target
     group) -> POST_SCALE_UP -> TEST_TRAFFIC_SHIFT (test rule -> green) ->
@@ -36,10 +36,11 @@ from typing import TYPE_CHECKING, Any
 from moto.core.exceptions import JsonRESTError
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 
-from .codedeploy import Flow, FlowDriver, Step, Wait, deregister_tasks, register_tasks, route_rule
+from ..core.flow import Flow, FlowDriver, Step, Wait
+from .elb import deregister_tasks, register_tasks, route_rule
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from ..core.host import Host
 
 STRATEGIES = {"BLUE_GREEN", "LINEAR", "CANARY"}
 ROLLBACK_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
@@ -172,8 +173,9 @@ class ServiceDeployment:
 class EcsNativeEmulation(FlowDriver):
     """ECS-native blue/green deployments of the emulated account's services."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        super().__init__(emulator)
+    def __init__(self, host: Host) -> None:
+        super().__init__(host.clock)
+        self.aws = host
         self.revisions: dict[str, ServiceRevision] = {}
         self.current: dict[str, ServiceRevision] = {}  # service ARN -> revision serving
         self.deployments: dict[str, ServiceDeployment] = {}
@@ -199,7 +201,7 @@ class EcsNativeEmulation(FlowDriver):
                 return revision.task_definition
         return None
 
-    # -- services (wired by patches.py) ----------------------------------------------------
+    # -- services (wired by moto_patches/ecs.py) -----------------------------------------
     def service_created(self, service: Service, configuration: dict[str, Any] | None) -> None:
         if configuration:
             self.configurations[service.arn] = configuration
@@ -498,7 +500,7 @@ class EcsNativeEmulation(FlowDriver):
             return [*((p, bake) for p in range(step, 100, step)), (100, 0.0)]
         return [(100, 0.0)]
 
-    # -- the API moto lacks (wired by patches.py) ---------------------------------------------
+    # -- the API moto lacks (wired by moto_patches/ecs.py) -------------------------------
     def describe_service_deployments(self, get: Callable[[str], Any]) -> dict[str, Any]:
         found, failures = [], []
         for arn in get("serviceDeploymentArns") or []:

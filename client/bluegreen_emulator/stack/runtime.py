@@ -33,6 +33,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+from ..core import identity
+
 
 @dataclass
 class FunctionSpec:
@@ -47,6 +49,7 @@ class FunctionSpec:
     layer_dirs: list[Path] = field(default_factory=list)
     timeout: int = 30
     memory: int = 128
+    role_arn: str | None = None  # the execution role its calls are authorized as
     module: ModuleType | None = None
     invocations: int = 0
     cold_starts: int = 0
@@ -230,15 +233,22 @@ def _start_in_sandbox(self: threading.Thread) -> None:
     environ = os.environ
     overlay = environ.overlay if isinstance(environ, ThreadLocalEnviron) else None
     buffer = getattr(_ROUTING, "buffer", None)
+    role = identity.current()
     target = getattr(self, "_target", None)
     module = getattr(target, "__module__", "") or ""
-    if (overlay is not None or buffer is not None) and not module.startswith(_HOST_MODULES):
+    sandboxed = (overlay is not None or buffer is not None) and not module.startswith(_HOST_MODULES)
+    # moto's own threads (a task of an execution) call AWS as the role that started them;
+    # the emulator's threads (its HTTP servers, deployment flows) act as the account
+    inherits_role = role is not None and (sandboxed or module.startswith("moto"))
+    if sandboxed or inherits_role:
         run = self.run
 
         def run_in_sandbox() -> None:
-            if isinstance(environ, ThreadLocalEnviron):
-                environ.overlay = overlay
-            _ROUTING.buffer = buffer
+            if sandboxed:
+                if isinstance(environ, ThreadLocalEnviron):
+                    environ.overlay = overlay
+                _ROUTING.buffer = buffer
+            identity.set_current(role if inherits_role else None)
             run()
 
         self.run = run_in_sandbox  # type: ignore[method-assign]
@@ -284,7 +294,7 @@ class LambdaRuntime:
         spec = self.find(name_or_arn)
         request_id = str(uuid.uuid4())
         buffer = io.StringIO()
-        with self._environment(spec), self._captured(buffer):
+        with self._environment(spec), self._captured(buffer), identity.acting_as(spec.role_arn):
             _route_console_output()
             started = time.perf_counter()
             payload, error_type = self._call(spec, event, request_id)

@@ -1,7 +1,7 @@
 """The data plane of the emulated load balancers, for HTTP probes.
 
 moto's ALBs have DNS names (`<name>-<n>.<region>.elb.amazonaws.com`) that resolve
-nowhere. With the emulator running, such a name resolves (patches.py) to a small HTTP
+nowhere. With the emulator running, such a name resolves (moto_patches/dns.py) to a small HTTP
 server on 127.0.0.1, one per listener, that routes each request like the ALB would: the
 listener's rules in priority order (host-header and path-pattern conditions), else its
 default action, to the target group with the highest forward weight. It then answers
@@ -21,6 +21,7 @@ import fnmatch
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from moto.ecs.models import ecs_backends
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from ..core.host import Host
 
 ELB_SUFFIX = ".elb.amazonaws.com"
 
@@ -50,8 +51,12 @@ class Served:
 
 
 class AlbHttp:
-    def __init__(self, emulator: Emulator) -> None:
-        self.aws = emulator
+    def __init__(
+        self, host: Host, native_revision_in: Callable[[str], str | None] | None = None
+    ) -> None:
+        self.aws = host
+        # the ECS-native emulation's answer: which task definition serves a target group
+        self._native_revision_in = native_revision_in
         self.answers: dict[str, Answer] = {}
         self.served: list[Served] = []
         self._servers: dict[tuple[str, int], ThreadingHTTPServer] = {}
@@ -138,9 +143,8 @@ class AlbHttp:
 
     def _behind(self, target_group: str) -> str | None:
         """The task definition whose tasks are registered in `target_group`."""
-        native = getattr(self.aws, "ecs_emulation", None)
-        if native is not None:
-            found = native.task_definition_in(target_group)
+        if self._native_revision_in is not None:
+            found = self._native_revision_in(target_group)
             if found:
                 return str(found)
         backend = ecs_backends[self.aws.account_id][self.aws.region]

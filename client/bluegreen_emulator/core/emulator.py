@@ -13,7 +13,6 @@ EventBridge, EventBridge delivery to Lambda and Step Functions), each named as e
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -21,7 +20,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +27,22 @@ import boto3
 from moto import mock_aws
 from moto.cloudwatch.models import Alarm
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.events.models import Rule, events_backends
+from moto.events.models import Rule
+from moto.logs.models import logs_backends
 
-from . import patches
+from .. import moto_patches as patches
+from ..services.alb_http import AlbHttp
+from ..services.cloudwatch import publish_alarm_change
+from ..services.codedeploy_ecs import CodeDeployEmulation
+from ..services.ecs_native import EcsNativeEmulation
+from ..services.eventbridge import EventBridgeDelivery
+from ..services.iam.enforce import IamEnforcement
+from ..services.states_events import publish_status
+from ..stack.deploy import DeployedStack, deploy
+from ..stack.runtime import FunctionSpec, LambdaRuntime
 from .clock import Clock
-from .deploy import DeployedStack, deploy
-from .runtime import FunctionSpec, LambdaRuntime
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
 MOTO_CONFIG: Any = {
     "stepfunctions": {"execute_state_machine": True},
@@ -89,13 +95,9 @@ class Emulator:
         self.layers: dict[str, Path] = {}
         self.async_config: dict[str, dict[str, Any]] = {}
         self.state_machine_definitions: dict[str, str] = {}
-        self.events: list[dict[str, Any]] = []
-        self.deliveries: list[dict[str, Any]] = []
         self.stack: DeployedStack | None = None
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
-        self._role_arn: str | None = None
-        self.on_event: list[Callable[[dict[str, Any]], None]] = []
         self.cleanups: list[Callable[[], None]] = []
         # (target group ARN, instance id) -> (state, reason): emulated health-check answers
         self.target_health: dict[tuple[str, str], tuple[str, str]] = {}
@@ -103,6 +105,13 @@ class Emulator:
         self.codedeploy_server_outcomes: dict[tuple[str, str], str] = {}
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._logs_lock = threading.Lock()
+        # the emulations of what moto lacks, each given the host protocol only
+        self.iam = IamEnforcement(self)  # every call of a function or execution, authorized
+        self.eventbridge = EventBridgeDelivery(self)
+        self.codedeploy_emulation = CodeDeployEmulation(self)
+        self.ecs_emulation = EcsNativeEmulation(self)
+        self.alb_http = AlbHttp(self, self.ecs_emulation.task_definition_in)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> Emulator:
@@ -117,7 +126,8 @@ class Emulator:
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         patches.activate(self)
-        self.codedeploy_emulation, self.ecs_emulation, self.alb_http = _ecs_emulations(self)
+        self.cleanups.extend([self.alb_http.stop, self.codedeploy_emulation.close])
+        self.cleanups.append(self.ecs_emulation.close)
         try:
             self.stack = deploy(self, self.template, self.parameters)
         except Exception:
@@ -174,25 +184,6 @@ class Emulator:
     def layer_dir_for(self, layer_arn: str) -> Path | None:
         return self.layers.get(layer_arn)
 
-    def lambda_role_arn(self) -> str:
-        if self._role_arn is None:
-            trust = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-            role = self.client("iam").create_role(
-                RoleName=f"{self.stack_name}-emulated-execution-role",
-                AssumeRolePolicyDocument=json.dumps(trust),
-            )
-            self._role_arn = role["Role"]["Arn"]
-        return self._role_arn
-
     # -- Step Functions ----------------------------------------------------------------
     def start_execution(self, state_machine_arn: str, payload: Any, name: str | None = None) -> str:
         run = self.client("stepfunctions").start_execution(
@@ -225,130 +216,31 @@ class Emulator:
             ]:
                 sfn.stop_execution(executionArn=run["executionArn"], cause="emulator stopped")
 
-    # -- EventBridge (emulation of delivery to Lambda and Step Functions) ---------------
+    # -- EventBridge and CloudWatch events (services/eventbridge.py, cloudwatch.py) -----
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event put on any bus, in order (the journal)."""
+        return self.eventbridge.journal
+
+    @property
+    def deliveries(self) -> list[dict[str, Any]]:
+        return self.eventbridge.deliveries
+
+    @property
+    def on_event(self) -> list[Callable[[dict[str, Any]], None]]:
+        return self.eventbridge.on_event
+
     def journal_event(self, entry: dict[str, Any]) -> None:
-        record = {
-            "source": entry.get("Source"),
-            "detail-type": entry.get("DetailType"),
-            "detail": json.loads(entry.get("Detail") or "{}"),
-            "bus": entry.get("EventBusName") or "default",
-            "time": datetime.now(UTC).isoformat(),
-        }
-        self.events.append(record)
-        for listener in list(self.on_event):
-            listener(record)
+        self.eventbridge.record(entry)
 
     def deliver_event(self, rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
-        payload = _target_input(target, event)
-        arn = target["Arn"]
-        if arn.startswith("arn:aws:states:"):
-            self.start_execution(arn, payload)
-            self.deliveries.append({"rule": rule.name, "target": arn, "outcome": "started"})
-            return
-        try:
-            spec = self.runtime.find(arn)
-        except KeyError as missing:
-            self._dead_letter(
-                target.get("DeadLetterConfig", {}).get("Arn"),
-                event,
-                "ResourceNotFoundException",
-                str(missing),
-            )
-            self.deliveries.append({"rule": rule.name, "target": arn, "outcome": "dead-lettered"})
-            return
-        self._invoke_async_with_retries(rule.name, spec, payload)
+        self.eventbridge.deliver(rule.name, target, event)
 
-    def _invoke_async_with_retries(self, rule_name: str, spec: FunctionSpec, payload: Any) -> None:
-        """Lambda's asynchronous invocation: retries on function error, then the DLQ."""
-        config = self._async_settings(spec)
-        attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
-        last = None
-        for attempt in range(attempts):
-            if attempt:
-                self.clock.sleep(60 * attempt)  # Lambda waits about 1 min, then 2 min
-            last = self.runtime.invoke(spec.name, payload)
-            if last.error_type is None:
-                self.deliveries.append(
-                    {
-                        "rule": rule_name,
-                        "target": spec.name,
-                        "outcome": "ok",
-                        "attempts": attempt + 1,
-                    }
-                )
-                return
-        assert last is not None
-        self._dead_letter(
-            config.get("DeadLetterArn"), payload, last.error_type or "", last.payload.decode()
-        )
-        self.deliveries.append(
-            {
-                "rule": rule_name,
-                "target": spec.name,
-                "outcome": "dead-lettered",
-                "attempts": attempts,
-            }
-        )
+    def publish_execution_status(self, execution: Any) -> None:
+        publish_status(self, execution)
 
-    def _async_settings(self, spec: FunctionSpec) -> dict[str, Any]:
-        """The template's async-invoke settings, overridden by PutFunctionEventInvokeConfig
-        (so `aws lambda put-function-event-invoke-config` works here as on AWS)."""
-        settings = dict(self.async_config.get(spec.name, {}))
-        lam = self.client("lambda")
-        try:
-            configured = lam.get_function_event_invoke_config(FunctionName=spec.name)
-        except lam.exceptions.ResourceNotFoundException:
-            return settings
-        if "MaximumRetryAttempts" in configured:
-            settings["MaximumRetryAttempts"] = configured["MaximumRetryAttempts"]
-        on_failure = configured.get("DestinationConfig", {}).get("OnFailure", {})
-        if on_failure.get("Destination"):
-            settings["DeadLetterArn"] = on_failure["Destination"]
-        return settings
-
-    def _dead_letter(self, queue_arn: str | None, event: Any, code: str, message: str) -> None:
-        if not queue_arn:
-            return
-        name = queue_arn.rsplit(":", 1)[-1]
-        sqs = self.client("sqs")
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        sqs.send_message(
-            QueueUrl=url,
-            MessageBody=json.dumps(event),
-            MessageAttributes={
-                "ErrorCode": {"DataType": "String", "StringValue": code or "Unknown"},
-                "ErrorMessage": {"DataType": "String", "StringValue": message[:1000] or "-"},
-            },
-        )
-
-    # -- CloudWatch (emulation of alarm state change events) ---------------------------
     def publish_alarm_change(self, alarm: Alarm, previous_value: str, previous_reason: str) -> None:
-        now = _alarm_timestamp(alarm.state_updated_timestamp)
-        detail = {
-            "alarmName": alarm.name,
-            "state": {
-                "value": alarm.state_value,
-                "reason": alarm.state_reason,
-                "reasonData": alarm.state_reason_data or "{}",
-                "timestamp": now,
-            },
-            "previousState": {
-                "value": previous_value,
-                "reason": previous_reason or "",
-                "timestamp": now,
-            },
-            "configuration": {"description": alarm.description or "", "metrics": []},
-        }
-        events_backends[self.account_id][self.region].put_events(
-            [
-                {
-                    "Source": "aws.cloudwatch",
-                    "DetailType": "CloudWatch Alarm State Change",
-                    "Detail": json.dumps(detail),
-                    "Resources": [alarm.alarm_arn],
-                }
-            ]
-        )
+        publish_alarm_change(self, alarm, previous_value, previous_reason)
 
     # -- Lambda runtime plumbing -------------------------------------------------------
     def _lambda_environment(self) -> dict[str, str]:
@@ -360,55 +252,21 @@ class Emulator:
         }
 
     def _write_logs(self, spec: FunctionSpec, request_id: str, text: str) -> None:
+        """The Lambda service writes a function's output to its log group (through moto's
+        logs backend: the service itself, not a client; one writer at a time)."""
         if self._mock is None:
             return
-        logs = self.client("logs")
+        backend = logs_backends[self.account_id][self.region]
         group = f"/aws/lambda/{spec.name}"
         stream = f"emulated/{request_id}"
-        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-            logs.create_log_group(logGroupName=group)
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
         now = int(time.time() * 1000)
         lines = [line for line in text.splitlines() if line.strip()] or [
             f"END RequestId: {request_id}"
         ]
-        logs.put_log_events(
-            logGroupName=group,
-            logStreamName=stream,
-            logEvents=[{"timestamp": now, "message": line} for line in lines],
-        )
-
-
-def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
-    if "Input" in target:
-        return json.loads(target["Input"])
-    path = target.get("InputPath")
-    if path:
-        value: Any = event
-        for part in path.removeprefix("$").strip(".").split("."):
-            if part:
-                value = value[part]
-        return value
-    return event
-
-
-def _alarm_timestamp(stamp: datetime) -> str:
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
-
-
-def _ecs_emulations(emulator: Emulator) -> tuple[Any, Any, Any]:
-    """CodeDeploy ECS blue/green, ECS-native blue/green and the ALB data plane (the AWS
-    behaviour moto lacks for ECS releases; see codedeploy.py, ecs_native.py, alb_http.py)."""
-    from .alb_http import AlbHttp
-    from .codedeploy import CodeDeployEmulation
-    from .ecs_native import EcsNativeEmulation
-
-    alb, codedeploy, native = (
-        AlbHttp(emulator),
-        CodeDeployEmulation(emulator),
-        EcsNativeEmulation(emulator),
-    )
-    emulator.cleanups.extend([alb.stop, codedeploy.close, native.close])
-    return codedeploy, native, alb
+        with self._logs_lock:
+            if group not in backend.groups:
+                backend.create_log_group(group, tags={})
+            backend.create_log_stream(group, stream)
+            backend.put_log_events(
+                group, stream, [{"timestamp": now, "message": line} for line in lines]
+            )

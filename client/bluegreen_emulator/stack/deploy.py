@@ -2,9 +2,12 @@
 
 Two passes, like CloudFormation: first every resource gets its physical name and
 attributes (so `Ref`/`Fn::GetAtt` resolve in any order), then resources are created
-through the same boto3 APIs a real deployment ends up calling. IAM is not enforced by
-the emulator; roles and policies are read (and checked by the security tests) but not
-created. A resource type the emulator does not know is refused, by name.
+through the same boto3 APIs a real deployment ends up calling. Roles come from the
+template as SAM transforms it (stack/transform.py): every `AWS::IAM::Role` of the
+CloudFormation SAM would deploy is created in the account's IAM with its inline and
+managed policies, each function and state machine runs as its own role, and IAM is
+enforced on every call they make (services/iam/). A resource type the emulator does not
+know is refused, by name.
 """
 
 from __future__ import annotations
@@ -15,18 +18,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, iam_backends
+
+from ..core.host import Host
 from .runtime import FunctionSpec
 from .template import Resolver, TemplateError, load_template, merge_globals
+from .transform import transformed
 
-if TYPE_CHECKING:
-    from .emulator import Emulator
+
+class StackHost(Host, Protocol):
+    """What a deployment needs of the account beyond the host: where to register."""
+
+    stack_name: str
+    layers: dict[str, Path]
+    state_machine_definitions: dict[str, str]
+
+    def layer_dir_for(self, layer_arn: str) -> Path | None: ...
+
 
 NOT_EMULATED = {
-    # IAM is not enforced locally; the template's policies are checked by tests instead.
+    # created from the transformed template (_create_roles), not from the SAM resource
     "AWS::IAM::Role",
     "AWS::IAM::Policy",
+    # not enforced: who may assume a role or invoke a function from outside the account
     "AWS::IAM::ManagedPolicy",
     "AWS::IAM::OIDCProvider",
     "AWS::Lambda::Permission",
@@ -61,6 +78,12 @@ class DeployedStack:
     resources: dict[str, dict[str, Any]]
     physical: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    cloudformation: dict[str, Any] = field(default_factory=dict)  # the SAM-transformed template
+
+    def role_of(self, logical_id: str, resolver: Resolver) -> str:
+        """The role ARN a function or state machine of the stack runs as."""
+        props = self.cloudformation["Resources"][logical_id]["Properties"]
+        return str(resolver.resolve(props.get("Role") or props.get("RoleArn")))
 
     def physical_id(self, logical_id: str) -> str:
         try:
@@ -69,7 +92,7 @@ class DeployedStack:
             raise KeyError(f"{logical_id!r} is not a resource of the deployed stack") from None
 
 
-def deploy(emulator: Emulator, template_path: Path, parameters: dict[str, str]) -> DeployedStack:
+def deploy(emulator: StackHost, template_path: Path, parameters: dict[str, str]) -> DeployedStack:
     template = load_template(template_path)
     resolver = Resolver(
         stack_name=emulator.stack_name,
@@ -88,8 +111,13 @@ def deploy(emulator: Emulator, template_path: Path, parameters: dict[str, str]) 
     if unknown:  # refused before anything is created, like a CloudFormation validation error
         raise TemplateError(f"resource types the emulator cannot deploy: {sorted(unknown)}")
     stack = DeployedStack(emulator.stack_name, template_path.parent, template, resources)
+    stack.cloudformation = transformed(template_path)
     for logical_id, resource in resources.items():
         _name_resource(emulator, resolver, stack, logical_id, resource)
+    roles = _roles(stack, resolver)
+    for logical_id in roles:
+        _name_role(emulator, resolver, stack, logical_id, roles[logical_id])
+    _create_roles(emulator, stack, resolver, roles)
     creators = _creators()
     for resource_type in _CREATION_ORDER:
         for logical_id, resource in resources.items():
@@ -123,7 +151,7 @@ def _parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str
 
 
 def _name_resource(
-    emulator: Emulator,
+    emulator: StackHost,
     resolver: Resolver,
     stack: DeployedStack,
     logical_id: str,
@@ -168,17 +196,13 @@ def _name_resource(
         "StreamArn": f"{arn}/stream/emulated",
     }.items():
         resolver.attributes[(logical_id, attribute)] = value
-    if kind == "AWS::Serverless::Function":  # SAM's implicit execution role
-        role_arn = f"arn:aws:iam::{account}:role/{name}-role"
-        resolver.attributes[(f"{logical_id}Role", "Arn")] = role_arn
-        resolver.refs[f"{logical_id}Role"] = f"{name}-role"
 
 
-Creator = Callable[["Emulator", DeployedStack, Resolver, str, dict[str, Any]], None]
+Creator = Callable[["StackHost", DeployedStack, Resolver, str, dict[str, Any]], None]
 
 
 def _create_table(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     ddb = em.client("dynamodb")
     name = stack.physical_id(lid)
@@ -208,7 +232,7 @@ def _create_table(
 
 
 def _create_log_group(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     logs = em.client("logs")
     name = stack.physical_id(lid)
@@ -218,7 +242,7 @@ def _create_log_group(
 
 
 def _create_queue(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     attributes = {
         key: str(p[key])
@@ -234,19 +258,19 @@ def _create_queue(
 
 
 def _create_topic(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, _p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, _p: dict[str, Any]
 ) -> None:
     em.client("sns").create_topic(Name=stack.physical_id(lid))
 
 
 def _create_event_bus(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, _p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, _p: dict[str, Any]
 ) -> None:
     em.client("events").create_event_bus(Name=stack.physical_id(lid))
 
 
 def _create_parameter(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     em.client("ssm").put_parameter(
         Name=stack.physical_id(lid),
@@ -257,7 +281,7 @@ def _create_parameter(
 
 
 def _create_alarm(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     args = {k: v for k, v in p.items() if k != "AlarmName"}
     for key in ("EvaluationPeriods", "Period", "DatapointsToAlarm"):
@@ -269,14 +293,14 @@ def _create_alarm(
 
 
 def _create_rule(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     name = stack.physical_id(lid)
     _put_rule(em, name, p.get("EventBusName", "default"), p["EventPattern"], p.get("Targets", []))
 
 
 def _put_rule(
-    em: Emulator, name: str, bus: str, pattern: dict[str, Any], targets: list[dict[str, Any]]
+    em: StackHost, name: str, bus: str, pattern: dict[str, Any], targets: list[dict[str, Any]]
 ) -> None:
     events = em.client("events")
     events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
@@ -285,7 +309,7 @@ def _put_rule(
 
 
 def _create_layer(
-    em: Emulator, stack: DeployedStack, resolver: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, resolver: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     content = stack.root / str(p["ContentUri"])
     if not content.is_dir():
@@ -294,7 +318,7 @@ def _create_layer(
 
 
 def _create_function(
-    em: Emulator, stack: DeployedStack, resolver: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, resolver: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     name = stack.physical_id(lid)
     code_dir = stack.root / str(p["CodeUri"])
@@ -302,7 +326,7 @@ def _create_function(
         raise TemplateError(f"{lid}: CodeUri {code_dir} is not a directory")
     layer_dirs = [em.layer_dir_for(arn) for arn in p.get("Layers", [])]
     environment = {k: str(v) for k, v in p.get("Environment", {}).get("Variables", {}).items()}
-    role = em.lambda_role_arn()
+    role = stack.role_of(lid, resolver)
     em.client("lambda").create_function(
         FunctionName=name,
         Runtime=p.get("Runtime", "python3.13"),
@@ -324,6 +348,7 @@ def _create_function(
         layer_dirs=[d for d in layer_dirs if d is not None],
         timeout=int(p.get("Timeout", 3)),
         memory=int(p.get("MemorySize", 128)),
+        role_arn=role,
     )
     invoke_config = p.get("EventInvokeConfig", {})
     spec_async = em.async_config.setdefault(name, {})
@@ -338,7 +363,7 @@ def _create_function(
 
 
 def _create_function_event(
-    em: Emulator, spec: FunctionSpec, rule_name: str, event: dict[str, Any]
+    em: StackHost, spec: FunctionSpec, rule_name: str, event: dict[str, Any]
 ) -> None:
     kind = event.get("Type")
     props = event.get("Properties", {})
@@ -364,7 +389,7 @@ def _create_function_event(
 
 
 def _create_state_machine(
-    em: Emulator, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+    em: StackHost, stack: DeployedStack, resolver: Resolver, lid: str, p: dict[str, Any]
 ) -> None:
     path = stack.root / str(p["DefinitionUri"])
     definition = path.read_text(encoding="utf-8")
@@ -374,11 +399,96 @@ def _create_state_machine(
     args: dict[str, Any] = {
         "name": stack.physical_id(lid),
         "definition": definition,
-        "roleArn": em.lambda_role_arn(),
+        "roleArn": stack.role_of(lid, resolver),
         "type": p.get("Type", "STANDARD"),
     }
     em.client("stepfunctions").create_state_machine(**args)
     em.state_machine_definitions[stack.physical_id(lid)] = definition
+
+
+def _roles(stack: DeployedStack, resolver: Resolver) -> dict[str, dict[str, Any]]:
+    """The transformed template's roles (those whose condition holds)."""
+    return {
+        lid: resource
+        for lid, resource in stack.cloudformation["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Role"
+        and ("Condition" not in resource or resolver.condition(resource["Condition"]))
+    }
+
+
+def _name_role(
+    em: StackHost, resolver: Resolver, stack: DeployedStack, lid: str, role: dict[str, Any]
+) -> None:
+    explicit = role.get("Properties", {}).get("RoleName")
+    # CloudFormation names a role <stack>-<logical id>-<suffix>, at most 64 characters
+    name = str(resolver.resolve(explicit)) if explicit else f"{stack.name}-{lid}"[:64]
+    path = str(role.get("Properties", {}).get("Path", "/"))
+    arn = f"arn:aws:iam::{em.account_id}:role{path}{name}"
+    stack.physical[lid] = name
+    resolver.refs[lid] = name
+    resolver.attributes[(lid, "Arn")] = arn
+    resolver.attributes[(lid, "RoleId")] = f"AROA{abs(hash(arn)) % 10**16:016d}"
+
+
+def _create_roles(
+    em: StackHost, stack: DeployedStack, resolver: Resolver, roles: dict[str, dict[str, Any]]
+) -> None:
+    """Each role in the account's IAM, with its policies. Through moto's IAM backend, not
+    its API: the same validation (moto checks every policy document) without ~70
+    requests a deploy."""
+    iam = iam_backends[em.account_id]["global"]
+    for lid, role in roles.items():
+        props = resolver.resolve(role.get("Properties", {}))
+        name = stack.physical_id(lid)
+        iam.create_role(
+            role_name=name,
+            assume_role_policy_document=json.dumps(props["AssumeRolePolicyDocument"]),
+            path=props.get("Path", "/"),
+            permissions_boundary=None,
+            description=str(props.get("Description", "")),
+            tags=props.get("Tags", []),
+            max_session_duration=props.get("MaxSessionDuration"),
+        )
+        for policy in props.get("Policies", []):
+            iam.put_role_policy(name, policy["PolicyName"], _document(policy["PolicyDocument"]))
+        for arn in props.get("ManagedPolicyArns", []):
+            if str(arn).startswith("arn:aws:iam::aws:policy/"):
+                ensure_aws_managed_policy(em.account_id, str(arn))
+            iam.attach_role_policy(str(arn), name)
+    for lid, resource in stack.cloudformation["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        props = resolver.resolve(resource.get("Properties", {}))
+        for role_name in props.get("Roles", []):
+            name = props.get("PolicyName", lid)
+            iam.put_role_policy(role_name, name, _document(props["PolicyDocument"]))
+
+
+_MANAGED: dict[str, Any] | None = None
+
+
+def ensure_aws_managed_policy(account_id: str, arn: str) -> None:
+    """AWS managed policies exist in every account: add the one `arn` names (moto knows
+    their documents but loads them only when configured to load all ~1,300)."""
+    global _MANAGED  # noqa: PLW0603 - parsed once per process
+    backend = iam_backends[account_id]["global"]
+    if arn in backend.managed_policies:
+        return
+    if _MANAGED is None:
+        _MANAGED = json.loads(aws_managed_policies_data)
+    name = arn.rsplit("/", 1)[-1]
+    if name not in _MANAGED:
+        raise TemplateError(f"the AWS managed policy {arn} is not known to the emulator")
+    policy = AWSManagedPolicy.from_data(name, account_id, "us-east-1", _MANAGED[name])
+    backend.managed_policies[policy.arn] = policy
+
+
+def _document(document: dict[str, Any]) -> str:
+    """A policy document as IAM stores it. SAM writes `Policies:` statements without a
+    `Version`, which IAM accepts (as 2008-10-17); moto's validator refuses it, so the
+    current version is written (the two differ only in policy variables, which the
+    emulator does not substitute either way)."""
+    return json.dumps({"Version": "2012-10-17", **document})
 
 
 def _placeholder_zip() -> bytes:

@@ -1,0 +1,66 @@
+"""moto's ECS: ECS-native blue/green service deployments.
+
+Each patch names the moto behaviour it changes and why; tests/integration/test_moto_patches.py
+checks each against the installed moto.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ecs.responses import EC2ContainerServiceResponse
+
+from ..services.ecs_native import ACTIONS
+from . import registry
+
+
+# 12. moto's ECS ignores `deploymentConfiguration` on CreateService, treats UpdateService
+#     as an instant change, and has no service deployments or revisions
+#     (DescribeServiceDeployments, ListServiceDeployments, DescribeServiceRevisions,
+#     StopServiceDeployment are missing from EC2ContainerServiceResponse). For services
+#     using the ECS deployment controller with a BLUE_GREEN/LINEAR/CANARY strategy, hand
+#     create/update to the emulator's EcsNativeEmulation (ecs_native.py), which runs the
+#     service deployment and its lifecycle hooks, and answer the missing actions there.
+def _patch_ecs_native_blue_green() -> None:
+    create = registry.ORIGINALS["EC2ContainerServiceResponse.create_service"]
+    update = registry.ORIGINALS["EC2ContainerServiceResponse.update_service"]
+
+    def emulation() -> Any:
+        return None if registry.ACTIVE is None else getattr(registry.ACTIVE, "ecs_emulation", None)
+
+    def create_service(self: EC2ContainerServiceResponse) -> Any:
+        result = create(self)
+        if emulation() is not None:
+            service = self.ecs_backend._get_service(
+                self._get_param("cluster", "default"), self._get_param("serviceName")
+            )
+            emulation().service_created(service, self._get_param("deploymentConfiguration"))
+        return result
+
+    def update_service(self: EC2ContainerServiceResponse) -> Any:
+        if emulation() is None:
+            return update(self)
+        cluster = self._get_param("cluster", "default")
+        service = self.ecs_backend._get_service(cluster, self._get_param("service").split("/")[-1])
+        previous = service.task_definition
+        result = update(self)
+        emulation().service_updated(service, previous, self._get_param("deploymentConfiguration"))
+        return result
+
+    def action(name: str) -> Callable[[EC2ContainerServiceResponse], ActionResult]:
+        def method(self: EC2ContainerServiceResponse) -> ActionResult:
+            if emulation() is None:
+                raise NotImplementedError(f"The {name} action has not been implemented")
+            return ActionResult(getattr(emulation(), name)(self._get_param))
+
+        method.__name__ = name
+        return method
+
+    EC2ContainerServiceResponse.create_service = create_service  # type: ignore[method-assign]
+    EC2ContainerServiceResponse.update_service = update_service  # type: ignore[method-assign]
+    for name in ACTIONS:
+        setattr(EC2ContainerServiceResponse, name, action(name))
+
+
+def apply() -> None:
+    _patch_ecs_native_blue_green()

@@ -1,0 +1,100 @@
+"""The running emulator the patches dispatch to, and moto's originals they replace.
+
+Patches are applied once per process and dispatch to the running emulator (there is at
+most one at a time); with none running (`ACTIVE is None`), moto behaves as shipped.
+"""
+
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import botocore.loaders
+import botocore.session
+from botocore import endpoint as botocore_endpoint
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.cloudwatch.models import CloudWatchBackend, Statistics
+from moto.codedeploy import responses as codedeploy_responses
+from moto.codedeploy.models import CodeDeployBackend
+from moto.core.botocore_stubber import BotocoreStubber
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
+from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.elbv2.models import FakeTargetGroup
+from moto.events.models import EventsBackend, Rule
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.parse.asl_parser import (
+    AmazonStateLanguageParser,
+)
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.responses import StepFunctionResponse
+
+ACTIVE: Any = None  # the running Emulator (see core/emulator.py), or None
+
+_apply_lock = threading.Lock()
+
+ORIGINALS: dict[str, Callable[..., Any]] = {
+    "Execution.start": Execution.start,
+    "BaseExecutionWorkerCommunication.terminated": BaseExecutionWorkerCommunication.terminated,
+    **{
+        f"DynamoDBBackend.{name}": getattr(DynamoDBBackend, name)
+        for name in (
+            "put_item",
+            "get_item",
+            "update_item",
+            "delete_item",
+            "query",
+            "scan",
+            "transact_write_items",
+        )
+    },
+    "DynamoHandler.transact_get_items": DynamoHandler.transact_get_items,
+    "BotocoreStubber.__call__": BotocoreStubber.__call__,
+    "ExecutionWorker._execution_logic": ExecutionWorker._execution_logic,
+    "CodeDeployBackend.create_deployment": CodeDeployBackend.create_deployment,
+    "codedeploy_responses._deployment_info": codedeploy_responses._deployment_info,
+    "socket.getaddrinfo": socket.getaddrinfo,
+    "EC2ContainerServiceResponse.create_service": EC2ContainerServiceResponse.create_service,
+    "EC2ContainerServiceResponse.update_service": EC2ContainerServiceResponse.update_service,
+    "WaitFunction._wait_interval": WaitFunction._wait_interval,
+    "retrier_decl.time": retrier_decl.time,  # type: ignore[dict-item]
+    "botocore.endpoint.time": botocore_endpoint.time,  # type: ignore[dict-item]
+    "LambdaSimpleBackend.invoke": LambdaSimpleBackend.invoke,
+    "Rule.send_to_targets": Rule.send_to_targets,
+    "CloudWatchBackend.set_alarm_state": CloudWatchBackend.set_alarm_state,
+    "EventsBackend.put_events": EventsBackend.put_events,
+    "FakeTargetGroup.health_for": FakeTargetGroup.health_for,
+    "StepFunctionResponse.stop_execution": StepFunctionResponse.stop_execution,
+    "CodeDeployBackend.get_deployment": CodeDeployBackend.get_deployment,
+    "botocore.session.create_loader": botocore.session.create_loader,
+    "ExecutionWorker.stop": ExecutionWorker.stop,
+    "Environment.set_error": Environment.set_error,
+    "AmazonStateLanguageParser.parse": AmazonStateLanguageParser.parse,
+    "StepFunctionResponse.send_task_failure": StepFunctionResponse.send_task_failure,
+    "Statistics.get_statistics_for_type": Statistics.get_statistics_for_type,
+}
+
+
+# 2. moto's retrier calls `time.sleep(interval)` between `Retry` attempts
+#    (retrier_decl.RetrierDecl._eval_body). Give that module a `time` whose sleep is
+#    the emulator's clock.
+class ClockTime:
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def sleep(self, seconds: float) -> None:
+        if ACTIVE is None:
+            self._real.sleep(seconds)
+        else:
+            ACTIVE.clock.sleep(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)

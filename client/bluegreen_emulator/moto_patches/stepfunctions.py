@@ -1,0 +1,204 @@
+"""moto's Step Functions: its ASL interpreter on the emulator's clock, and what its API drops.
+
+Each patch names the moto behaviour it changes and why; tests/integration/test_moto_patches.py
+checks each against the installed moto.
+"""
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from antlr4 import CommonTokenStream, InputStream
+from moto.core.responses import ActionResult
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.asl.parse.asl_parser import (
+    AmazonStateLanguageParser,
+    ASLParserException,
+    SyntaxErrorListener,
+)
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.responses import StepFunctionResponse
+
+from ..core import identity
+from . import registry
+
+
+# 1. moto's ASL interpreter really sleeps in `Wait` states
+#    (WaitFunction._wait_interval waits on the execution's stop event for the full
+#    duration). Scale the wait by the emulator's clock; a stop still interrupts it.
+def _patch_wait_states() -> None:
+    original = registry.ORIGINALS["WaitFunction._wait_interval"]
+
+    def _wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+        if registry.ACTIVE is None:
+            return original(self, env, wait_seconds)
+        registry.ACTIVE.clock.wait(env.program_state_event, wait_seconds)
+        return None
+
+    WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+
+
+# 3. `arn:aws:states:::aws-sdk:elasticloadbalancingv2:*` tasks: moto maps the SFN service
+#    name to a boto3 client name through StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
+#    which lacks elbv2.
+def _patch_sdk_service_names() -> None:
+    overrides = StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES
+    overrides["elasticloadbalancingv2"] = "elbv2"  # type: ignore[index]
+
+
+# 8b. moto's StopExecution drops `error` and `cause` (StepFunctionResponse.stop_execution
+#     passes only the ARN on; the execution stops with error="" and cause=""). Pass them
+#     to the execution, so its `ExecutionAborted` event says who stopped it and why.
+def _patch_stop_execution_cause() -> None:
+    original = registry.ORIGINALS["StepFunctionResponse.stop_execution"]
+
+    def stop_execution(self: StepFunctionResponse) -> ActionResult:
+        if registry.ACTIVE is None:
+            return original(self)  # type: ignore[no-any-return]
+        arn = self._get_param("executionArn")
+        execution = self.stepfunction_backend.describe_execution(arn)
+        execution.stop(
+            stop_date=datetime.now(UTC),
+            error=self._get_param("error") or "",
+            cause=self._get_param("cause") or "",
+        )
+        return ActionResult({"stopDate": execution.stop_date or datetime.now(UTC)})
+
+    StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
+
+
+# 15. StopExecution does not end an execution waiting in a `.waitForTaskToken` task:
+#     ExecutionWorker.stop marks the program stopped, but the task keeps waiting on its
+#     callback endpoint (with no TimeoutSeconds: forever), so it stays RUNNING; woken, the
+#     task fails with States.Timeout and Environment.set_error overwrites the stop, so it
+#     ends FAILED. On AWS it is ABORTED at once. Wake the execution's callback waits when
+#     it is stopped, and let an error raised after the stop leave it stopped.
+def _patch_stop_wakes_task_token_waits() -> None:
+    stop_original = registry.ORIGINALS["ExecutionWorker.stop"]
+    set_error_original = registry.ORIGINALS["Environment.set_error"]
+
+    def stop(self: ExecutionWorker, stop_date: Any, error: Any, cause: Any) -> None:
+        stop_original(self, stop_date=stop_date, error=error, cause=cause)
+        if registry.ACTIVE is None:
+            return
+        callbacks = getattr(self.env, "callback_pool_manager", None)  # None before it ran
+        pool = getattr(callbacks, "_pool", {})
+        for endpoint in list(pool.values()):
+            endpoint.interrupt_all()
+
+    def set_error(self: Environment, error: Any) -> None:
+        if registry.ACTIVE is not None and isinstance(self.program_state(), ProgramStopped):
+            return
+        set_error_original(self, error)
+
+    ExecutionWorker.stop = stop  # type: ignore[method-assign]
+    Environment.set_error = set_error  # type: ignore[method-assign]
+
+
+# 17. moto parses a definition with ANTLR (AmazonStateLanguageParser.parse) on
+#     CreateStateMachine and on every StartExecution: ~0.3 s each for the switch machine,
+#     paid by every deploy and every test. Keep the parse tree per definition text (a
+#     tree is read-only) and build a fresh program from it on each call, as moto does.
+_ASL_TREES: dict[str, Any] = {}
+_ASL_TREES_LOCK = threading.Lock()
+
+
+def _patch_asl_parse_cache() -> None:
+    original = registry.ORIGINALS["AmazonStateLanguageParser.parse"]
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        if registry.ACTIVE is None:
+            return original(definition)  # type: ignore[no-any-return]
+        with _ASL_TREES_LOCK:
+            tree = _ASL_TREES.get(definition)
+        if tree is None:
+            errors = SyntaxErrorListener()
+            parser = ASLParser(CommonTokenStream(ASLLexer(InputStream(definition))))
+            parser.removeErrorListeners()
+            parser.addErrorListener(errors)
+            tree = parser.state_machine()
+            if errors.errors:
+                raise ASLParserException(errors=errors.errors)
+            with _ASL_TREES_LOCK:
+                _ASL_TREES[definition] = tree
+        return Preprocessor().visit(tree), tree
+
+    AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign,assignment]
+
+
+# 13. moto's SendTaskFailure drops `cause` (StepFunctionResponse.send_task_failure passes
+#     only the token and `error` on), so a rejected approval's reason never reaches the
+#     execution. Pass the cause too, as Step Functions does.
+def _patch_send_task_failure_cause() -> None:
+    original = registry.ORIGINALS["StepFunctionResponse.send_task_failure"]
+
+    def send_task_failure(self: StepFunctionResponse) -> Any:
+        if registry.ACTIVE is None:
+            return original(self)
+        self.stepfunction_backend.send_task_failure(  # type: ignore[call-arg]  # the parser backend takes a cause
+            self._get_param("taskToken"),
+            error=self._get_param("error"),
+            cause=self._get_param("cause"),
+        )
+        return ActionResult({})
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
+# 2. moto's retrier calls `time.sleep(interval)` between `Retry` attempts
+#    (retrier_decl.RetrierDecl._eval_body). Give that module a `time` whose sleep is
+#    the emulator's clock.
+def _patch_retry_backoff() -> None:
+    retrier_decl.time = registry.ClockTime(registry.ORIGINALS["retrier_decl.time"])  # type: ignore[assignment]
+
+
+# 22. Step Functions announces every execution status change on EventBridge; moto's
+#     executions announce nothing (Execution.start sets RUNNING,
+#     BaseExecutionWorkerCommunication.terminated sets the final status). Publish
+#     `Step Functions Execution Status Change` after each (services/states_events.py),
+#     as the account, not as the execution's role.
+def _patch_execution_status_events() -> None:
+    start = registry.ORIGINALS["Execution.start"]
+    terminated = registry.ORIGINALS["BaseExecutionWorkerCommunication.terminated"]
+
+    def announce(execution: Any) -> None:
+        if registry.ACTIVE is not None:
+            with identity.acting_as(None):
+                registry.ACTIVE.publish_execution_status(execution)
+
+    def start_and_announce(self: Execution) -> None:
+        start(self)
+        announce(self)
+
+    def terminated_and_announce(self: BaseExecutionWorkerCommunication) -> None:
+        terminated(self)
+        announce(self.execution)
+
+    Execution.start = start_and_announce  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication.terminated = terminated_and_announce  # type: ignore[method-assign]
+
+
+def apply() -> None:
+    _patch_execution_status_events()
+    _patch_retry_backoff()
+    _patch_wait_states()
+    _patch_sdk_service_names()
+    _patch_stop_execution_cause()
+    _patch_stop_wakes_task_token_waits()
+    _patch_asl_parse_cache()
+    _patch_send_task_failure_cause()

@@ -1,0 +1,65 @@
+"""Emulation of Step Functions' `Step Functions Execution Status Change` events.
+
+Step Functions puts one on the account's default bus whenever a Standard execution
+changes status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), as the EventBridge
+reference documents it ("AWS Step Functions events"): `source: aws.states`,
+`resources: [executionArn]` and a detail with the execution's ARN, its state machine's,
+its name and status, `startDate`/`stopDate` in epoch milliseconds, its input and output
+with their `inputDetails`/`outputDetails`, and `error`/`cause` when it failed. moto puts
+none (moto_patches/stepfunctions.py calls here); the events reach rules like any other,
+so a rule on them delivers to its Lambda or Step Functions targets, with retries and DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from moto.events.models import events_backends
+
+if TYPE_CHECKING:
+    from ..core.host import Host
+
+
+def _millis(stamp: datetime | None) -> int | None:
+    return None if stamp is None else int(stamp.timestamp() * 1000)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def status_detail(execution: Any) -> dict[str, Any]:
+    status = str(getattr(execution.exec_status, "value", execution.exec_status))
+    output = _text(execution.output) if status == "SUCCEEDED" else None
+    return {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "status": status,
+        "startDate": _millis(execution.start_date),
+        "stopDate": None if status == "RUNNING" else _millis(execution.stop_date),
+        "input": _text(execution.input_data),
+        "output": output,
+        "inputDetails": {"included": True},
+        "outputDetails": {"included": True} if output is not None else None,
+        "error": execution.error if status == "FAILED" else None,
+        "cause": execution.cause if status == "FAILED" else None,
+    }
+
+
+def publish_status(host: Host, execution: Any) -> None:
+    detail = status_detail(execution)
+    events_backends[host.account_id][host.region].put_events(
+        [
+            {
+                "Source": "aws.states",
+                "DetailType": "Step Functions Execution Status Change",
+                "Detail": json.dumps(detail),
+                "Resources": [detail["executionArn"]],
+            }
+        ]
+    )
