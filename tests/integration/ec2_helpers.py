@@ -31,6 +31,7 @@ from botocore.awsrequest import AWSResponse
 from bluegreen import aws as layer_aws
 from bluegreen.store import Deployments, RecordNotFound
 from bluegreen_emulator import Emulator
+from bluegreen_emulator.core.identity import acting_as
 from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 
 ALL_ON_BLUE = {"blue": 100, "green": 0}
@@ -340,7 +341,9 @@ def _error_response(fault: Fault, call: Call) -> tuple[AWSResponse, dict[str, An
 
 
 def _has_healthy_target(aws: Emulator, target_group_arn: str) -> bool:
-    described = aws.client("elbv2").describe_target_health(TargetGroupArn=target_group_arn)
+    # observing is the test's, not the function's: the account, not the function's role
+    with acting_as(None):
+        described = aws.client("elbv2").describe_target_health(TargetGroupArn=target_group_arn)
     return any(
         t["TargetHealth"]["State"] == "healthy" for t in described["TargetHealthDescriptions"]
     )

@@ -114,6 +114,7 @@ def deploy(emulator: StackHost, template_path: Path, parameters: dict[str, str])
     stack.cloudformation = transformed(template_path)
     for logical_id, resource in resources.items():
         _name_resource(emulator, resolver, stack, logical_id, resource)
+    _name_managed_policies(emulator, stack, resolver)
     roles = _roles(stack, resolver)
     for logical_id in roles:
         _name_role(emulator, resolver, stack, logical_id, roles[logical_id])
@@ -435,8 +436,9 @@ def _create_roles(
 ) -> None:
     """Each role in the account's IAM, with its policies. Through moto's IAM backend, not
     its API: the same validation (moto checks every policy document) without ~70
-    requests a deploy."""
+    requests a deploy. The stack's own managed policies come first: roles attach them."""
     iam = iam_backends[em.account_id]["global"]
+    _create_managed_policies(em, stack, resolver)
     for lid, role in roles.items():
         props = resolver.resolve(role.get("Properties", {}))
         name = stack.physical_id(lid)
@@ -462,6 +464,37 @@ def _create_roles(
         for role_name in props.get("Roles", []):
             name = props.get("PolicyName", lid)
             iam.put_role_policy(role_name, name, _document(props["PolicyDocument"]))
+
+
+def _name_managed_policies(em: StackHost, stack: DeployedStack, resolver: Resolver) -> None:
+    """`Ref` of an AWS::IAM::ManagedPolicy is its ARN (CloudFormation names it
+    <stack>-<logical id>-<suffix> unless ManagedPolicyName is given)."""
+    for lid, resource in stack.cloudformation["Resources"].items():
+        if resource["Type"] != "AWS::IAM::ManagedPolicy":
+            continue
+        props = resource.get("Properties", {})
+        explicit = props.get("ManagedPolicyName")
+        name = str(resolver.resolve(explicit)) if explicit else f"{stack.name}-{lid}"[:128]
+        path = str(props.get("Path", "/"))
+        stack.physical[lid] = name
+        resolver.refs[lid] = f"arn:aws:iam::{em.account_id}:policy{path}{name}"
+
+
+def _create_managed_policies(em: StackHost, stack: DeployedStack, resolver: Resolver) -> None:
+    iam = iam_backends[em.account_id]["global"]
+    for lid, resource in stack.cloudformation["Resources"].items():
+        if resource["Type"] != "AWS::IAM::ManagedPolicy":
+            continue
+        if "Condition" in resource and not resolver.condition(resource["Condition"]):
+            continue
+        props = resolver.resolve(resource.get("Properties", {}))
+        iam.create_policy(
+            description=str(props.get("Description", "")),
+            path=str(props.get("Path", "/")),
+            policy_document=_document(props["PolicyDocument"]),
+            policy_name=stack.physical_id(lid),
+            tags=[],
+        )
 
 
 _MANAGED: dict[str, Any] | None = None

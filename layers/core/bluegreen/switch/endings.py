@@ -288,7 +288,8 @@ def settle(subject: Subject, ask: Ask, deps: EndingDeps) -> Settled:
 def _claim(subject: Subject, ask: Ask, deps: EndingDeps) -> dict[str, Any]:
     """Claim the ending, or learn who did; the record after the attempt."""
     settling = ask.settling(_now_iso(deps))
-    owner = subject.execution_arn if ask.actor["kind"] in {"execution", "reaper"} else None
+    # an execution (or the reaper of one) may claim only a record of that execution
+    owner = ask.actor.get("executionArn") if ask.actor["kind"] in {"execution", "reaper"} else None
     try:
         claim = deps.store.claim(subject.deployment_id, settling, execution_arn=owner)
     except RecordNotFound:
