@@ -97,6 +97,10 @@ def test_abort_while_waiting_for_approval_restores_and_unlocks(cli: Cli, tmp_pat
     # Then the abort succeeds, traffic is on blue, the record says it was aborted there
     assert aborted.code == 0, aborted.err
     assert "traffic is back on the snapshot" in aborted.out
+    # and the exit code it prints is the one it exits with (the switch's own is 3)
+    assert aborted.out.rstrip().endswith("exit code 0 (succeeded: the abort)")
+    assert "exit code 3" not in aborted.out
+    assert cli("status", "rel-2", "--once").code == 3
     assert cli.weights(fleet) == BLUE
     record = cli.record("rel-2")
     assert record is not None
