@@ -24,6 +24,7 @@ import json
 import math
 import re
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,7 @@ class Panel:
     height: int
     lines: list[Line] = field(default_factory=list)
     alarms: list[tuple[str, str]] = field(default_factory=list)  # (name, state)
+    text: str = ""  # a text widget's markdown after its first line
     y_min: float | None = None
     y_max: float | None = None
 
@@ -137,6 +139,8 @@ def collect(
             panel.y_min, panel.y_max = left.get("min"), left.get("max")
         elif kind == "alarm":
             panel.alarms = alarm_states(cloudwatch, props.get("alarms", []))
+        elif kind == "text":
+            panel.text = "\n".join(str(props.get("markdown", "")).strip().splitlines()[1:])
         panels.append(panel)
     return panels
 
@@ -314,7 +318,15 @@ def _timeline(start: datetime, end: datetime, period: int) -> list[datetime]:
 STATE_COLOURS = {"OK": "#2ca02c", "ALARM": "#d62728", "INSUFFICIENT_DATA": "#7f7f7f"}
 
 
-def draw(panels: Sequence[Panel], path: Path, title: str = "") -> None:
+def draw(
+    panels: Sequence[Panel],
+    path: Path,
+    title: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> None:
+    """Paint the panels on the dashboard's 24-column grid; every time axis spans
+    `start`..`end` when given (the range the data was read for)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -323,8 +335,8 @@ def draw(panels: Sequence[Panel], path: Path, title: str = "") -> None:
     from matplotlib import patches
 
     rows = max((p.y + p.height for p in panels), default=1)
-    figure = plt.figure(figsize=(16, rows * 0.55), dpi=100)
-    grid = figure.add_gridspec(rows, 24, hspace=1.6, wspace=1.2)
+    figure = plt.figure(figsize=(16, rows * 0.75), dpi=100)
+    grid = figure.add_gridspec(rows, 24, hspace=3.0, wspace=1.5)
     for panel in panels:
         axes = figure.add_subplot(
             grid[panel.y : panel.y + panel.height, panel.x : panel.x + panel.width]
@@ -332,10 +344,13 @@ def draw(panels: Sequence[Panel], path: Path, title: str = "") -> None:
         axes.set_title(panel.title, fontsize=9, loc="left")
         if panel.kind == "metric":
             _draw_metric(axes, panel, mdates)
+            if start is not None and end is not None:
+                axes.set_xlim(start, end)
         elif panel.kind == "alarm":
             _draw_alarms(axes, panel, patches)
         else:
             axes.axis("off")
+            axes.text(0, 0.9, textwrap.fill(panel.text.replace("`", ""), 180), va="top", fontsize=8)
     if title:
         figure.suptitle(title, x=0.01, ha="left", fontsize=11)
     figure.savefig(path, bbox_inches="tight")

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from . import announce, settings
 from .aws import Clients
+from .errors import BlueGreenError
 
 SUBJECT_LIMIT = 100  # SNS: at most 100 printable ASCII characters, no line breaks
 BODY_LIMIT = 200_000  # SNS allows 256 KB; leave room for the envelope
@@ -46,7 +47,7 @@ _HEADLINES = {
 }
 
 
-class NotSwitchEvent(ValueError):
+class NotSwitchEvent(BlueGreenError):
     """The event is not one of the stack's switch events (wrong rule pattern?)."""
 
 
@@ -135,6 +136,8 @@ def publish(event: Mapping[str, Any], deps: NotifierDeps) -> dict[str, str]:
 
 # -- the message -----------------------------------------------------------------------------
 def message(event: Mapping[str, Any], links: Links) -> Message:
+    if not isinstance(event, Mapping):
+        raise NotSwitchEvent(f"not an EventBridge event: {type(event).__name__}")
     kind = str(event.get("detail-type", ""))
     detail = event.get("detail")
     if kind not in NOTIFIED or not isinstance(detail, Mapping):
