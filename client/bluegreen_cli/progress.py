@@ -65,6 +65,7 @@ class Progress:
     entered_at: str = ""  # when the current state was entered
     since: dict[str, str] = field(default_factory=dict)  # phase -> first entered (ISO 8601)
     waits: list[Wait] = field(default_factory=list)
+    platform_status: str = ""  # ECS: the platform deployment's status, last observed
 
     def all_milestones(self) -> list[str]:
         """Every milestone this switch will pass, in order (needs the plan)."""
@@ -289,6 +290,8 @@ class _Reader:
     def ecs_observed(self, event: Mapping[str, Any], data: Mapping[str, Any]) -> None:
         progress = data.get("progress") or {}
         status = str(progress.get("status") or "")
+        if status:
+            self.progress.platform_status = status
         if progress.get("done"):
             self.reach("deployed")
         if status and status != self.last_health:

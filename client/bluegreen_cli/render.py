@@ -257,7 +257,8 @@ def _traffic(snapshot: Snapshot) -> list[Line]:
 
 
 def _group_order(snapshot: Snapshot) -> list[str]:
-    order = [g for g in (snapshot.from_group, snapshot.to_group) if g]
+    # an ECS release moves task definitions: its columns are the routes' target groups
+    order = [g for g in (snapshot.from_group, snapshot.to_group) if ":targetgroup/" in g]
     for route in snapshot.routes:
         order += [g for g in route.weights if g not in order]
     return order

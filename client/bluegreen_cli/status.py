@@ -354,7 +354,8 @@ def snapshot_from(
         mode=str(request.get("mode") or ""),
         service=f"{request.get('cluster', '')}/{request.get('service', '')}".strip("/"),
         lifecycle=_lifecycle((record or {}).get("steps", [])),
-        platform_status=_platform_status((record or {}).get("steps", [])),
+        platform_status=progress.platform_status
+        or _platform_status((record or {}).get("steps", [])),
         entered_at=progress.entered_at if status == "RUNNING" else "",
         since=dict(progress.since),
         timeouts=_timeouts(request),
@@ -394,22 +395,93 @@ def _live(
     request: Mapping[str, Any],
     unreadable: list[str],
 ) -> None:
-    routes = plan.get("routes", [])
-    snapshot.routes = _optional(unreadable, "routes", lambda: read_routes(aws, routes)) or []
-    groups = [
-        (arn, role)
-        for arn, role in ((snapshot.from_group, "from"), (snapshot.to_group, "to"))
-        if ":targetgroup/" in arn  # an ECS switch moves task definitions, not groups
-    ]
-    snapshot.groups = (
-        _optional(
-            unreadable, "target health", lambda: [_group(aws, arn, role) for arn, role in groups]
+    if snapshot.platform == "ECS":
+        _ecs_live(aws, snapshot, request, unreadable)
+    else:
+        routes = plan.get("routes", [])
+        snapshot.routes = _optional(unreadable, "routes", lambda: read_routes(aws, routes)) or []
+        groups = [
+            (arn, role)
+            for arn, role in ((snapshot.from_group, "from"), (snapshot.to_group, "to"))
+            if ":targetgroup/" in arn
+        ]
+        snapshot.groups = (
+            _optional(
+                unreadable,
+                "target health",
+                lambda: [_group(aws, arn, role) for arn, role in groups],
+            )
+            or []
         )
-        or []
-    )
     alarms = list(request.get("alarms", []))
     if alarms:
         snapshot.alarms = _optional(unreadable, "alarms", lambda: read_alarms(aws, alarms)) or []
+
+
+def _ecs_live(
+    aws: Aws, snapshot: Snapshot, request: Mapping[str, Any], unreadable: list[str]
+) -> None:
+    """An ECS release's traffic and target health: the service's target groups (its task
+    sets' for CodeDeploy, the alternate one for ECS-native) and the production routes
+    (the deployment group's listeners, or the service's production listener rule)."""
+    found = _optional(unreadable, "target health", lambda: ecs_targets(aws, request))
+    if found is None:
+        return
+    routes, groups = found
+    snapshot.routes = _optional(unreadable, "routes", lambda: read_routes(aws, routes)) or []
+    for route in snapshot.routes:  # a group the routes know but no task runs in: idle
+        for arn in route.weights:
+            groups.setdefault(arn, "idle")
+    snapshot.groups = (
+        _optional(
+            unreadable,
+            "target health",
+            lambda: [_group(aws, arn, role) for arn, role in groups.items()],
+        )
+        or []
+    )
+
+
+def ecs_targets(
+    aws: Aws, request: Mapping[str, Any]
+) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """(production routes, target group ARN -> live | new | idle) of an ECS service."""
+    described = call(
+        aws,
+        aws.client("ecs").describe_services,
+        cluster=request.get("cluster", ""),
+        services=[request.get("service", "")],
+    )
+    services = described.get("services", [])
+    if not services:
+        return [], {}
+    service = services[0]
+    groups: dict[str, str] = {}
+    routes: list[dict[str, str]] = []
+    for balancer in service.get("loadBalancers", []):
+        groups.setdefault(balancer.get("targetGroupArn", ""), "live")
+        advanced = balancer.get("advancedConfiguration") or {}
+        if advanced.get("alternateTargetGroupArn"):
+            groups.setdefault(advanced["alternateTargetGroupArn"], "idle")
+        if advanced.get("productionListenerRule"):
+            routes.append({"kind": "rule", "arn": advanced["productionListenerRule"]})
+    for task_set in service.get("taskSets", []):
+        role = "live" if task_set.get("status") == "PRIMARY" else "new"
+        for balancer in task_set.get("loadBalancers", []):
+            groups[balancer.get("targetGroupArn", "")] = role
+    code_deploy = request.get("codeDeploy") or {}
+    if code_deploy.get("application") and not routes:
+        group = call(
+            aws,
+            aws.client("codedeploy").get_deployment_group,
+            applicationName=code_deploy["application"],
+            deploymentGroupName=code_deploy.get("deploymentGroup", ""),
+        )["deploymentGroupInfo"]
+        pairs = (group.get("loadBalancerInfo") or {}).get("targetGroupPairInfoList", [])
+        for pair in pairs:
+            for arn in (pair.get("prodTrafficRoute") or {}).get("listenerArns", []):
+                routes.append({"kind": "listener", "arn": arn})
+    return routes, {arn: role for arn, role in groups.items() if arn}
 
 
 def read_routes(aws: Aws, routes: list[Mapping[str, str]]) -> list[Route]:

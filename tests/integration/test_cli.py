@@ -392,6 +392,13 @@ def test_an_ecs_release_is_planned_and_followed_the_same_way(cli: Cli, tmp_path:
     assert watched.code == 0, watched.err
     assert "locked the service" in watched.out
     assert "SUCCEEDED" in watched.out
+    # and the view shows the service's traffic and both target groups, as for EC2
+    view = cli("status", "ecs-1", "--once").out
+    assert f"ECS service {fleet.cluster}/{fleet.service} (ecs-native)" in view
+    traffic = view.split("  traffic", 1)[1].split("\n\n", 1)[0]
+    assert "clisvc-green" in traffic.splitlines()[0]  # the column of the release
+    targets = view.split("  targets", 1)[1].split("\n\n", 1)[0]
+    assert "clisvc-blue" in targets and "clisvc-green" in targets
 
 
 def test_errors_say_what_to_do(cli: Cli) -> None:
