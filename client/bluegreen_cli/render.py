@@ -223,14 +223,9 @@ def _started(snapshot: Snapshot) -> list[Line]:
         text += f", took {took}" if snapshot.stopped_at else f", running for {took}"
     lines: list[Line] = [[(text, "")]]
     if scale != 1.0:
-        lines.append(
-            [
-                (
-                    f"  times below: state machine clock (waits run at x{scale:.3g}: an emulator)",
-                    "dim",
-                )
-            ]
-        )
+        pace = "take no real time" if scale < 0.005 else f"run at x{scale:.2g}"
+        note = f"  times below: state machine clock (waits {pace}: an emulator)"
+        lines.append([(note, "dim")])
     return lines
 
 
