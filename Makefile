@@ -40,9 +40,18 @@ venv: $(STAMP)
 demo: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_emulator demo
 
-## make server: the emulated AWS on 127.0.0.1:5005 with the bundle deployed
+## make server: the emulated AWS on 127.0.0.1:$(PORT) (PORT=5005 by default) with the bundle
+## deployed; SCALE=0.01 makes a 300 s bake take 3 s (default 0: waits take no time). Its
+## temporary files (the example switch request) live in a folder removed when it stops.
+PORT ?= 5005
+SCALE ?= 0
 server: $(STAMP) $(SAMSTAMP)
-	PYTHONPATH=client:layers/core $(PY) -m bluegreen_emulator serve
+	@echo "bluegreen CLI, in another terminal:  . $(VENV)/bin/activate   (or run $(VENV)/bin/bluegreen)"
+	@echo "                                     export BLUEGREEN_ENDPOINT_URL=http://127.0.0.1:$(PORT)"
+	@if [ "$(SCALE)" != 0 ]; then echo "                                     export BLUEGREEN_CLOCK_SCALE=$(SCALE)"; fi
+	@tmp=$$(mktemp -d -t bluegreen-server.XXXXXX) && trap 'rm -rf "$$tmp"' EXIT INT TERM && \
+	TMPDIR="$$tmp" PYTHONPATH=client:layers/core $(PY) -m bluegreen_emulator serve \
+	  --port $(PORT) --scale $(SCALE) $(ARGS)
 
 ## make test: lint, type checks, template checks and the whole test suite
 test: $(STAMP) $(SAMSTAMP)

@@ -7,6 +7,7 @@ rendering live in their own modules. Exit codes: see `exits.py` (and the README)
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -14,19 +15,23 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from . import actions, exits, render, spec
-from .connect import Aws, Stack, Target, discover
+from . import exits
 from .exits import CliError
-from .status import Snapshot, collect, exit_code
-from .watch import follow
+
+if TYPE_CHECKING:  # the AWS side (boto3) is imported by the commands that need it
+    from .connect import Aws, Stack
+    from .status import Snapshot
+
+# `bluegreen --version` and `bluegreen <command> --help` import neither boto3 nor the
+# request validator: the modules below are imported by the commands that use them.
 
 EPILOG = """exit codes: 0 done/succeeded, 1 failed, 2 bad usage or input, 3 rolled back,
 4 lock held, 5 waiting for approval, 6 still running (status --once)
 
-environment: BLUEGREEN_STACK, BLUEGREEN_ENDPOINT_URL, BLUEGREEN_USER, AWS_PROFILE, AWS_REGION"""
+environment: BLUEGREEN_STACK, BLUEGREEN_ENDPOINT_URL, BLUEGREEN_USER, BLUEGREEN_CLOCK_SCALE,
+NO_COLOR, AWS_PROFILE, AWS_REGION"""
 
 
 @dataclass
@@ -42,6 +47,8 @@ class Context:
 
     @property
     def aws(self) -> Aws:
+        from .connect import Aws, Target
+
         if self._aws is None:
             self._aws = Aws(
                 Target(
@@ -55,6 +62,8 @@ class Context:
 
     @property
     def stack(self) -> Stack:
+        from .connect import discover
+
         if self._stack is None:
             self._stack = discover(self.aws, self.args.stack)
         return self._stack
@@ -67,19 +76,27 @@ class Context:
             self.out.write(text if text.endswith("\n") else text + "\n")
 
     def follow(self, deployment_id: str, through_approval: bool = False) -> Snapshot:
+        from .status import collect
+        from .watch import follow
+
         return follow(
-            lambda: collect(self.aws, self.stack, deployment_id),
+            lambda: collect(self.aws, self.stack, deployment_id, self.args.clock_scale),
             self.out,
             interval=self.args.interval,
             tty=self.out.isatty() and not self.args.json,
             as_json=self.args.json,
             through_approval=through_approval,
             sleep=self.sleep,
+            color=not self.args.no_color,
         )
 
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_deploy(ctx: Context) -> int:
+    from . import actions, render, spec
+    from .status import exit_code
+
+    actions.POLL = ctx.args.interval
     args = ctx.args
     request = spec.build_request(args)
     spec.validate(request)
@@ -113,6 +130,9 @@ def _refusal_hint(snapshot: Snapshot) -> str:
 
 
 def cmd_plan(ctx: Context) -> int:
+    from . import actions, render, spec
+
+    actions.POLL = ctx.args.interval
     request = spec.build_request(ctx.args)
     spec.validate(request)
     planned = actions.plan(ctx.aws, ctx.stack, request, ctx.sleep)
@@ -121,15 +141,21 @@ def cmd_plan(ctx: Context) -> int:
 
 
 def cmd_status(ctx: Context) -> int:
+    from . import actions, render
+    from .status import collect, exit_code
+
     deployment_id = ctx.args.id or actions.latest(ctx.aws, ctx.stack)
     if ctx.args.once:
-        snapshot = collect(ctx.aws, ctx.stack, deployment_id)
+        snapshot = collect(ctx.aws, ctx.stack, deployment_id, ctx.args.clock_scale)
         ctx.emit(render.status(snapshot), snapshot.as_dict())
         return exit_code(snapshot)
     return exit_code(ctx.follow(deployment_id, ctx.args.through_approval))
 
 
 def cmd_approve(ctx: Context) -> int:
+    from . import actions, spec
+    from .status import exit_code
+
     by = ctx.args.requested_by or spec.operator()
     actions.approve(ctx.aws, ctx.stack, ctx.args.id, by, ctx.args.comment or "")
     if ctx.args.watch:
@@ -143,6 +169,9 @@ def cmd_approve(ctx: Context) -> int:
 
 
 def cmd_abort(ctx: Context) -> int:
+    from . import actions, render, spec
+
+    actions.POLL = ctx.args.interval
     by = ctx.args.requested_by or spec.operator()
     snapshot = actions.abort(
         ctx.aws,
@@ -156,7 +185,10 @@ def cmd_abort(ctx: Context) -> int:
     ok = actions.abort_succeeded(snapshot)
     code = exits.OK if ok else exits.FAILED
     if ok:
-        verdict = f"aborted switch {ctx.args.id}: traffic is back on the snapshot"
+        verdict = (
+            f"aborted switch {ctx.args.id}: traffic is back on the snapshot "
+            f"(the switch is rolled back: `bluegreen status {ctx.args.id}` exits 3)"
+        )
     elif snapshot.outcome == "SUCCEEDED":
         verdict = (
             f"too late: switch {ctx.args.id} had succeeded before the abort reached it; "
@@ -164,8 +196,11 @@ def cmd_abort(ctx: Context) -> int:
         )
     else:
         verdict = f"switch {ctx.args.id} could not be aborted cleanly: see above and the runbook"
+    # The view shows the switch; the exit code printed is this command's, the one it exits
+    # with (0: the abort did what was asked), never the switch's own.
     ctx.emit(
-        render.status(snapshot) + f"\n{verdict}\n",
+        render.status(snapshot, exit_line=False)
+        + f"\n{verdict}\n  exit code {code} ({exits.MEANING[code]}: the abort)\n",
         {**snapshot.as_dict(), "exitCode": code, "verdict": verdict},
     )
     return code
@@ -174,6 +209,9 @@ def cmd_abort(ctx: Context) -> int:
 def cmd_rollback(ctx: Context) -> int:
     """Go back from a deployment: a new deployment to the previous release after it
     ended (never a replay of the old one), or settle one whose execution died."""
+    from . import actions, spec
+    from .status import exit_code
+
     by = ctx.args.requested_by or spec.operator()
     new_id = ctx.args.new_id or f"{ctx.args.id}-back-{actions.now_stamp()}"[:80]
     result = actions.rollback(ctx.aws, ctx.stack, ctx.args.id, by, new_id)
@@ -197,6 +235,8 @@ def cmd_rollback(ctx: Context) -> int:
 
 
 def cmd_history(ctx: Context) -> int:
+    from . import actions, render
+
     if ctx.args.id:
         found = actions.record_of(ctx.aws, ctx.stack, ctx.args.id)
         if found is None:
@@ -224,7 +264,52 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
 
 
 # -- the parser -------------------------------------------------------------------------------
-def parser() -> argparse.ArgumentParser:
+HELP = {
+    "deploy": "start a switch from a spec file and/or flags",
+    "plan": "dry run: the plan the switch would follow; changes nothing",
+    "status": "live view of a switch until it ends",
+    "approve": "let a switch waiting for approval move traffic",
+    "abort": "stop a switch; the stack puts traffic back and records it",
+    "rollback": "go back from an ended deployment: a new deployment to the release before it",
+    "history": "recent deployments from the records (or one in full)",
+}
+
+
+def parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with `only`, the arguments of that command alone are declared
+    (the others keep their name and help), so a command starts without importing what
+    the others need."""
+    top = argparse.ArgumentParser(
+        prog="bluegreen",
+        description="Drive blue/green switches of the bluegreen stack.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"bluegreen {_version()}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common()
+    for name, help_text in HELP.items():
+        command = sub.add_parser(
+            name,
+            parents=[common],
+            help=help_text,
+            description=help_text,
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if only is None or only == name:
+            _ARGUMENTS[name](command)
+    return top
+
+
+def subcommand(top: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in top._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]  # type: ignore[no-any-return]
+    raise KeyError(name)
+
+
+def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     where = common.add_argument_group("where")
     where.add_argument(
@@ -245,66 +330,113 @@ def parser() -> argparse.ArgumentParser:
     output.add_argument(
         "--interval", type=float, default=2.0, help="seconds between refreshes (default 2)"
     )
-
-    top = argparse.ArgumentParser(
-        prog="bluegreen",
-        description="Drive blue/green switches of the bluegreen stack.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    output.add_argument(
+        "--no-color", action="store_true", help="no colour in a terminal (also: NO_COLOR set)"
     )
-    top.add_argument("--version", action="version", version=f"bluegreen {_version()}")
-    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    output.add_argument(
+        "--clock-scale",
+        type=float,
+        default=_scale_from_env(),
+        metavar="S",
+        help="real seconds per state machine second: an emulator's --scale (env "
+        "BLUEGREEN_CLOCK_SCALE); default: read from the waits that ended, else 1 (AWS)",
+    )
+    return common
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(
-            name,
-            parents=[common],
-            help=help_text,
-            description=help_text,
-            epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
 
-    deploy = command("deploy", "start a switch from a spec file and/or flags")
+def _scale_from_env() -> float | None:
+    raw = os.environ.get("BLUEGREEN_CLOCK_SCALE", "")
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _deploy_arguments(deploy: argparse.ArgumentParser) -> None:
+    from . import spec
+
     spec.add_request_flags(deploy)
     deploy.add_argument("--id", help="deployment id (default: <version>-<UTC time>)")
     deploy.add_argument("--watch", action="store_true", help="follow it until it ends")
     _through(deploy)
 
-    plan = command("plan", "dry run: the plan the switch would follow; changes nothing")
+
+def _plan_arguments(plan: argparse.ArgumentParser) -> None:
+    from . import spec
+
     spec.add_request_flags(plan)
 
-    status = command("status", "live view of a switch until it ends")
+
+def _status_arguments(status: argparse.ArgumentParser) -> None:
     status.add_argument("id", nargs="?", help="deployment id (default: the latest)")
     status.add_argument("--once", action="store_true", help="one snapshot, then exit")
     _through(status)
 
-    approve = command("approve", "let a switch waiting for approval move traffic")
+
+def _approve_arguments(approve: argparse.ArgumentParser) -> None:
     approve.add_argument("id")
     approve.add_argument("--comment")
     approve.add_argument("--watch", action="store_true", help="follow it until it ends")
     approve.add_argument("--as", dest="requested_by", metavar="WHO")
 
-    abort = command("abort", "stop a switch; the stack puts traffic back and records it")
+
+def _abort_arguments(abort: argparse.ArgumentParser) -> None:
     abort.add_argument("id")
     abort.add_argument("--reason")
     abort.add_argument("--as", dest="requested_by", metavar="WHO")
 
-    rollback = command(
-        "rollback", "go back from an ended deployment: a new deployment to the release before it"
-    )
+
+def _rollback_arguments(rollback: argparse.ArgumentParser) -> None:
     rollback.add_argument("id")
     rollback.add_argument("--id", dest="new_id", help="the new deployment's id")
     rollback.add_argument("--watch", action="store_true", help="follow it until it ends")
     rollback.add_argument("--as", dest="requested_by", metavar="WHO")
 
-    history = command("history", "recent deployments from the records (or one in full)")
+
+def _history_arguments(history: argparse.ArgumentParser) -> None:
     history.add_argument("id", nargs="?", help="show this deployment's record in full")
     history.add_argument("--limit", type=int, default=20)
-    return top
+
+
+_ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "deploy": _deploy_arguments,
+    "plan": _plan_arguments,
+    "status": _status_arguments,
+    "approve": _approve_arguments,
+    "abort": _abort_arguments,
+    "rollback": _rollback_arguments,
+    "history": _history_arguments,
+}
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command the arguments name (the first word that is one), if any."""
+    return next((word for word in argv if word in HELP), None)
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse; a flag the command does not know is refused with that command's usage
+    (and the flag it most likely meant), not the top-level usage."""
+    wanted = _command_in(argv)
+    top = parser(only=wanted or "")  # no command named: none of their arguments
+    args, extra = top.parse_known_args(argv)
+    if extra:
+        command = subcommand(top, args.command)
+        known = [o for a in command._actions for o in a.option_strings]
+        hints = [
+            f"{word}: did you mean {close[0]}?"
+            for word in extra
+            if word.startswith("-")
+            and (close := difflib.get_close_matches(word.split("=", 1)[0], known, n=1))
+        ]
+        message = f"unrecognized arguments: {' '.join(extra)}"
+        command.error("; ".join([message, *hints]))
+    return args
 
 
 def _version() -> str:
+    from importlib import metadata
+
     try:
         return metadata.version("bluegreen")
     except metadata.PackageNotFoundError:  # run from the source tree, not installed
@@ -328,13 +460,11 @@ def main(
 ) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    top = parser()
     try:
-        args = top.parse_args(argv)
+        args = _parse(sys.argv[1:] if argv is None else list(argv))
     except SystemExit as exit_:  # argparse: --help is 0, a usage error is 2
         return int(exit_.code or 0)
     ctx = Context(args, out, err, sleep)
-    actions.POLL = args.interval
     try:
         return COMMANDS[args.command](ctx)
     except CliError as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 PENDING, ACTIVE, PASSED, FAILED = "pending", "active", "passed", "failed"
@@ -23,6 +23,26 @@ class Entry:
     at: str  # ISO 8601
     text: str
     level: str = "info"  # info | ok | warn | fail
+
+
+@dataclass
+class Wait:
+    """One Wait state of the execution: when it began and ended (real offsets from the
+    execution's start, in seconds) and the seconds the state machine was asked to wait."""
+
+    state: str
+    start: float
+    end: float | None
+    seconds: float
+
+
+# Where each Wait state of the switch reads its seconds from (its SecondsPath)
+WAIT_SECONDS = {
+    "Bake": ("cursor", "bakeSeconds"),
+    "WaitForIdleHealth": ("plan", "request", "healthCheck", "pollSeconds"),
+    "WaitForRevision": ("plan", "request", "revision", "pollSeconds"),
+    "EcsWait": ("progress", "delaySeconds"),
+}
 
 
 @dataclass
@@ -41,6 +61,11 @@ class Progress:
     ended: str = ""  # SUCCEEDED | FAILED | ABORTED | TIMED_OUT | ""
     end_error: str = ""
     end_cause: str = ""
+    started_at: str = ""  # the execution's start (ISO 8601)
+    entered_at: str = ""  # when the current state was entered
+    since: dict[str, str] = field(default_factory=dict)  # phase -> first entered (ISO 8601)
+    waits: list[Wait] = field(default_factory=list)
+    platform_status: str = ""  # ECS: the platform deployment's status, last observed
 
     def all_milestones(self) -> list[str]:
         """Every milestone this switch will pass, in order (needs the plan)."""
@@ -119,7 +144,13 @@ class _Reader:
         elif kind.startswith("Execution"):
             self.execution_ended(event, kind)
 
+    def offset(self, event: Mapping[str, Any]) -> float:
+        start = _when(self.progress.started_at)
+        at = _when(iso(event["timestamp"]))
+        return (at - start).total_seconds() if start and at else 0.0
+
     def started(self, event: Mapping[str, Any]) -> None:
+        self.progress.started_at = iso(event["timestamp"])
         self.progress.request = _json(event["executionStartedEventDetails"].get("input"))
         who = self.progress.request.get("requestedBy") or "unknown"
         self.add(event, f"started by {who}")
@@ -127,7 +158,12 @@ class _Reader:
     def entered(self, event: Mapping[str, Any], details: Mapping[str, Any]) -> None:
         state = str(details["name"])
         self.progress.state = state
+        self.progress.entered_at = iso(event["timestamp"])
+        self.progress.since.setdefault(_PHASE_OF.get(state, state), self.progress.entered_at)
         data = _json(details.get("input"))
+        if state in WAIT_SECONDS:
+            seconds = _path(data, WAIT_SECONDS[state])
+            self.progress.waits.append(Wait(state, self.offset(event), None, float(seconds or 0)))
         if state == "ShiftTraffic":
             self.progress.cursor = int(data.get("cursor", {}).get("index", 0))
             self.progress.step_states[self.progress.cursor] = ACTIVE
@@ -144,6 +180,9 @@ class _Reader:
         state = str(details["name"])
         data = _json(details.get("output"))
         self.progress.state = ""
+        waits = self.progress.waits
+        if state in WAIT_SECONDS and waits and waits[-1].end is None:
+            waits[-1].end = self.offset(event)
         if self.task_failed_here:  # left through its Catch: nothing was achieved here
             self.task_failed_here = False
             return
@@ -251,6 +290,8 @@ class _Reader:
     def ecs_observed(self, event: Mapping[str, Any], data: Mapping[str, Any]) -> None:
         progress = data.get("progress") or {}
         status = str(progress.get("status") or "")
+        if status:
+            self.progress.platform_status = status
         if progress.get("done"):
             self.reach("deployed")
         if status and status != self.last_health:
@@ -341,7 +382,7 @@ def platform(plan: Mapping[str, Any], request: Mapping[str, Any]) -> str:
 
 
 def duration(seconds: float) -> str:
-    seconds = int(seconds)
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     minutes, rest = divmod(seconds, 60)
@@ -375,6 +416,70 @@ def verdicts_by_gate(record_steps: Iterable[Mapping[str, Any]]) -> dict[int, lis
         for step in record_steps
         if step.get("phase") == "gate"
     }
+
+
+# The phases a countdown measures from: the first entry of any of their states
+_PHASE_OF = {
+    "CheckIdleHealth": "health",
+    "WaitForIdleHealth": "health",
+    "DeployRevision": "revision",
+    "WaitForRevision": "revision",
+    "CheckRevision": "revision",
+    "WaitForApproval": "approval",
+    "EcsStartDeployment": "platform",
+    "EcsWait": "platform",
+    "EcsObserve": "platform",
+}
+
+
+def _path(data: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    value: Any = data
+    for key in keys:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _when(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+# -- the state machine's clock ---------------------------------------------------------------
+EMULATED_BELOW = 0.5  # waits lasting less than half their seconds: a scaled (emulated) clock
+
+
+def clock_scale(waits: Sequence[Wait]) -> float:
+    """Real seconds per state-machine second, read from the waits that ended: 1 on AWS
+    (a Wait state lasts at least its seconds); the emulator's `--scale` when its waits are
+    shorter. 1 until a wait of at least one second has ended."""
+    ratios = [(w.end - w.start) / w.seconds for w in waits if w.end is not None and w.seconds >= 1]
+    if not ratios or max(ratios) >= EMULATED_BELOW:
+        return 1.0
+    return max(*ratios, 0.0)
+
+
+def machine_seconds(real_offset: float, waits: Sequence[Wait], scale: float) -> float:
+    """A real offset from the execution's start, on the state machine's clock: a wait
+    counts the seconds it was asked for, whatever it really took."""
+    total = real_offset
+    for wait in waits:
+        if wait.start >= real_offset:
+            break
+        end = real_offset if wait.end is None or wait.end > real_offset else wait.end
+        real = max(0.0, end - wait.start)
+        if wait.end is not None and wait.end <= real_offset:
+            counted = wait.seconds
+        else:  # still waiting
+            counted = min(wait.seconds, real / scale) if scale > 0 else wait.seconds
+        total += counted - real
+    return total
 
 
 def _json(text: Any) -> dict[str, Any]:

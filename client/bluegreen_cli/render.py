@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from .progress import duration, platform, short_name, strategy_text
-from .status import Snapshot, exit_code
+from .status import Countdown, Snapshot, countdown, exit_code
 
 WIDTH = 78
 BAR = 40
@@ -38,15 +38,66 @@ _PHASES = {
 
 
 # -- the live view ----------------------------------------------------------------------------
-def status(snapshot: Snapshot) -> str:
-    lines = _header(snapshot)
-    lines += _traffic(snapshot)
-    lines += _steps(snapshot)
-    lines += _targets(snapshot)
-    lines += _alarms(snapshot)
-    lines += _timeline(snapshot)
-    lines += _footer(snapshot)
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+# A line is a list of (text, style) segments: plain text for logs and tests, colour in a
+# terminal (watch.py maps the styles). Styles: ok, fail, warn, now, dim, title.
+Segment = tuple[str, str]
+Line = list[Segment]
+
+
+def status(snapshot: Snapshot, exit_line: bool = True) -> str:
+    """The live view as plain text (a log, a pipe, the snapshot tests); `exit_line`: end
+    with the exit code `bluegreen status` gives this switch (not for another command)."""
+    return plain(status_lines(snapshot, exit_line=exit_line))
+
+
+def plain(lines: Sequence[Line]) -> str:
+    return "\n".join("".join(text for text, _ in line).rstrip() for line in lines) + "\n"
+
+
+def status_lines(
+    snapshot: Snapshot, width: int | None = None, height: int | None = None, exit_line: bool = True
+) -> list[Line]:
+    """The live view; with `width`, every line fits it (cut with an ellipsis), with
+    `height`, the oldest timeline entries give way so the view fits the screen."""
+    sections = [
+        _header(snapshot, width or WIDTH),
+        _traffic(snapshot),
+        _platform(snapshot),
+        _steps(snapshot),
+        _targets(snapshot),
+        _alarms(snapshot),
+        _timeline(snapshot),
+        _footer(snapshot, exit_line),
+    ]
+    if height is not None:
+        fixed = sum(len(s) for i, s in enumerate(sections) if i != 6)
+        room = max(2, height - fixed - 1)
+        timeline = sections[6]
+        if len(timeline) > room:
+            hidden = len(timeline) - room + 1
+            sections[6] = [
+                *timeline[:2],
+                [(f"    ... {hidden} earlier", "dim")],
+                *timeline[hidden + 2 :],
+            ]
+    lines = [line for section in sections for line in section]
+    return [fit(line, width) for line in lines] if width else lines
+
+
+def fit(line: Line, width: int) -> Line:
+    """The line cut to `width` characters, ending with an ellipsis when cut."""
+    total = sum(len(text) for text, _ in line)
+    if total <= width:
+        return line
+    kept: Line = []
+    room = width - 1
+    for text, style in line:
+        if room <= 0:
+            break
+        kept.append((text[:room], style))
+        room -= len(text[:room])
+    kept.append(("…", "dim"))
+    return kept
 
 
 def phase(snapshot: Snapshot) -> str:
@@ -64,6 +115,18 @@ def phase(snapshot: Snapshot) -> str:
     return snapshot.status
 
 
+def _phase_style(snapshot: Snapshot) -> str:
+    if snapshot.status == "SUCCEEDED":
+        return "ok"
+    if snapshot.status == "RUNNING":
+        return (
+            "warn"
+            if snapshot.waiting_for_approval or snapshot.state.startswith("FailedAt")
+            else "now"
+        )
+    return "fail"
+
+
 def _running_phase(snapshot: Snapshot) -> str:
     state = snapshot.state
     if state.startswith("FailedAt"):
@@ -75,14 +138,20 @@ def _running_phase(snapshot: Snapshot) -> str:
             "ShiftTraffic": f"shifting {where}",
             "Bake": f"baking {where}",
         }.get(state, f"checking the gate of {where}")
+    if snapshot.platform == "ECS" and state.startswith("Ecs"):
+        status = snapshot.platform_status or "starting"
+        return f"platform deployment {status.lower()}"
     return _PHASES.get(state, "running")
 
 
-def _header(snapshot: Snapshot) -> list[str]:
+def _header(snapshot: Snapshot, width: int) -> list[Line]:
     title = f"bluegreen switch {snapshot.deployment_id}"
     right = phase(snapshot)
-    lines = [f"{title}{right:>{max(1, WIDTH - len(title))}}"]
+    pad = max(1, width - len(title) - len(right))
+    lines: list[Line] = [[(title, "title"), (" " * pad, ""), (right, _phase_style(snapshot))]]
     what = []
+    if snapshot.platform == "ECS" and snapshot.service:
+        what.append(f"ECS service {snapshot.service} ({snapshot.mode or '?'})")
     if snapshot.from_group:
         what.append(
             f"{_name(snapshot, snapshot.from_group)} -> {_name(snapshot, snapshot.to_group)}"
@@ -100,121 +169,228 @@ def _header(snapshot: Snapshot) -> list[str]:
     if who:
         what.append(who)
     if what:
-        lines.append("  " + ", ".join(what))
-    lines.append("  " + progress_bar(snapshot.milestones_done, snapshot.milestones_total))
-    lines.append(f"  {_started(snapshot)}")
+        lines.append([("  " + ", ".join(what), "")])
+    left = countdown(snapshot)
+    done = float(snapshot.milestones_done)
+    if left is not None and left.what == "bake" and left.total > 0:
+        done += min(1.0, left.elapsed / left.total)  # the bar moves while the step bakes
+    lines.append([("  ", ""), *progress_segments(done, snapshot.milestones_total)])
+    if left is not None:
+        lines.append(_countdown(snapshot, left))
+    lines += _started(snapshot)
     return lines
 
 
-def progress_bar(done: int, total: int) -> str:
+def progress_bar(done: float, total: int) -> str:
+    return "".join(text for text, _ in progress_segments(done, total))
+
+
+def progress_segments(done: float, total: int) -> Line:
     if total <= 0:
-        return "[" + "." * BAR + "]   planning"
+        return [("[" + "." * BAR + "]   planning", "dim")]
     filled = round(BAR * done / total)
     percent = round(100 * done / total)
-    return f"[{'#' * filled}{'-' * (BAR - filled)}] {percent:3d}%  {done}/{total} milestones"
+    return [
+        ("[", ""),
+        ("#" * filled, "ok"),
+        ("-" * (BAR - filled), "dim"),
+        (f"] {percent:3d}%  {int(done)}/{total} milestones", ""),
+    ]
 
 
-def _started(snapshot: Snapshot) -> str:
+def _countdown(snapshot: Snapshot, left: Countdown) -> Line:
+    clock = " (state machine clock)" if snapshot.clock_scale != 1.0 else ""
+    style = "warn" if left.what in {"approval", "health"} else "now"
+    return [
+        ("  ", ""),
+        (f"{left.text}: ", ""),
+        (f"{duration(left.left)} left", style),
+        (f" of {duration(left.total)}{clock}", "dim"),
+    ]
+
+
+def _started(snapshot: Snapshot) -> list[Line]:
     started = _time(snapshot.started_at)
     if started is None:
-        return "not started"
-    text = f"started {started:%Y-%m-%d %H:%M:%S} UTC"
-    end = _time(snapshot.stopped_at) if snapshot.stopped_at else _time(snapshot.observed_at)
-    if end is not None:
-        took = duration((end - started).total_seconds())
+        return [[("  not started", "dim")]]
+    scale = snapshot.clock_scale
+    wall = " (wall clock)" if scale != 1.0 else ""
+    text = f"  started {started:%Y-%m-%d %H:%M:%S} UTC{wall}"
+    end_at = snapshot.stopped_at or snapshot.observed_at
+    seconds = snapshot.machine_offset(end_at) if scale != 1.0 else _real_offset(snapshot, end_at)
+    if seconds is not None:
+        took = duration(seconds)
         text += f", took {took}" if snapshot.stopped_at else f", running for {took}"
-    return text
+    lines: list[Line] = [[(text, "")]]
+    if scale != 1.0:
+        pace = "take no real time" if scale < 0.005 else f"run at x{scale:.2g}"
+        note = f"  times below: state machine clock (waits {pace}: an emulator)"
+        lines.append([(note, "dim")])
+    return lines
 
 
-def _traffic(snapshot: Snapshot) -> list[str]:
+def _real_offset(snapshot: Snapshot, at: str) -> float | None:
+    start, when = _time(snapshot.started_at), _time(at)
+    return (when - start).total_seconds() if start and when else None
+
+
+def _traffic(snapshot: Snapshot) -> list[Line]:
     if not snapshot.routes:
         return _unreadable(snapshot, "routes", "traffic")
     groups = _group_order(snapshot)
     header = f"  {'traffic':<34}" + "".join(f"{_name(snapshot, g)[:14]:>15}" for g in groups)
-    lines = ["", header]
+    lines: list[Line] = [[], [(header, "title")]]
     for route in snapshot.routes:
         total = sum(route.weights.values()) or 1
-        cells = "".join(f"{round(100 * route.weights.get(g, 0) / total):>14}%" for g in groups)
-        lines.append(f"    {route.label[:32]:<32}{cells}")
+        line: Line = [(f"    {route.label[:32]:<32}", "")]
+        for group in groups:
+            percent = round(100 * route.weights.get(group, 0) / total)
+            style = "now" if percent and group == snapshot.to_group else ""
+            line.append((f"{percent:>14}%", style))
+        lines.append(line)
     return lines
 
 
 def _group_order(snapshot: Snapshot) -> list[str]:
-    order = [g for g in (snapshot.from_group, snapshot.to_group) if g]
+    # an ECS release moves task definitions: its columns are the routes' target groups
+    order = [g for g in (snapshot.from_group, snapshot.to_group) if ":targetgroup/" in g]
     for route in snapshot.routes:
         order += [g for g in route.weights if g not in order]
     return order
 
 
-def _steps(snapshot: Snapshot) -> list[str]:
+_LIFECYCLE_STYLE = {
+    "Succeeded": "ok",
+    "SUCCESSFUL": "ok",
+    "Failed": "fail",
+    "FAILED": "fail",
+    "InProgress": "now",
+    "IN_PROGRESS": "now",
+    "Skipped": "dim",
+    "Pending": "dim",
+}
+
+
+def _platform(snapshot: Snapshot) -> list[Line]:
+    """ECS: the platform's deployment and its lifecycle (CodeDeploy hooks or ECS stage)."""
+    if snapshot.platform != "ECS" or not (snapshot.lifecycle or snapshot.platform_status):
+        return []
+    status = snapshot.platform_status or "?"
+    lines: list[Line] = [
+        [],
+        [("  platform deployment ", "title"), (status, _LIFECYCLE_STYLE.get(status.title(), ""))],
+    ]
+    for event, state in snapshot.lifecycle.items():
+        lines.append([(f"    {event[:32]:<32} ", ""), (state, _LIFECYCLE_STYLE.get(state, ""))])
+    return lines
+
+
+_STEP_MARKS = {
+    "passed": ("passed", "ok"),
+    "failed": ("FAILED", "fail"),
+    "active": ("> now", "now"),
+    "pending": ("", ""),
+    "rolled back": ("ROLLED BACK", "fail"),
+    "stopped": ("stopped", "warn"),
+}
+
+
+def _steps(snapshot: Snapshot) -> list[Line]:
     if not snapshot.steps:
         return []
-    lines = ["", "  steps"]
+    lines: list[Line] = [[], [("  steps", "title")]]
     for step in snapshot.steps:
-        verdicts = "; ".join(f"{v['check']} {'ok' if v['ok'] else 'FAILED'}" for v in step.verdicts)
-        mark = {"passed": "passed", "failed": "FAILED", "active": "> now", "pending": ""}
-        lines.append(
-            f"    {step.index + 1:>2}  {step.percent:>3}%  bake {duration(step.bake_seconds):<10}"
-            f"{mark.get(step.state, step.state):<8}{verdicts}"
-        )
+        mark, style = _STEP_MARKS.get(step.state, (step.state, ""))
+        bake = duration(step.bake_seconds)
+        line: Line = [
+            (f"    {step.index + 1:>2}  {step.percent:>3}%  bake {bake:<10}", ""),
+            (f"{mark:<8}", style),
+        ]
+        for number, verdict in enumerate(step.verdicts):
+            ok = verdict["ok"]
+            line.append(("; " if number else "", ""))
+            line.append((f"{verdict['check']} {'ok' if ok else 'FAILED'}", "ok" if ok else "fail"))
+        lines.append(line)
     return lines
 
 
-def _targets(snapshot: Snapshot) -> list[str]:
+def _targets(snapshot: Snapshot) -> list[Line]:
     if not snapshot.groups:
         return _unreadable(snapshot, "target health", "targets")
-    lines = ["", "  targets"]
+    lines: list[Line] = [[], [("  targets", "title")]]
     for group in snapshot.groups:
         problems = f"   {'; '.join(group.problems[:2])}" if group.problems else ""
+        healthy = group.healthy == group.registered and group.registered > 0
         lines.append(
-            f"    {group.name[:24]:<24} {'(' + group.role + ')':<7} "
-            f"{group.healthy}/{group.registered} healthy{problems}"
+            [
+                (f"    {group.name[:24]:<24} {'(' + group.role + ')':<7} ", ""),
+                (f"{group.healthy}/{group.registered} healthy", "ok" if healthy else "warn"),
+                (problems, "warn"),
+            ]
         )
     return lines
 
 
-def _alarms(snapshot: Snapshot) -> list[str]:
+_ALARM_STYLE = {"OK": "ok", "ALARM": "fail", "MISSING": "fail", "INSUFFICIENT_DATA": "warn"}
+
+
+def _alarms(snapshot: Snapshot) -> list[Line]:
     if not snapshot.alarms:
         return _unreadable(snapshot, "alarms", "alarms")
-    lines = ["", "  alarms"]
+    lines: list[Line] = [[], [("  alarms", "title")]]
     for alarm in snapshot.alarms:
         reason = f"  {alarm.reason}" if alarm.state != "OK" and alarm.reason else ""
-        lines.append(f"    {alarm.name[:30]:<30} {alarm.state:<17}{reason}"[: WIDTH + 20])
+        text = f"    {alarm.name[:30]:<30} "
+        state = f"{alarm.state:<17}"
+        keep = WIDTH + 20 - len(text) - len(state)
+        lines.append([(text, ""), (state, _ALARM_STYLE.get(alarm.state, "")), (reason[:keep], "")])
     return lines
 
 
-def _unreadable(snapshot: Snapshot, section: str, title: str) -> list[str]:
+def _unreadable(snapshot: Snapshot, section: str, title: str) -> list[Line]:
     if section in snapshot.unreadable:
-        return ["", f"  {title}: not readable with these credentials"]
+        return [[], [(f"  {title}: not readable with these credentials", "dim")]]
     return []
 
 
-def _timeline(snapshot: Snapshot) -> list[str]:
+_MARKS = {"ok": ("ok", "ok"), "warn": ("..", "warn"), "fail": ("!!", "fail"), "info": ("  ", "")}
+
+
+def _timeline(snapshot: Snapshot) -> list[Line]:
     if not snapshot.timeline:
         return []
-    started = _time(snapshot.started_at)
-    lines = ["", "  timeline"]
-    marks = {"ok": "ok", "warn": "..", "fail": "!!", "info": "  "}
+    emulated = snapshot.clock_scale != 1.0
+    lines: list[Line] = [[], [("  timeline", "title")]]
     for entry in snapshot.timeline:
-        at = _time(entry.at)
-        offset = _clock((at - started).total_seconds()) if at and started else entry.at[:19]
-        lines.append(f"    {offset}  {marks.get(entry.level, '  ')} {entry.text}")
+        seconds = (
+            snapshot.machine_offset(entry.at) if emulated else _real_offset(snapshot, entry.at)
+        )
+        offset = _clock(seconds) if seconds is not None else entry.at[:19]
+        mark, style = _MARKS.get(entry.level, ("  ", ""))
+        lines.append(
+            [
+                (f"    {offset}  ", "dim"),
+                (mark, style),
+                (" ", ""),
+                (entry.text, style if style == "fail" else ""),
+            ]
+        )
     return lines
 
 
-def _footer(snapshot: Snapshot) -> list[str]:
-    lines = []
+def _footer(snapshot: Snapshot, exit_line: bool = True) -> list[Line]:
+    lines: list[Line] = []
     if snapshot.waiting_for_approval:
         lines += [
-            "",
-            f"  approve: bluegreen approve {snapshot.deployment_id}",
-            f"  abort:   bluegreen abort {snapshot.deployment_id} --reason '...'",
+            [],
+            [(f"  approve: bluegreen approve {snapshot.deployment_id}", "warn")],
+            [(f"  abort:   bluegreen abort {snapshot.deployment_id} --reason '...'", "")],
         ]
     elif snapshot.ended and snapshot.status != "SUCCEEDED" and snapshot.cause:
-        lines += ["", f"  cause: {snapshot.cause}"]
+        lines += [[], [("  cause: ", "fail"), (snapshot.cause, "")]]
     code = exit_code(snapshot)
-    if snapshot.ended or snapshot.waiting_for_approval:
-        lines.append(f"  exit code {code}")
+    if exit_line and (snapshot.ended or snapshot.waiting_for_approval):
+        lines.append([(f"  exit code {code}", "ok" if code == 0 else "warn")])
     return lines
 
 

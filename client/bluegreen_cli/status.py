@@ -21,7 +21,18 @@ from bluegreen.store import Deployments, RecordNotFound
 from . import exits
 from .connect import Aws, Stack, call
 from .exits import CliError
-from .progress import Entry, Progress, iso, read, short_name, strategy_text, verdicts_by_gate
+from .progress import (
+    Entry,
+    Progress,
+    Wait,
+    clock_scale,
+    iso,
+    machine_seconds,
+    read,
+    short_name,
+    strategy_text,
+    verdicts_by_gate,
+)
 
 TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
 
@@ -31,7 +42,7 @@ class Step:
     index: int
     percent: int
     bake_seconds: int
-    state: str  # pending | active | passed | failed
+    state: str  # pending | active | passed | failed | rolled back | stopped
     verdicts: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -87,6 +98,30 @@ class Snapshot:
     error: str = ""
     cause: str = ""
     unreadable: list[str] = field(default_factory=list)
+    platform: str = "EC2"
+    mode: str = ""  # ECS: codedeploy | ecs-native
+    service: str = ""  # ECS: cluster/service
+    lifecycle: dict[str, str] = field(default_factory=dict)  # ECS: hook or stage -> status
+    platform_status: str = ""  # ECS: the platform deployment's status
+    entered_at: str = ""  # when the current state was entered
+    since: dict[str, str] = field(default_factory=dict)  # phase -> first entered
+    timeouts: dict[str, int] = field(default_factory=dict)  # phase -> the request's timeout
+    waits: list[Wait] = field(default_factory=list)
+    scale_hint: float | None = None  # --clock-scale: real s per state machine s, if told
+
+    @property
+    def clock_scale(self) -> float:
+        """Real seconds per state-machine second (1 on AWS; the emulator's --scale): as
+        told (--clock-scale), else read from the waits that ended."""
+        return self.scale_hint if self.scale_hint is not None else clock_scale(self.waits)
+
+    def machine_offset(self, at: str) -> float | None:
+        """Seconds from the start to `at` on the state machine's clock."""
+        start, when = _parse(self.started_at), _parse(at)
+        if start is None or when is None:
+            return None
+        real = (when - start).total_seconds()
+        return machine_seconds(real, self.waits, self.clock_scale)
 
     @property
     def waiting_for_approval(self) -> bool:
@@ -98,6 +133,9 @@ class Snapshot:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        left = countdown(self)
+        data["countdown"] = asdict(left) if left else None
+        data["clockScale"] = self.clock_scale
         data["exitCode"] = exit_code(self)
         data["meaning"] = exits.MEANING.get(data["exitCode"], "failed")
         return data
@@ -116,6 +154,86 @@ def exit_code(snapshot: Snapshot) -> int:
     if snapshot.error == "LockHeld":
         return exits.LOCK_HELD
     return exits.FAILED
+
+
+@dataclass(frozen=True)
+class Countdown:
+    """What the switch waits for now, on the state machine's clock (seconds)."""
+
+    what: str  # bake | health | approval | revision | platform
+    text: str
+    elapsed: float
+    total: float
+
+    @property
+    def left(self) -> float:
+        return max(0.0, self.total - self.elapsed)
+
+
+def countdown(snapshot: Snapshot) -> Countdown | None:
+    """The wait in progress, if any: a bake, the idle group's health, an approval, a
+    revision, the platform's deployment (ECS), with how long it has left."""
+    if snapshot.status != "RUNNING":
+        return None
+    now = snapshot.machine_offset(snapshot.observed_at)
+    if now is None:
+        return None
+    state = snapshot.state
+    if state == "Bake" and snapshot.waits and snapshot.waits[-1].end is None:
+        active = next((s for s in snapshot.steps if s.state == "active"), None)
+        where = (
+            f" of step {active.index + 1}/{len(snapshot.steps)} ({active.percent}%)"
+            if active
+            else ""
+        )
+        return _since(
+            snapshot, now, snapshot.entered_at, snapshot.waits[-1].seconds, "bake", f"bake{where}"
+        )
+    phase = {
+        "CheckIdleHealth": "health",
+        "WaitForIdleHealth": "health",
+        "DeployRevision": "revision",
+        "WaitForRevision": "revision",
+        "CheckRevision": "revision",
+        "WaitForApproval": "approval",
+        "EcsWait": "platform",
+        "EcsObserve": "platform",
+        "EcsStartDeployment": "platform",
+    }.get(state)
+    if phase is None or phase not in snapshot.timeouts:
+        return None
+    text = {
+        "health": f"{_name_of(snapshot, snapshot.to_group)} healthy, or the switch gives up",
+        "revision": "the revision on the idle fleet, or the switch gives up",
+        "approval": "an answer, or the approval times out",
+        "platform": "the platform's deployment, or the switch gives up",
+    }[phase]
+    return _since(
+        snapshot, now, snapshot.since.get(phase, ""), snapshot.timeouts[phase], phase, text
+    )
+
+
+def _since(
+    snapshot: Snapshot, now: float, since: str, total: float, what: str, text: str
+) -> Countdown | None:
+    start = snapshot.machine_offset(since)
+    if start is None:
+        return None
+    return Countdown(what, text, max(0.0, now - start), float(total))
+
+
+def _name_of(snapshot: Snapshot, arn: str) -> str:
+    return snapshot.names.get(arn) or short_name(arn) or "the idle group"
+
+
+def _parse(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 # -- reading it from AWS ----------------------------------------------------------------------
@@ -159,13 +277,17 @@ def record_of(aws: Aws, stack: Stack, deployment_id: str) -> dict[str, Any] | No
         return None
 
 
-def collect(aws: Aws, stack: Stack, deployment_id: str) -> Snapshot:
+def collect(
+    aws: Aws, stack: Stack, deployment_id: str, scale_hint: float | None = None
+) -> Snapshot:
     described = describe(aws, stack, deployment_id)
     unreadable: list[str] = []
     record = _optional(unreadable, "record", lambda: record_of(aws, stack, deployment_id))
     verdicts = verdicts_by_gate((record or {}).get("steps", []))
     progress = read(history_events(aws, described["executionArn"]), verdicts)
-    return snapshot_from(aws, described, progress, record, unreadable)
+    snapshot = snapshot_from(aws, described, progress, record, unreadable)
+    snapshot.scale_hint = scale_hint
+    return snapshot
 
 
 def snapshot_from(
@@ -193,6 +315,11 @@ def snapshot_from(
         for s in plan.get("steps", [])
     ]
     status = str(described["status"])
+    if status in TERMINAL:  # a step the execution left unfinished is not "now"
+        outcome = str((record or {}).get("status", ""))
+        for step in steps:
+            if step.state == "active":
+                step.state = "rolled back" if outcome == "ROLLED_BACK" else "stopped"
     milestones = progress.all_milestones()
     done = len([m for m in progress.milestones if m in milestones])
     snapshot = Snapshot(
@@ -223,10 +350,42 @@ def snapshot_from(
             or ((record or {}).get("outcome") or {}).get("cause", "")
         ),
         unreadable=unreadable,
+        platform=str(plan.get("platform") or request.get("platform") or "EC2"),
+        mode=str(request.get("mode") or ""),
+        service=f"{request.get('cluster', '')}/{request.get('service', '')}".strip("/"),
+        lifecycle=_lifecycle((record or {}).get("steps", [])),
+        platform_status=progress.platform_status
+        or _platform_status((record or {}).get("steps", [])),
+        entered_at=progress.entered_at if status == "RUNNING" else "",
+        since=dict(progress.since),
+        timeouts=_timeouts(request),
+        waits=list(progress.waits),
     )
     if aws is not None and plan:
         _live(aws, snapshot, plan, request, unreadable)
     return snapshot
+
+
+def _timeouts(request: Mapping[str, Any]) -> dict[str, int]:
+    found = {
+        "health": (request.get("healthCheck") or {}).get("timeoutSeconds"),
+        "approval": (request.get("approval") or {}).get("timeoutSeconds"),
+        "revision": (request.get("revision") or {}).get("timeoutSeconds"),
+        "platform": (request.get("monitor") or {}).get("timeoutSeconds"),
+    }
+    return {key: int(value) for key, value in found.items() if isinstance(value, int | float)}
+
+
+def _lifecycle(steps: list[Mapping[str, Any]]) -> dict[str, str]:
+    """The platform's lifecycle events (CodeDeploy hooks) or stage (ECS-native), last seen."""
+    platform = [s for s in steps if s.get("phase") == "platform"]
+    events = (platform[-1].get("events") if platform else None) or {}
+    return {str(k): str(v) for k, v in events.items()}
+
+
+def _platform_status(steps: list[Mapping[str, Any]]) -> str:
+    platform = [s for s in steps if s.get("phase") == "platform"]
+    return str(platform[-1].get("status", "")) if platform else ""
 
 
 def _live(
@@ -236,22 +395,93 @@ def _live(
     request: Mapping[str, Any],
     unreadable: list[str],
 ) -> None:
-    routes = plan.get("routes", [])
-    snapshot.routes = _optional(unreadable, "routes", lambda: read_routes(aws, routes)) or []
-    groups = [
-        (arn, role)
-        for arn, role in ((snapshot.from_group, "from"), (snapshot.to_group, "to"))
-        if ":targetgroup/" in arn  # an ECS switch moves task definitions, not groups
-    ]
-    snapshot.groups = (
-        _optional(
-            unreadable, "target health", lambda: [_group(aws, arn, role) for arn, role in groups]
+    if snapshot.platform == "ECS":
+        _ecs_live(aws, snapshot, request, unreadable)
+    else:
+        routes = plan.get("routes", [])
+        snapshot.routes = _optional(unreadable, "routes", lambda: read_routes(aws, routes)) or []
+        groups = [
+            (arn, role)
+            for arn, role in ((snapshot.from_group, "from"), (snapshot.to_group, "to"))
+            if ":targetgroup/" in arn
+        ]
+        snapshot.groups = (
+            _optional(
+                unreadable,
+                "target health",
+                lambda: [_group(aws, arn, role) for arn, role in groups],
+            )
+            or []
         )
-        or []
-    )
     alarms = list(request.get("alarms", []))
     if alarms:
         snapshot.alarms = _optional(unreadable, "alarms", lambda: read_alarms(aws, alarms)) or []
+
+
+def _ecs_live(
+    aws: Aws, snapshot: Snapshot, request: Mapping[str, Any], unreadable: list[str]
+) -> None:
+    """An ECS release's traffic and target health: the service's target groups (its task
+    sets' for CodeDeploy, the alternate one for ECS-native) and the production routes
+    (the deployment group's listeners, or the service's production listener rule)."""
+    found = _optional(unreadable, "target health", lambda: ecs_targets(aws, request))
+    if found is None:
+        return
+    routes, groups = found
+    snapshot.routes = _optional(unreadable, "routes", lambda: read_routes(aws, routes)) or []
+    for route in snapshot.routes:  # a group the routes know but no task runs in: idle
+        for arn in route.weights:
+            groups.setdefault(arn, "idle")
+    snapshot.groups = (
+        _optional(
+            unreadable,
+            "target health",
+            lambda: [_group(aws, arn, role) for arn, role in groups.items()],
+        )
+        or []
+    )
+
+
+def ecs_targets(
+    aws: Aws, request: Mapping[str, Any]
+) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """(production routes, target group ARN -> live | new | idle) of an ECS service."""
+    described = call(
+        aws,
+        aws.client("ecs").describe_services,
+        cluster=request.get("cluster", ""),
+        services=[request.get("service", "")],
+    )
+    services = described.get("services", [])
+    if not services:
+        return [], {}
+    service = services[0]
+    groups: dict[str, str] = {}
+    routes: list[dict[str, str]] = []
+    for balancer in service.get("loadBalancers", []):
+        groups.setdefault(balancer.get("targetGroupArn", ""), "live")
+        advanced = balancer.get("advancedConfiguration") or {}
+        if advanced.get("alternateTargetGroupArn"):
+            groups.setdefault(advanced["alternateTargetGroupArn"], "idle")
+        if advanced.get("productionListenerRule"):
+            routes.append({"kind": "rule", "arn": advanced["productionListenerRule"]})
+    for task_set in service.get("taskSets", []):
+        role = "live" if task_set.get("status") == "PRIMARY" else "new"
+        for balancer in task_set.get("loadBalancers", []):
+            groups[balancer.get("targetGroupArn", "")] = role
+    code_deploy = request.get("codeDeploy") or {}
+    if code_deploy.get("application") and not routes:
+        group = call(
+            aws,
+            aws.client("codedeploy").get_deployment_group,
+            applicationName=code_deploy["application"],
+            deploymentGroupName=code_deploy.get("deploymentGroup", ""),
+        )["deploymentGroupInfo"]
+        pairs = (group.get("loadBalancerInfo") or {}).get("targetGroupPairInfoList", [])
+        for pair in pairs:
+            for arn in (pair.get("prodTrafficRoute") or {}).get("listenerArns", []):
+                routes.append({"kind": "listener", "arn": arn})
+    return routes, {arn: role for arn, role in groups.items() if arn}
 
 
 def read_routes(aws: Aws, routes: list[Mapping[str, str]]) -> list[Route]:

@@ -173,7 +173,10 @@ class World:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with Emulator() as aws:
+    # with a notification topic, so the (conditional) notifier exists and is fuzzed too
+    topic = "arn:aws:sns:us-east-1:123456789012:fuzz-deployments"
+    with Emulator(parameters={"NotificationTopicArn": topic}) as aws:
+        aws.client("sns").create_topic(Name="fuzz-deployments")
         found = World(aws, build_ec2_fleet(aws, name="fuzz"))
         found.capture()
         yield found

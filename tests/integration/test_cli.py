@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -97,6 +100,10 @@ def test_abort_while_waiting_for_approval_restores_and_unlocks(cli: Cli, tmp_pat
     # Then the abort succeeds, traffic is on blue, the record says it was aborted there
     assert aborted.code == 0, aborted.err
     assert "traffic is back on the snapshot" in aborted.out
+    # and the exit code it prints is the one it exits with (the switch's own is 3)
+    assert aborted.out.rstrip().endswith("exit code 0 (succeeded: the abort)")
+    assert "exit code 3" not in aborted.out
+    assert cli("status", "rel-2", "--once").code == 3
     assert cli.weights(fleet) == BLUE
     record = cli.record("rel-2")
     assert record is not None
@@ -385,6 +392,13 @@ def test_an_ecs_release_is_planned_and_followed_the_same_way(cli: Cli, tmp_path:
     assert watched.code == 0, watched.err
     assert "locked the service" in watched.out
     assert "SUCCEEDED" in watched.out
+    # and the view shows the service's traffic and both target groups, as for EC2
+    view = cli("status", "ecs-1", "--once").out
+    assert f"ECS service {fleet.cluster}/{fleet.service} (ecs-native)" in view
+    traffic = view.split("  traffic", 1)[1].split("\n\n", 1)[0]
+    assert "clisvc-green" in traffic.splitlines()[0]  # the column of the release
+    targets = view.split("  targets", 1)[1].split("\n\n", 1)[0]
+    assert "clisvc-blue" in targets and "clisvc-green" in targets
 
 
 def test_errors_say_what_to_do(cli: Cli) -> None:
@@ -434,7 +448,100 @@ def test_the_readme_walkthrough_runs_against_the_emulator(
                 value = cli.server.endpoint
             monkeypatch.setenv(name, value)
             continue
+        if argv[0] in {".", "source"}:  # putting the CLI on PATH: the setup's venv
+            activate = README.parent / argv[1]
+            assert activate.is_file(), f"{command}: no {activate} (make venv creates it)"
+            assert (activate.parent / "bluegreen").is_file(), f"{command}: no bluegreen there"
+            continue
         assert argv[0] == "bluegreen", f"the README runs something else: {command}"
         out, err = io.StringIO(), io.StringIO()
         code = main([*argv[1:], "--interval", "0.02"], out=out, err=err)
         assert code == expected, f"$ {command}\n{out.getvalue()}{err.getvalue()}"
+
+
+# -- the runbook (docs/operations.md) --------------------------------------------------------
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+
+
+def runbook_blocks() -> list[str]:
+    """The runbook's `sh` blocks: the commands meant to run as they are (`bash` blocks need
+    a real account or an incident in progress)."""
+    text = OPERATIONS.read_text(encoding="utf-8")
+    assert "## Runbook" in text, "docs/operations.md lost its runbook"
+    return re.findall(r"```sh\n(.*?)```", text.split("## Runbook", 1)[1], flags=re.S)
+
+
+def test_the_runbook_commands_run_against_the_emulator(cli: Cli, tmp_path: Path) -> None:
+    # Given an incident to look at: a switch that went live and left a lock behind, an
+    # alarm event Lambda could not deliver in the dead-letter queue, an ECS service
+    fleet = cli.fleet(with_http=False)
+    spec = spec_file(tmp_path, fleet, strategy={"type": "all-at-once"})
+    assert cli("deploy", spec, "--id", "runbook-1", "--watch").code == 0
+    dynamodb, sqs = cli.aws.client("dynamodb"), cli.aws.client("sqs")
+    table = cli.aws.output("DeploymentsTableName")
+    dynamodb.put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": f"LOCK#{fleet.listener_arn}"},
+            "sk": {"S": "LOCK"},
+            "owner": {"S": "runbook-1"},
+            "expiresAt": {"N": str(int(time.time()) + 3600)},
+        },
+    )
+    event = {
+        "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change",
+        "detail": {"alarmName": "guards-nothing", "state": {"value": "ALARM"}},
+    }
+    queue = cli.aws.output("AlarmRollbackDeadLetterQueueUrl").rsplit("/", 1)[-1]
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    failure_record = {"version": "1.0", "requestPayload": event, "responsePayload": {}}
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(failure_record))
+    ecs = build_ecs_fleet(cli.aws, name="runbook")
+    blocks = runbook_blocks()
+    assert len(blocks) >= 6
+
+    # When the runbook's blocks run in order in one shell, as a person pastes them
+    bin_dir = str(Path(sys.executable).parent)  # aws and bluegreen, installed by make venv
+    env = {
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+        "HOME": str(tmp_path),
+        "BLUEGREEN_ENDPOINT_URL": cli.server.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "DEPLOYMENT": "runbook-1",
+        "LISTENER": fleet.listener_arn,
+        "TARGET_GROUP": fleet.green_arn,
+        "CLUSTER": ecs.cluster,
+        "SERVICE": ecs.service,
+    }
+    preamble = (  # what the runbook says to type first against the emulator
+        f'set -euo pipefail\naws() {{ command aws --endpoint-url {cli.server.endpoint} "$@"; }}\n'
+    )
+    script = preamble + "\n".join(
+        f"echo '### runbook block {number}' >&2\n{block}" for number, block in enumerate(blocks)
+    )
+    ran = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    # Then every block ran, and each did what the runbook says
+    assert ran.returncode == 0, f"{ran.stderr[-3000:]}\n{ran.stdout[-2000:]}"
+    out = ran.stdout
+    assert f"table {table}, alarm function bluegreen-AlarmRollbackFunction" in out
+    assert "SUCCEEDED" in out  # the record's status
+    for instance in fleet.green_instances:
+        assert f"{instance}\thealthy" in out  # target health, one line per target
+    assert json.loads((tmp_path / "event.json").read_text()) == event  # redriven as sent
+    assert "guards-nothing" in (tmp_path / "out.json").read_text()  # the function's answer
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None  # and deleted
+    snapshot = json.loads((tmp_path / "record.json").read_text())["snapshot"]
+    assert [r["arn"] for r in snapshot["routes"]] == [fleet.listener_arn, fleet.rule_arn]
+    assert cli.records().holder(fleet.listener_arn) is None  # the lock left behind is gone

@@ -71,9 +71,15 @@ class History:
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
+        self.waited = 0.0  # seconds spent in Wait states so far
+
+    def after(self, seconds: float) -> History:
+        """The next event comes `seconds` later (a Wait state that really waited)."""
+        self.waited += seconds
+        return self
 
     def _add(self, kind: str, **details: Any) -> History:
-        at = T0 + timedelta(seconds=7 * len(self.events))
+        at = T0 + timedelta(seconds=7 * len(self.events) + self.waited)
         self.events.append({"type": kind, "timestamp": at, "id": len(self.events) + 1, **details})
         return self
 
@@ -174,7 +180,16 @@ def test_a_switch_waiting_for_approval() -> None:
     history = (
         History()
         .started()
-        .task("ValidateInput", {"plan": {**PLAN, "needsApproval": True}})
+        .task(
+            "ValidateInput",
+            {
+                "plan": {
+                    **PLAN,
+                    "needsApproval": True,
+                    "request": {**REQUEST, "approval": {"required": True, "timeoutSeconds": 3600}},
+                }
+            },
+        )
         .task("Begin")
         .task("CheckIdleHealth", {"health": {"healthy": True, "detail": "4/4 healthy, need 2"}})
         .task("TestTraffic")
@@ -189,6 +204,7 @@ def test_a_switch_waiting_for_approval() -> None:
     view = render.status(snapshot)
     check("approval", view)
     assert "bluegreen approve release-v42" in view
+    assert "an answer, or the approval times out: 59 min 4 s left of 1 h" in view
     assert exit_code(snapshot) == 5
 
 
@@ -201,6 +217,7 @@ def test_a_switch_a_gate_rolled_back() -> None:
     history = (
         History()
         .switch_until_bake()
+        .after(300)
         .exited("Bake")
         .entered("Gate")
         .failed("GateFailed", "after step 1 (10%): shop-5xx is ALARM (42 target 5xx)")
@@ -243,6 +260,7 @@ def test_a_succeeded_switch_seen_with_describe_only_credentials() -> None:
     history = (
         History()
         .switch_until_bake()
+        .after(300)
         .exited("Bake")
         .task("Gate", {"cursor": {"index": 1}})
         .task(
@@ -261,6 +279,125 @@ def test_a_succeeded_switch_seen_with_describe_only_credentials() -> None:
     check("succeeded_describe_only", view)
     assert "[########################################] 100%" in view
     assert exit_code(snapshot) == 0
+
+
+def test_under_an_emulated_clock_every_time_is_on_the_state_machines_clock() -> None:
+    # Given an emulator whose waits last 1/100 of their seconds: the idle group's health
+    # poll (15 s) took 0.15 s, and the 300 s bake has run for 1 real second
+    health = {"minHealthy": 2, "timeoutSeconds": 600, "pollSeconds": 15}
+    plan_request = {**REQUEST, "healthCheck": health}
+    plan = {**PLAN, "request": plan_request}
+    history = (
+        History()
+        .started()
+        .task("ValidateInput", {"plan": plan})
+        .task("Begin")
+        .entered("WaitForIdleHealth", {"plan": plan})
+        .after(0.15 - 7)  # the poll ended 0.15 s after it began (events are 7 s apart)
+        .exited("WaitForIdleHealth")
+        .task("CheckIdleHealth", {"health": {"healthy": True, "detail": "2/2 healthy, need 2"}})
+        .task(
+            "ShiftTraffic",
+            {"cursor": {"index": 0, "percent": 10, "bakeSeconds": 300}},
+            {"cursor": {"index": 0}},
+        )
+        .entered("Bake", {"cursor": {"index": 0, "bakeSeconds": 300}})
+    )
+    snapshot = build(history, "RUNNING", {"status": "IN_PROGRESS"})
+    snapshot.observed_at = (history.events[-1]["timestamp"] + timedelta(seconds=1)).isoformat()
+
+    view = render.status(snapshot)
+    check("emulated_clock", view)
+    # Then the view says which clock it shows, and the bake counts down on it
+    assert "times below: state machine clock (waits run at x0.01: an emulator)" in view
+    assert "bake of step 1/2 (10%): 3 min 20 s left of 5 min (state machine clock)" in view
+    assert "started 2026-11-24 09:30:00 UTC (wall clock)" in view
+
+
+def test_a_switch_aborted_mid_bake_never_shows_a_step_as_now() -> None:
+    # Given a canary stopped during its bake (StopExecution: no task failed) and restored
+    history = (
+        History()
+        .switch_until_bake()
+        .after(60)
+        ._add("ExecutionAborted", executionAbortedEventDetails={"error": "SwitchAborted"})
+    )
+    snapshot = build(history, "ABORTED", {"status": "ROLLED_BACK"}, stopped=True)
+
+    view = render.status(snapshot)
+
+    assert "> now" not in view
+    assert "     1   10%  bake 5 min     ROLLED BACK" in view
+    assert "ROLLED BACK" in view.splitlines()[0]
+
+
+def test_an_ecs_release_shows_its_service_lifecycle_and_countdown() -> None:
+    # Given a CodeDeploy ECS release waiting between two looks at the platform
+    request = {
+        "platform": "ECS",
+        "mode": "codedeploy",
+        "cluster": "main",
+        "service": "web",
+        "taskDefinition": "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:42",
+        "strategy": {"type": "canary", "percent": 10, "bakeSeconds": 300},
+        "monitor": {"pollSeconds": 15, "timeoutSeconds": 7200},
+        "requestedBy": "alice@example.com",
+    }
+    plan = {
+        "platform": "ECS",
+        "mode": "codedeploy",
+        "from": "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:41",
+        "to": request["taskDefinition"],
+        "locks": ["arn:aws:ecs:eu-west-1:123456789012:service/main/web"],
+        "steps": [],
+        "request": request,
+    }
+    history = (
+        History()
+        .started()
+        .task("ValidateInput", {"plan": plan})
+        .task("EcsBegin")
+        .task("EcsStartDeployment")
+        .entered("EcsWait", {"progress": {"delaySeconds": 30}})
+    )
+    record = {
+        "status": "IN_PROGRESS",
+        "steps": [
+            {
+                "phase": "platform",
+                "status": "InProgress",
+                "events": {
+                    "BeforeInstall": "Succeeded",
+                    "Install": "Succeeded",
+                    "AfterInstall": "Succeeded",
+                    "AllowTestTraffic": "Succeeded",
+                    "AfterAllowTestTraffic": "InProgress",
+                    "BeforeAllowTraffic": "Pending",
+                },
+            }
+        ],
+    }
+    snapshot = build(history, "RUNNING", record)
+
+    view = render.status(snapshot)
+    check("ecs_codedeploy", view)
+    assert "ECS service main/web (codedeploy), web:41 -> web:42" in view
+    assert "platform deployment inprogress" in view.splitlines()[0]
+    assert "AfterAllowTestTraffic            InProgress" in view
+    assert "the platform's deployment, or the switch gives up: 1 h 59 min left of 2 h" in view
+
+
+def test_a_terminal_view_fits_its_width() -> None:
+    snapshot = build(History().switch_until_bake(), "RUNNING", {"status": "IN_PROGRESS"})
+    live(snapshot, {BLUE: 90, GREEN: 10}, ["i-0ab12 draining Target.DeregistrationInProgress"])
+
+    lines = render.status_lines(snapshot, width=60, height=20)
+
+    texts = ["".join(text for text, _ in line) for line in lines]
+    assert max(len(t) for t in texts) <= 60
+    assert any(t.endswith("…") for t in texts)  # cut, not wrapped by the terminal
+    assert len(texts) <= 20
+    assert texts[0].startswith("bluegreen switch release-v42") and texts[0].endswith("(10%)")
 
 
 @pytest.mark.parametrize(

@@ -199,3 +199,37 @@ def test_a_terminal_gets_the_whole_view_redrawn_in_place() -> None:
     assert len(drawn) == 2  # one full frame per refresh, each after clearing the screen
     assert "event 0" in drawn[0] and "event 1" not in drawn[0]
     assert "SUCCEEDED" in drawn[1]
+
+
+def test_a_mistyped_flag_shows_the_commands_usage_and_the_flag_it_meant(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # When a flag of `status` is mistyped
+    code, _, _ = run("status", "rel-9", "--oncee")
+
+    # Then it is refused with exit 2, with status's usage (not the top level's) and a hint
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("usage: bluegreen status ")
+    assert "unrecognized arguments: --oncee; --oncee: did you mean --once?" in err
+
+
+def test_version_and_help_start_without_the_aws_sdk() -> None:
+    # Given a fresh interpreter, When `--version` and `status --help` run
+    import subprocess
+    import sys
+
+    probe = (
+        "import contextlib, io, sys\n"
+        "from bluegreen_cli.cli import main\n"
+        "for argv in (['--version'], ['status', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        assert main(argv, out=io.StringIO()) == 0\n"
+        "print(sorted(m for m in ('boto3', 'botocore', 'rich', 'yaml') if m in sys.modules))\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+
+    # Then neither boto3, the terminal library nor YAML was imported: they start fast
+    assert shown.strip() == "[]"

@@ -62,6 +62,7 @@ _PHYSICAL_NAME_PROPERTY = {
     "AWS::Events::Rule": "Name",
     "AWS::Events::EventBus": "Name",
     "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
     "AWS::SSM::Parameter": "Name",
     "AWS::SNS::Topic": "TopicName",
     "AWS::IAM::Role": "RoleName",
@@ -291,6 +292,14 @@ def _create_alarm(
     if "Threshold" in args:
         args["Threshold"] = float(args["Threshold"])
     em.client("cloudwatch").put_metric_alarm(AlarmName=stack.physical_id(lid), **args)
+
+
+def _create_dashboard(
+    em: StackHost, stack: DeployedStack, _r: Resolver, lid: str, p: dict[str, Any]
+) -> None:
+    body = p["DashboardBody"]
+    body = body if isinstance(body, str) else json.dumps(body)
+    em.client("cloudwatch").put_dashboard(DashboardName=stack.physical_id(lid), DashboardBody=body)
 
 
 def _create_rule(
@@ -544,6 +553,7 @@ def _creators() -> dict[str, Creator]:
         "AWS::Serverless::StateMachine": _create_state_machine,
         "AWS::Events::Rule": _create_rule,
         "AWS::CloudWatch::Alarm": _create_alarm,
+        "AWS::CloudWatch::Dashboard": _create_dashboard,
     }
 
 

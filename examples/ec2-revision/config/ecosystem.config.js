@@ -1,4 +1,4 @@
-// PM2: one Node.js process per CPU behind nginx, reloaded one by one without dropping
+// PM2: four Node.js processes behind nginx, reloaded one by one without dropping
 // requests (the app calls process.send('ready') once it listens, and closes its server
 // on SIGINT, finishing in-flight requests within kill_timeout).
 module.exports = {
@@ -8,7 +8,7 @@ module.exports = {
       script: "server.js",
       cwd: "/opt/shop/current",
       exec_mode: "cluster",
-      instances: "max",
+      instances: 4, // four app processes per instance, behind one nginx
       wait_ready: true,
       listen_timeout: 15000,
       kill_timeout: 20000,

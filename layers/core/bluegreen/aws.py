@@ -69,3 +69,7 @@ class Clients:
     @cached_property
     def ssm(self) -> Any:
         return self._client("ssm")
+
+    @cached_property
+    def sns(self) -> Any:
+        return self._client("sns")
