@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "client") not in sys.path:  # run as a script from the project root
     sys.path.insert(0, str(ROOT / "client"))
 
-from bluegreen_emulator.template import Resolver, load_template  # noqa: E402
+from bluegreen_emulator.stack.template import Resolver, load_template  # noqa: E402
 
 DASHBOARD = "DeploymentsDashboard"
 MAX_QUERIES = 500  # GetMetricData's limit per call

@@ -245,10 +245,36 @@ def rollback(aws: Aws, stack: Stack, deployment_id: str, by: str, new_id: str) -
             "nothing to undo; see `bluegreen history " + deployment_id + "`",
             exits.BAD_INPUT,
         )
+    _refuse_if_newer(aws, stack, record)
     request = reverse_request(record, by)
     execution = start(aws, stack, request, new_id)
     say_started = {"deploymentId": new_id, "executionArn": execution, "reverts": deployment_id}
     return {**say_started, "request": request}
+
+
+_HEALTH_FIELDS = ("minHealthy", "timeoutSeconds", "pollSeconds")
+
+
+def _raw(value: Any) -> Any:
+    """A parsed request value as a request states it: unset (None) fields left out."""
+    if isinstance(value, Mapping):
+        return {k: _raw(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_raw(v) for v in value]
+    return value
+
+
+def _refuse_if_newer(aws: Aws, stack: Stack, record: Mapping[str, Any]) -> None:
+    """Going back from a deployment that a newer one has followed would undo that one."""
+    table = Deployments(aws.client("dynamodb"), stack.table)
+    for lock in record.get("locks") or []:
+        last = call(aws, lambda lock=lock: table.last_on(lock))
+        if last and last != record["deploymentId"]:
+            raise CliError(
+                f"deployment {last} changed {lock} after {record['deploymentId']}",
+                f"going back from {record['deploymentId']} would undo it: roll back {last} instead",
+                exits.BAD_INPUT,
+            )
 
 
 def reverse_request(record: Mapping[str, Any], by: str) -> dict[str, Any]:
@@ -266,9 +292,13 @@ def reverse_request(record: Mapping[str, Any], by: str) -> dict[str, Any]:
         "ECS": ("platform", "mode", "cluster", "service", "container", "alarms", "codeDeploy",
                 "ecsNative", "monitor", "hooks"),
     }[str(request.get("platform"))]  # fmt: skip
-    reverse: dict[str, Any] = {k: request[k] for k in keep if request.get(k) is not None}
-    if reverse["platform"] == "EC2":
-        reverse["targetGroupArns"] = [record["to"], record["from"]]
+    reverse: dict[str, Any] = {k: _raw(request[k]) for k in keep if request.get(k) is not None}
+    if "healthCheck" in reverse:  # what the request says, not what Plan derived from it
+        reverse["healthCheck"] = {
+            k: v for k, v in reverse["healthCheck"].items() if k in _HEALTH_FIELDS
+        }
+    if reverse["platform"] == "EC2":  # from what it went to, back to what it came from
+        reverse["blueTargetGroupArn"], reverse["greenTargetGroupArn"] = record["to"], record["from"]
     else:
         reverse["taskDefinition"] = record["from"]
     reverse["strategy"] = {"type": "all-at-once"}

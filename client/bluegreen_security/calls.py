@@ -46,7 +46,8 @@ IMPLIED = {
         {"codedeploy:GetDeploymentConfig", "codedeploy:GetApplicationRevision",
          "codedeploy:RegisterApplicationRevision"}
     ),
-    "ecs:RegisterTaskDefinition": frozenset({"iam:PassRole"}),  # task and execution roles
+    # task and execution roles; tags on the new revision (ECS authorizes TagResource too)
+    "ecs:RegisterTaskDefinition": frozenset({"iam:PassRole", "ecs:TagResource"}),
     "ecs:CreateService": frozenset({"iam:PassRole"}),
     "ecs:UpdateService": frozenset({"iam:PassRole"}),  # lifecycle hooks' roleArn
 }  # fmt: skip
@@ -250,6 +251,8 @@ class _Walker:
             if isinstance(child, ast.Name):
                 self._resolve_name(module, child.id)
             elif isinstance(child, ast.Attribute):
+                if id(child) not in called:  # `self.dynamodb.get_item` handed to a caller
+                    self._aws_reference(module, qualname, child, aliases)
                 self._resolve_attribute(module, child, enclosing, id(child) in called)
 
     def _aws_call(
@@ -268,6 +271,18 @@ class _Walker:
         operation = operations(service).get(method)
         if operation is not None:
             where = f"{module.name}.{qualname}:{call.lineno}"
+            self.calls.add(AwsCall(service, operation, where))
+
+    def _aws_reference(
+        self, module: Module, qualname: str, node: ast.Attribute, aliases: dict[str, str]
+    ) -> None:
+        """A client's bound method passed on to be called (`_call(self.dynamodb.get_item,
+        ...)`) is a call of that operation, like writing it out."""
+        name = _terminal_name(node.value) or ""
+        service = client_names().get(name) or aliases.get(name)
+        operation = operations(service).get(node.attr) if service else None
+        if service is not None and operation is not None:
+            where = f"{module.name}.{qualname}:{node.lineno}"
             self.calls.add(AwsCall(service, operation, where))
 
     def _resolve_name(self, module: Module, name: str) -> None:

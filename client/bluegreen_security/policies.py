@@ -103,6 +103,13 @@ def functions(template: Mapping[str, Any], root: Path) -> list[FunctionFacts]:
             for statement in as_list(policy["PolicyDocument"]["Statement"])
         ]
         statements += _attached_statements(resources, role_id)
+        local = [ref_id(arn) for arn in role.get("ManagedPolicyArns", [])]
+        statements += [  # the stack's own managed policies (Ref: their ARN) the role attaches
+            statement
+            for ref in local
+            if ref in resources and resources[ref]["Type"] == "AWS::IAM::ManagedPolicy"
+            for statement in as_list(resources[ref]["Properties"]["PolicyDocument"]["Statement"])
+        ]
         code_uri = resource.get("Metadata", {}).get("bluegreen:CodeUri")
         if code_uri is None:
             raise ValueError(f"{logical_id}: no bluegreen:CodeUri (use the offline transform)")
@@ -114,7 +121,9 @@ def functions(template: Mapping[str, Any], root: Path) -> list[FunctionFacts]:
                 memory_mb=int(properties.get("MemorySize", 128)),
                 role_id=role_id,
                 statements=tuple(statements),
-                managed_policies=tuple(_plain(arn) for arn in role.get("ManagedPolicyArns", [])),
+                managed_policies=tuple(
+                    _plain(arn) for arn in role.get("ManagedPolicyArns", []) if ref_id(arn) is None
+                ),
                 runtime_actions=_delivery_actions(resources, logical_id),
             )
         )

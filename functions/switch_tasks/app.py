@@ -33,8 +33,10 @@ def plan(event: Event, context: LambdaContext) -> Event:
     deployment_id = given.text(event, "deploymentId")
     execution_arn = given.text(event, "executionArn")
     request = parse_request(event.get("input"))
-    planner = ecs_plan if request["platform"] == "ECS" else ec2_plan
-    planned = planner.plan(request, deployment_id, execution_arn, deps())
+    if request["platform"] == "ECS":
+        planned = ecs_plan.plan(request, deployment_id, execution_arn, deps())
+    else:
+        planned = ec2_plan.plan(request, deployment_id, execution_arn, deps())
     return {**planned, "adapter": kind_of(request)}
 
 

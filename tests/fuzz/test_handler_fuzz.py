@@ -32,6 +32,7 @@ from bluegreen_emulator import Emulator
 from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 from bluegreen_security.transform import load_template
 from tests.fuzz.strategies import json_values, mutated
+from tests.integration.ec2_helpers import approval_token
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +102,8 @@ class World:
 
         def approve(event: dict[str, Any]) -> None:
             if event["detail-type"] == "Switch Approval Needed":
-                sfn.send_task_success(taskToken=event["detail"]["taskToken"], output="{}")
+                token = approval_token(aws, event["detail"]["executionArn"])
+                sfn.send_task_success(taskToken=token, output="{}")
 
         aws.runtime.invoke = invoke  # type: ignore[method-assign]
         aws.on_event.append(approve)
@@ -192,8 +194,8 @@ def test_the_seeds_cover_the_switch_and_every_sample_event(world: World) -> None
         "RequestApprovalFunction",
         "ShiftFunction",
         "GateFunction",
-        "FinishFunction",
-        "RollbackFunction",
+        "SettleFunction",
+        "ReaperFunction",
     ):
         assert function in world.seeds, function
     assert all(function in world.seeds for function in SAMPLE_EVENTS)

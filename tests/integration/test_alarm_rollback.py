@@ -140,7 +140,9 @@ def rolled_back_events(aws: Emulator) -> list[dict[str, Any]]:
 
 
 def abort_details(aws: Emulator, execution: str) -> dict[str, str]:
-    last = aws.client("stepfunctions").get_execution_history(executionArn=execution)["events"][-1]
+    last = aws.client("stepfunctions").get_execution_history(
+        executionArn=execution, reverseOrder=True, maxResults=1
+    )["events"][0]
     assert last["type"] == "ExecutionAborted", last["type"]
     return dict(last["executionAbortedEventDetails"])
 

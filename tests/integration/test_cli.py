@@ -109,14 +109,15 @@ def test_abort_while_waiting_for_approval_restores_and_unlocks(cli: Cli, tmp_pat
     assert record is not None
     assert record["status"] == "ROLLED_BACK"
     assert (record["outcome"]["failedAt"], record["outcome"]["error"]) == (
-        "WaitForApproval",
+        "WaitForApproval (aborted)",
         "SwitchAborted",
     )
+    assert record["approval"]["state"] == "ABORTED"
     assert cli.lock_owner(fleet) is None
     # and a switch that ended cannot be aborted again: exit 1 with what to do instead
     again = cli("abort", "rel-2")
     assert again.code == 1
-    assert "already ended FAILED" in again.err
+    assert "already ended ABORTED" in again.err
 
 
 def test_abort_mid_bake_stops_the_execution_and_restores_the_snapshot(
@@ -266,7 +267,7 @@ def test_history_lists_deployments_with_their_outcome_and_shows_one_in_full(
     assert "targetHealth: 2/2 healthy" in full.out
 
 
-def test_rollback_on_demand_restores_a_finished_switch_and_notes_it(
+def test_rollback_after_a_success_is_a_new_recorded_deployment_back(
     cli: Cli, tmp_path: Path
 ) -> None:
     # Given a switch that moved all traffic to green
@@ -275,17 +276,23 @@ def test_rollback_on_demand_restores_a_finished_switch_and_notes_it(
     assert cli("deploy", spec, "--id", "rb-1", "--watch").code == 0
     assert cli.weights(fleet) == GREEN
 
-    # When its snapshot is restored on demand
-    restored = cli("rollback", "rb-1", "--as", "carol")
+    # When carol rolls it back
+    back = cli("rollback", "rb-1", "--as", "carol", "--id", "rb-1-back", "--watch")
 
-    # Then traffic is back on blue (read back) and the record notes who did it
-    assert restored.code == 0, restored.err
+    # Then a new deployment took traffic back to blue, locked, recorded and announced
+    assert back.code == 0, back.err
     assert cli.weights(fleet) == BLUE
-    notes = cli.record("rb-1")["manualRollbacks"]  # type: ignore[index]
-    assert [n["by"] for n in notes] == ["carol"]
+    record = cli.record("rb-1-back")
+    assert record is not None
+    assert (record["status"], record["requestedBy"]) == ("SUCCEEDED", "carol")
+    assert record["description"] == "rollback of rb-1"
+    assert (record["from"], record["to"]) == (fleet.green_arn, fleet.blue_arn)
+    # and the deployment it went back from keeps its own story
+    assert cli.record("rb-1")["status"] == "SUCCEEDED"  # type: ignore[index]
+    assert cli.lock_owner(fleet) is None
 
 
-def test_rollback_refuses_to_undo_a_newer_switch_or_to_send_traffic_to_no_healthy_target(
+def test_rollback_refuses_to_undo_a_newer_switch_and_never_sends_traffic_to_no_healthy_target(
     cli: Cli, tmp_path: Path
 ) -> None:
     # Given a switch to green (rb-3) and a newer one back to blue (rb-4)
@@ -308,23 +315,17 @@ def test_rollback_refuses_to_undo_a_newer_switch_or_to_send_traffic_to_no_health
     # When the older one is rolled back, Then it is refused, naming the newer one
     older = cli("rollback", "rb-3")
     assert older.code == 2
-    assert "deployment rb-4 changed the same listener after rb-3" in older.err
+    assert "deployment rb-4 changed" in older.err and "roll back rb-4 instead" in older.err
     assert cli.weights(fleet) == BLUE
 
-    # When the newer one is rolled back while green has no healthy target, Then refused
+    # When the newer one is rolled back while green has no healthy target, Then the new
+    # deployment back waits for a healthy green and, finding none, ends without moving
     for instance in fleet.green_instances:
         set_health(cli.aws, fleet.green_arn, instance, "unhealthy")
-    unhealthy = cli("rollback", "rb-4", "--listener", fleet.listener_arn)
-    assert unhealthy.code == 1
-    assert "which has no healthy target (0/2)" in unhealthy.err
+    unhealthy = cli("rollback", "rb-4", "--id", "rb-4-back", "--watch")
+    assert unhealthy.code == 3
     assert cli.weights(fleet) == BLUE
-
-    # When green is healthy again, Then only the chosen listener (and its rule) go back
-    for instance in fleet.green_instances:
-        set_health(cli.aws, fleet.green_arn, instance, "healthy")
-    restored = cli("rollback", "rb-4", "--listener", fleet.listener_arn)
-    assert restored.code == 0, restored.err
-    assert cli.weights(fleet) == GREEN
+    assert "not healthy" in cli.record("rb-4-back")["outcome"]["cause"]  # type: ignore[index]
 
 
 def test_rollback_of_a_running_switch_is_refused_with_the_way_to_stop_it(

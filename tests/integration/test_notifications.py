@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fleet import build_ec2_fleet
+from bluegreen_emulator.fixtures.ec2_fleet import build_ec2_fleet
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +114,7 @@ def test_a_rollback_says_why_and_an_approval_says_how_to_answer(
     assert token not in approval["Message"]
     # and the rollback message says where it failed and why, and that traffic is back
     rolled = next(m for m in inbox(aws, url) if "ROLLED BACK" in m["Subject"])
-    assert rolled["Subject"] == "[bluegreen] EC2 rel-43 ROLLED BACK"
+    assert rolled["Subject"] == "[bluegreen] EC2 rel-43 ROLLED BACK: shop-blue -> shop-green"
     assert "failed at: WaitForApproval" in rolled["Message"]
     assert "rejected by carol" in rolled["Message"]
     assert "traffic was restored to the snapshot" in rolled["Message"]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bluegreen.checks import Outcome, metric_threshold
-from bluegreen.switch.request import parse_request
+from bluegreen.requests import parse_request
 from tests.unit.test_analysis_fakes import (
     BLUE_TG,
     GREEN_DIM,

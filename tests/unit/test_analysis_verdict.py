@@ -62,21 +62,22 @@ def test_a_record_keeps_the_figures() -> None:
     assert result.as_record()["details"] == {"datapoints": 0}
 
 
-class _Reporter:
-    def __init__(self) -> None:
-        self.reported: list[tuple[str, str]] = []
-
-    def report(self, status: str, reason: str) -> None:
-        self.reported.append((status, reason))
-
-
-def test_a_codedeploy_hook_reports_inconclusive_as_failed() -> None:
+def test_a_codedeploy_hook_reports_inconclusive_as_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Given a hook whose checks end inconclusive
-    reporter = _Reporter()
-    answer: Any = codedeploy._answer(  # type: ignore[arg-type]
-        reporter, lambda: verdict([PASSED, INCONCLUSIVE])
-    )
+    from bluegreen.hooks.guard import ANSWERED
+    from tests.unit.test_hook_codedeploy import EVENT, deps, statuses
+    from tests.unit.test_hook_fakes import FakeClients, FakeContext
+
+    ANSWERED.clear()
+    monkeypatch.setattr(codedeploy, "_check", lambda *_: verdict([PASSED, INCONCLUSIVE]))
+    clients = FakeClients()
+
+    # When CodeDeploy invokes it
+    answer: Any = codedeploy.answer_codedeploy_hook(EVENT, FakeContext(), deps(clients))
 
     # Then CodeDeploy is told Failed (it accepts only Succeeded or Failed), with the reason
-    assert reporter.reported == [("Failed", verdict([INCONCLUSIVE])[1])]
+    assert statuses(clients) == ["Failed"]
+    assert answer["reason"] == verdict([INCONCLUSIVE])[1]
     assert answer["status"] == "Failed"

@@ -8,13 +8,9 @@ emulated AWS in tests/integration; here each rule is attacked on its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from bluegreen.store import (
     Deployments,
@@ -23,148 +19,22 @@ from bluegreen.store import (
     RecordNotFound,
     StoreUnavailable,
 )
-from bluegreen.switch.endings import (
-    Ask,
-    DeploymentEnded,
-    EndingDeps,
-    SettlePending,
-    Subject,
-    settle,
+from bluegreen.switch.endings import Ask, DeploymentEnded, SettlePending, Subject, settle
+from tests.unit.settle_world import (  # noqa: F401 - world_fixture is the `world` fixture
+    ALARM,
+    BLUE,
+    GREEN,
+    LISTENER,
+    SNAPSHOT,
+    T0,
+    TABLE,
+    World,
+    execution,
+    machine,
+    world_fixture,
 )
 
 pytestmark = pytest.mark.unit
-
-TABLE = "deployments"
-LISTENER = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/shop-alb/abc/def"
-BLUE, GREEN = "arn:tg/blue", "arn:tg/green"
-SNAPSHOT: dict[str, Any] = {
-    "adapter": "alb",
-    "routes": [{"kind": "listener", "arn": LISTENER, "actions": []}],
-    "test": None,
-}
-T0 = 1_800_000_000.0
-
-
-def execution(name: str) -> str:
-    return f"arn:aws:states:us-east-1:1:execution:bluegreen-switch:{name}"
-
-
-def machine(name: str = "d1") -> dict[str, Any]:
-    return {"kind": "execution", "executionArn": execution(name)}
-
-
-ALARM = {"kind": "alarm", "alarm": "shop-5xx", "claimKey": "shop-5xx@2026-12-01T10:00:00"}
-
-
-@dataclass
-class FakeAdapter:
-    """A platform whose traffic the test sets: `serving` is what a read-back shows."""
-
-    serving: list[str] = field(default_factory=lambda: ["from"])
-    exact: bool = True
-    calls: list[str] = field(default_factory=list)
-    fail_restore: Exception | None = None
-
-    def restore(self, snapshot: Any) -> str:
-        self.calls.append("restore")
-        if self.fail_restore is not None:
-            raise self.fail_restore
-        return "restored"
-
-    def complete(self, plan: Any, snapshot: Any) -> str:
-        self.calls.append("complete")
-        return "completed"
-
-    def observe(self, plan: Any, snapshot: Any) -> dict[str, Any]:
-        self.calls.append("observe")
-        side = self.serving.pop(0) if len(self.serving) > 1 else self.serving[0]
-        return {"serving": side, "detail": f"serving {side}", "routes": []}
-
-
-class FakeStepFunctions:
-    class exceptions:
-        class ExecutionDoesNotExist(Exception):
-            pass
-
-    def __init__(self) -> None:
-        self.stopped: list[tuple[str, str]] = []
-
-    def stop_execution(self, executionArn: str, error: str, cause: str) -> None:
-        self.stopped.append((executionArn, error))
-
-
-@dataclass
-class FakeClients:
-    stepfunctions: FakeStepFunctions = field(default_factory=FakeStepFunctions)
-
-
-@dataclass
-class Announced:
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    fail: bool = False
-
-    def announce(self, detail_type: str, detail: dict[str, Any]) -> None:
-        if self.fail:
-            raise RuntimeError("EventBridge refused the event")
-        self.events.append((detail_type, detail))
-
-
-@dataclass
-class World:
-    store: Deployments
-    adapter: FakeAdapter
-    clients: FakeClients
-    announced: Announced
-    now: list[float]
-
-    def deps(self) -> EndingDeps:
-        return EndingDeps(
-            store=self.store,
-            clients=self.clients,
-            announcer=lambda: self.announced,  # type: ignore[arg-type,return-value]
-            clock=lambda: self.now[0],
-            adapters=lambda kind, clients: self.adapter,
-        )
-
-    def begin(self, name: str = "d1") -> None:
-        self.store.begin(
-            deployment_id=name,
-            execution_arn=execution(name),
-            lock_resources=[LISTENER],
-            alarms=["shop-5xx"],
-            record={"platform": "EC2", "adapter": "alb", "from": BLUE, "to": GREEN,
-                    "snapshot": SNAPSHOT},
-            guard=SNAPSHOT,
-            lease_until=int(self.now[0]) + 600,
-        )  # fmt: skip
-
-
-@pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-        )
-        now = [T0]
-        yield World(
-            Deployments(dynamodb, TABLE, clock=lambda: now[0]),
-            FakeAdapter(),
-            FakeClients(),
-            Announced(),
-            now,
-        )
 
 
 def subject(name: str = "d1", snapshot: Any = SNAPSHOT) -> Subject:

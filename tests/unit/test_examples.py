@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bluegreen.checks.fleet import fleet_findings
-from bluegreen.switch.request import parse_request
-from bluegreen_emulator.template import load_template
+from bluegreen.requests import parse_request
+from bluegreen_emulator.stack.template import load_template
 
 pytestmark = pytest.mark.unit
 

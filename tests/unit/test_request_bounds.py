@@ -11,12 +11,14 @@ TransactWriteItems' 100 items (one lock per listener, one guard per alarm, the r
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
 
 from bluegreen.ec2 import switch
 from bluegreen.ec2.gates import health_verdict
+from bluegreen.platforms.alb import AlbAdapter
 from bluegreen.requests import parse_request
 from bluegreen.requests.schema import schema
 from bluegreen.switch.plan import MAX_STEPS
@@ -224,17 +226,19 @@ def test_the_largest_valid_request_is_valid() -> None:
 
 def test_its_plan_stays_under_half_of_step_functions_state_limit() -> None:
     # Given the largest valid request, planned by the real Plan code
-    deps = switch.Ec2Deps(
-        elbv2=Elbv2(), cloudwatch=CloudWatch(), records=None, announcer=None,  # type: ignore[arg-type]
-        codedeploy=CodeDeploy(),
-    )  # fmt: skip
+    deps = SimpleNamespace(elbv2=Elbv2(), cloudwatch=CloudWatch(), codedeploy=CodeDeploy())
     plan = switch.plan(parse_request(largest_request()), "d" * 80, "e" * 200, deps)
-    # When the machine carries it (with its cursor, health and an error's cause)
+    plan["adapter"] = "alb"
+    # When the machine carries it with Begin's snapshot of every route, its cursor,
+    # health, progress and a failed state's error
+    snapshot = AlbAdapter(deps.elbv2).snapshot(plan)  # type: ignore[arg-type]
     state = {
         "plan": plan,
+        "begun": {"snapshot": snapshot, "startedAt": 0.0, "leaseUntil": 0},
+        "progress": {"codeDeployDeploymentId": "d-" + "X" * 9, "polls": 60, "done": True},
         "cursor": {"index": MAX_STEPS - 1, "last": True},
         "health": {"polls": 480},
-        "error": {"Error": "GateFailed", "Cause": "c" * 32768},
+        "failed": {"ShiftTraffic": {"Error": "GateFailed", "Cause": "c" * 32768}},
     }
     # Then it is at most half of the 256 KiB limit
     assert size(state) <= STATE_LIMIT // 2, size(state)

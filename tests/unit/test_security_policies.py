@@ -39,8 +39,6 @@ FUNCTION_IDS = sorted(
 NOT_TAKEN = {
     ("TestTrafficFunction", "elasticloadbalancing:ModifyRule"):
         "traffic.write serves rules too, but the test listener is always a listener route",
-    ("FinishFunction", "elasticloadbalancing:ModifyRule"):
-        "finish re-points only the test listener (a listener route); rules are never touched",
     ("BeforeInstallHookFunction", "ecs:DescribeServices"):
         "CodeDeploy hooks check the replacement task set; the service path is ECS-native's",
     ("AfterInstallHookFunction", "ecs:DescribeServices"): "as BeforeInstall",

@@ -79,6 +79,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "Environment.set_error": Environment.set_error,
     "AmazonStateLanguageParser.parse": AmazonStateLanguageParser.parse,
     "StepFunctionResponse.send_task_failure": StepFunctionResponse.send_task_failure,
+    "StepFunctionResponse.get_execution_history": StepFunctionResponse.get_execution_history,
     "Statistics.get_statistics_for_type": Statistics.get_statistics_for_type,
 }
 

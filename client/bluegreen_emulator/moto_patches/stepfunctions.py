@@ -193,7 +193,32 @@ def _patch_execution_status_events() -> None:
     BaseExecutionWorkerCommunication.terminated = terminated_and_announce  # type: ignore[method-assign]
 
 
+# 21. moto's GetExecutionHistory ignores `reverseOrder`, `maxResults` and `nextToken`: it
+#     answers every event, oldest first, in one page. AWS pages them (100 by default,
+#     1,000 at most) and, with reverseOrder, newest first: a reader of the newest events
+#     (how an execution ended) gets them on its first page. Answer as AWS does.
+def _patch_execution_history_pages() -> None:
+    original = registry.ORIGINALS["StepFunctionResponse.get_execution_history"]
+
+    def get_execution_history(self: StepFunctionResponse) -> ActionResult:
+        if registry.ACTIVE is None:
+            return original(self)  # type: ignore[no-any-return]
+        answer = original(self)
+        events = list(answer.result.get("events", []))  # type: ignore[attr-defined]
+        if self._get_param("reverseOrder"):
+            events.reverse()
+        size = min(int(self._get_param("maxResults") or 100) or 100, 1000)
+        start = int(self._get_param("nextToken") or 0)
+        page: dict[str, Any] = {"events": events[start : start + size]}
+        if start + size < len(events):
+            page["nextToken"] = str(start + size)
+        return ActionResult(page)
+
+    StepFunctionResponse.get_execution_history = get_execution_history  # type: ignore[method-assign]
+
+
 def apply() -> None:
+    _patch_execution_history_pages()
     _patch_execution_status_events()
     _patch_retry_backoff()
     _patch_wait_states()

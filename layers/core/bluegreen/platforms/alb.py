@@ -178,6 +178,28 @@ def serving(routes: Sequence[ObservedRoute], live: str, idle: str) -> Serving:
     return "split" if sides else "unknown"
 
 
+def _route_name(route: Mapping[str, Any]) -> str:
+    """`shop-alb listener` / `shop-alb rule` (the load balancer's name from the ARN)."""
+    parts = str(route["arn"]).split(":", 5)[-1].split("/")
+    return f"{parts[2] if len(parts) > 2 else route['arn']} {route['kind']}"
+
+
+def _weights_text(weights: Mapping[str, int]) -> str:
+    """`shop-blue 100, shop-green 0` (target group names from their ARNs)."""
+    return ", ".join(
+        f"{arn.split(':')[-1].split('/')[1] if '/' in arn else arn} {w}"
+        for arn, w in sorted(weights.items())
+    )
+
+
+def write_back(elbv2: Any, snapshot: Snapshot) -> None:
+    """The snapshot's actions, production first (what users see), then the test listener."""
+    for route in snapshot["routes"]:
+        write(elbv2, route, route["actions"])
+    for route in snapshot.get("test") or []:
+        write(elbv2, route, route["actions"])
+
+
 @dataclass
 class AlbAdapter:
     """EC2: production routes and the test listener of one switch."""
@@ -205,11 +227,7 @@ class AlbAdapter:
         return set_weights(self.elbv2, current, weights)
 
     def restore(self, snapshot: Snapshot) -> str:
-        """Production first (it is what users see), then the test listener."""
-        for route in snapshot["routes"]:
-            write(self.elbv2, route, route["actions"])
-        for route in snapshot.get("test") or []:
-            write(self.elbv2, route, route["actions"])
+        write_back(self.elbv2, snapshot)
         return "snapshot written back"
 
     def complete(self, plan: Plan, snapshot: Snapshot) -> str:
@@ -225,7 +243,7 @@ class AlbAdapter:
         routes = read_weights(self.elbv2, snapshot["routes"])
         test = read_weights(self.elbv2, snapshot.get("test") or [])
         side = serving(routes, live, idle)
-        detail = "; ".join(f"{r['arn'].rsplit('/', 3)[-3]}: {r['weights']}" for r in routes)
+        detail = "; ".join(f"{_route_name(r)} {_weights_text(r['weights'])}" for r in routes)
         return {"serving": side, "detail": detail, "routes": routes, "test": test}
 
     def matches_snapshot(self, snapshot: Snapshot, observed: Observation) -> bool:

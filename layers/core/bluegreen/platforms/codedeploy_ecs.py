@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..contracts import Observation, Plan, Snapshot
-from .ecs_common import describe_service, observe_service
+from .ecs_common import describe_service, ecs_snapshot, observe_service
 
 KIND = "codedeploy-ecs"
 HOOK_EVENTS = (
@@ -38,18 +38,10 @@ class CodeDeployEcsAdapter:
     kind: str = KIND
 
     def snapshot(self, plan: Plan) -> Snapshot:
-        return {
-            "adapter": "codedeploy-ecs",
-            "routes": [],
-            "cluster": plan["clusterArn"],  # type: ignore[typeddict-item]
-            "service": plan["serviceArn"],  # type: ignore[typeddict-item]
-            "taskDefinition": plan["from"],
-            "codeDeploy": dict(plan["request"]["codeDeploy"]),
-            "reference": None,
-        }
+        return ecs_snapshot(plan)
 
     # -- the platform's deployment --------------------------------------------------------
-    def start(
+    def start_deployment(
         self,
         plan: Plan,
         task_definition: str,
@@ -105,7 +97,7 @@ class CodeDeployEcsAdapter:
             except self.codedeploy.exceptions.DeploymentConfigAlreadyExistsException:
                 return  # created concurrently by another switch: same name, same routing
 
-    def poll(self, reference: str) -> dict[str, Any]:
+    def poll_deployment(self, reference: str) -> dict[str, Any]:
         info = self.codedeploy.get_deployment(deploymentId=reference)["deploymentInfo"]
         status = str(info["status"])
         return {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..contracts import Observation, ObservedRoute, Serving
+from ..contracts import Observation, ObservedRoute, Plan, Serving, Snapshot
 from .alb import read_weights, routes_from
 
 # RegisterTaskDefinition's parameters, when the client cannot say (a test double):
@@ -58,6 +58,24 @@ def register_new_revision(ecs: Any, task_definition: str, container: str, image:
     )
     registered = ecs.register_task_definition(**request)
     return str(registered["taskDefinition"]["taskDefinitionArn"])
+
+
+def ecs_snapshot(plan: Plan) -> Snapshot:
+    """What an ECS restore needs: nothing moves before the platform's deployment starts,
+    and stopping that deployment with rollback is the restore (its id is added once it
+    exists); `taskDefinition` is what the service ran, to tell the sides apart."""
+    request = plan["request"]
+    snapshot: Snapshot = {
+        "adapter": plan["adapter"],
+        "routes": [],
+        "cluster": plan["clusterArn"],  # type: ignore[typeddict-item]
+        "service": plan["serviceArn"],  # type: ignore[typeddict-item]
+        "taskDefinition": plan["from"],
+        "reference": None,
+    }
+    if request.get("codeDeploy"):
+        snapshot["codeDeploy"] = dict(request["codeDeploy"])
+    return snapshot
 
 
 def describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..contracts import Observation, Plan, Snapshot
 from ..errors import BlueGreenError
-from .ecs_common import describe_service, observe_service
+from .ecs_common import describe_service, ecs_snapshot, observe_service
 
 KIND = "ecs-native"
 STAGES = (
@@ -41,17 +41,10 @@ class EcsNativeAdapter:
     kind: str = KIND
 
     def snapshot(self, plan: Plan) -> Snapshot:
-        return {
-            "adapter": "ecs-native",
-            "routes": [],
-            "cluster": plan["clusterArn"],  # type: ignore[typeddict-item]
-            "service": plan["serviceArn"],  # type: ignore[typeddict-item]
-            "taskDefinition": plan["from"],
-            "reference": None,
-        }
+        return ecs_snapshot(plan)
 
     # -- the platform's deployment --------------------------------------------------------
-    def start(self, plan: Plan, task_definition: str) -> str:
+    def start_deployment(self, plan: Plan, task_definition: str) -> str:
         request = plan["request"]
         hook: dict[str, Any] = {
             "hookTargetArn": self.hook_arn,
@@ -82,7 +75,7 @@ class EcsNativeAdapter:
             raise NoServiceDeployment("ECS accepted the update but lists no service deployment")
         return str(arns[0])
 
-    def poll(self, reference: str) -> dict[str, Any]:
+    def poll_deployment(self, reference: str) -> dict[str, Any]:
         described = self.ecs.describe_service_deployments(serviceDeploymentArns=[reference])
         deployment = described["serviceDeployments"][0]
         status = str(deployment["status"])

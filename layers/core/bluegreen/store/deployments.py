@@ -118,17 +118,18 @@ class Deployments:
         self.clock = clock
 
     # -- plumbing ----------------------------------------------------------------------
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        """One DynamoDB call; unreachable or throttled becomes `StoreUnavailable`."""
+    def _call(self, operation: Callable[..., Any], **kwargs: Any) -> Any:
+        """One DynamoDB call (a bound client method, so what is called stays visible);
+        unreachable or throttled becomes `StoreUnavailable`."""
         try:
-            return getattr(self.dynamodb, operation)(TableName=self.table, **kwargs)
+            return operation(TableName=self.table, **kwargs)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code in _UNAVAILABLE:
                 raise StoreUnavailable(f"DynamoDB {error.operation_name}: {code}") from error
             raise
         except BotoCoreError as error:  # connection or read timeouts
-            name = "".join(part.title() for part in operation.split("_"))
+            name = "".join(part.title() for part in operation.__name__.split("_"))
             raise StoreUnavailable(f"DynamoDB {name}: {error}") from error
 
     def _transact(self, items: list[dict[str, Any]]) -> Any:
@@ -142,7 +143,7 @@ class Deployments:
         except BotoCoreError as error:
             raise StoreUnavailable(f"DynamoDB TransactWriteItems: {error}") from error
 
-    def _conditional(self, operation: str, **kwargs: Any) -> Any | None:
+    def _conditional(self, operation: Callable[..., Any], **kwargs: Any) -> Any | None:
         """A conditional write: its answer, or None when the condition did not hold."""
         try:
             return self._call(operation, **kwargs)
@@ -252,7 +253,9 @@ class Deployments:
 
     def holder(self, resource_arn: str) -> dict[str, Any] | None:
         """The deployment holding `resource_arn` now (None when free)."""
-        item = self._call("get_item", Key=keys.lock(resource_arn), ConsistentRead=True).get("Item")
+        item = self._call(
+            self.dynamodb.get_item, Key=keys.lock(resource_arn), ConsistentRead=True
+        ).get("Item")
         if not item or "owner" not in item:
             return None
         return {
@@ -264,7 +267,9 @@ class Deployments:
 
     def last_on(self, resource_arn: str) -> str | None:
         """The deployment that held `resource_arn` most recently (now, or before)."""
-        item = self._call("get_item", Key=keys.lock(resource_arn), ConsistentRead=True).get("Item")
+        item = self._call(
+            self.dynamodb.get_item, Key=keys.lock(resource_arn), ConsistentRead=True
+        ).get("Item")
         if not item:
             return None
         for name in ("owner", "last"):
@@ -379,7 +384,7 @@ class Deployments:
             values[f":f{index}"] = {"S": json.dumps(value)}
             sets.append(f"#f{index} = :f{index}")
         written = self._conditional(
-            "update_item",
+            self.dynamodb.update_item,
             Key=keys.record(deployment_id),
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="#st = :running",
@@ -394,7 +399,7 @@ class Deployments:
     def set_field(self, deployment_id: str, name: str, value: Any) -> None:
         """Store a JSON field on an existing record (an approval, the platform deployment)."""
         written = self._conditional(
-            "update_item",
+            self.dynamodb.update_item,
             Key=keys.record(deployment_id),
             UpdateExpression="SET #f = :v",
             ConditionExpression="attribute_exists(pk)",
@@ -410,14 +415,14 @@ class Deployments:
         """Replace what a guard says a rollback needs (the platform deployment, once
         known). Only an existing guard is updated: a settled switch has none."""
         item = self._call(
-            "get_item", Key=keys.guard(alarm, deployment_id), ConsistentRead=True
+            self.dynamodb.get_item, Key=keys.guard(alarm, deployment_id), ConsistentRead=True
         ).get("Item")
         if not item:
             return
         guard = json.loads(item["guard"]["S"])
         guard["rollback"] = dict(rollback)
         self._conditional(
-            "update_item",
+            self.dynamodb.update_item,
             Key=keys.guard(alarm, deployment_id),
             UpdateExpression="SET guard = :g",
             ConditionExpression="attribute_exists(pk)",
@@ -440,7 +445,7 @@ class Deployments:
             condition += " AND executionArn = :exec"
             values[":exec"] = {"S": execution_arn}
         answer = self._conditional(
-            "update_item",
+            self.dynamodb.update_item,
             Key=keys.record(deployment_id),
             UpdateExpression="SET #st = :settling, settling = :claim",
             ConditionExpression=condition,
@@ -468,7 +473,7 @@ class Deployments:
         """Write a record that was lost (deleted) back, already SETTLING, from what the
         execution state still holds. Refused if a record exists (then claim it)."""
         written = self._conditional(
-            "put_item",
+            self.dynamodb.put_item,
             Item={
                 **keys.record(deployment_id),
                 "status": {"S": SETTLING},
@@ -486,7 +491,7 @@ class Deployments:
     def conclude(self, deployment_id: str, outcome: Mapping[str, Any]) -> bool:
         """SETTLING -> the outcome's status; True if this call wrote it."""
         written = self._conditional(
-            "update_item",
+            self.dynamodb.update_item,
             Key=keys.record(deployment_id),
             UpdateExpression="SET #st = :status, outcome = :outcome, endedAt = :ended",
             ConditionExpression="#st = :settling",
@@ -503,7 +508,7 @@ class Deployments:
     def mark_once(self, deployment_id: str, name: str) -> bool:
         """Set attribute `name` (a timestamp) unless set: True if set by this call."""
         written = self._conditional(
-            "update_item",
+            self.dynamodb.update_item,
             Key=keys.record(deployment_id),
             UpdateExpression="SET #n = :now",
             ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#n)",
@@ -515,7 +520,7 @@ class Deployments:
     def unmark(self, deployment_id: str, name: str) -> None:
         """Undo `mark_once` (the act it guarded failed and must be retried)."""
         self._call(
-            "update_item",
+            self.dynamodb.update_item,
             Key=keys.record(deployment_id),
             UpdateExpression="REMOVE #n",
             ExpressionAttributeNames={"#n": name},
@@ -527,10 +532,10 @@ class Deployments:
         """Delete this deployment's guards and free the locks it owns (idempotent); each
         lock remembers the deployment as the last that held it."""
         for alarm in sorted(set(alarms)):
-            self._call("delete_item", Key=keys.guard(alarm, deployment_id))
+            self._call(self.dynamodb.delete_item, Key=keys.guard(alarm, deployment_id))
         for resource in sorted(set(lock_resources)):
             self._conditional(
-                "update_item",
+                self.dynamodb.update_item,
                 Key=keys.lock(resource),
                 UpdateExpression=(
                     "REMOVE #o, executionArn, leaseUntil, acquiredAt SET #last = :me, "
@@ -546,9 +551,9 @@ class Deployments:
 
     # -- reads -------------------------------------------------------------------------
     def find(self, deployment_id: str) -> dict[str, Any] | None:
-        item = self._call("get_item", Key=keys.record(deployment_id), ConsistentRead=True).get(
-            "Item"
-        )
+        item = self._call(
+            self.dynamodb.get_item, Key=keys.record(deployment_id), ConsistentRead=True
+        ).get("Item")
         return decode_record(item) if item else None
 
     def get(self, deployment_id: str) -> dict[str, Any]:
@@ -568,7 +573,7 @@ class Deployments:
         """Every deployment `alarm_name` guards: one Query. A guard exists exactly while
         its deployment is unsettled (settle deletes it), whatever time has passed."""
         response = self._call(
-            "query",
+            self.dynamodb.query,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": keys.guards_of(alarm_name)}},
             ConsistentRead=True,
@@ -596,7 +601,7 @@ class Deployments:
             "ExpressionAttributeValues": {":r": {"S": "RECORD"}},
         }
         while True:
-            page = self._call("scan", **kwargs)
+            page = self._call(self.dynamodb.scan, **kwargs)
             items.extend(decode_record(item) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break

@@ -227,7 +227,7 @@ def undo_late_write(plan: Plan, snapshot: Snapshot, deps: SwitchDeps) -> None:
     )
     if intent == "SUCCEEDED":
         return
-    alb.AlbAdapter(deps.clients.elbv2).restore(snapshot)
+    alb.write_back(deps.clients.elbv2, snapshot)
 
 
 def gate(plan: Plan, index: int, deps: SwitchDeps) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from ..contracts import Begun, Plan
 from ..errors import BlueGreenError
 from ..platforms import adapter_for
 from ..platforms.codedeploy_ecs import CodeDeployEcsAdapter
-from ..platforms.ecs_common import register_new_revision
+from ..platforms.ecs_common import ecs_snapshot, register_new_revision
 from ..platforms.ecs_native import EcsNativeAdapter
 from ..store import hooks as hook_store
 from .deps import SwitchDeps
@@ -35,7 +35,7 @@ class MonitorTimedOut(BlueGreenError):
 # -- begin: lock the service, record, guards ------------------------------------------------
 def begin(plan: Plan, deps: SwitchDeps) -> Begun:
     request = plan["request"]
-    snapshot = adapter_for(plan["adapter"], deps.clients).snapshot(plan)
+    snapshot = ecs_snapshot(plan)
     lease_until = deps.lease_until(int(request["monitor"]["pollSeconds"]))
     to = plan["to"] or f"{request['taskDefinition']} + image {request['image']}"
     deps.store.begin(
@@ -126,11 +126,13 @@ def _start(plan: Plan, task_definition: str, deps: SwitchDeps) -> str:
                     plan["deploymentId"],
                 )  # fmt: skip
 
-        return adapter.start(plan, task_definition, deps.hook_function_suffix, store_config)
+        return adapter.start_deployment(
+            plan, task_definition, deps.hook_function_suffix, store_config
+        )
     native = EcsNativeAdapter(
         deps.clients.ecs, deps.clients.elbv2, deps.native_hook_arn, deps.native_hook_role_arn
     )
-    return native.start(plan, task_definition)
+    return native.start_deployment(plan, task_definition)
 
 
 # -- follow ---------------------------------------------------------------------------------------
@@ -140,7 +142,7 @@ def observe(plan: Plan, progress: Mapping[str, Any], deps: SwitchDeps) -> dict[s
     delay = next_delay(monitor["pollSeconds"], progress, progress.get("events"))
     deps.renew(plan, delay)
     adapter = cast(Any, adapter_for(plan["adapter"], deps.clients))
-    polled = adapter.poll(str(progress["reference"]))
+    polled = adapter.poll_deployment(str(progress["reference"]))
     polls = int(progress.get("polls", 0)) + 1
     if polled["events"] != progress.get("events"):
         delay = monitor["pollSeconds"]

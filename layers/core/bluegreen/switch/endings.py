@@ -272,7 +272,7 @@ def settle(subject: Subject, ask: Ask, deps: EndingDeps) -> Settled:
         result.actions += _stop_revision(snapshot, deps)
     else:
         result.actions.append(adapter.complete(_plan_view(subject), snapshot))
-    if ask.actor["kind"] != "execution":
+    if ask.actor["kind"] in {"alarm", "operator"}:  # the reaper's execution already ended
         result.actions.append(_stop_execution(subject.execution_arn, settling, deps))
     observed, exact = _read_back(adapter, subject, snapshot, intent, result)
     _close_approval(record, settling, deps)
@@ -465,10 +465,16 @@ def _close_approval(
 ) -> None:
     """A switch that ends while it waits for approval records how the wait ended."""
     approval = dict(record.get("approval") or {})
-    if settling.get("failedAt") != "WaitForApproval" or approval.get("state") != "WAITING":
+    failed_at = str(settling.get("failedAt") or "")
+    if not failed_at.startswith("WaitForApproval") or approval.get("state") != "WAITING":
         return
-    timed_out = settling.get("error") == "States.Timeout"
-    approval.update(state="TIMED_OUT" if timed_out else "REJECTED", at=_now_iso(deps))
+    if failed_at.endswith("(aborted)"):
+        state = "ABORTED"  # stopped while it waited (`bluegreen abort`, the console)
+    elif settling.get("error") == "States.Timeout":
+        state = "TIMED_OUT"
+    else:
+        state = "REJECTED"
+    approval.update(state=state, at=_now_iso(deps))
     deps.store.set_field(str(record["deploymentId"]), "approval", approval)
 
 
@@ -527,12 +533,15 @@ def _finish(subject: Subject, result: Settled, deps: EndingDeps) -> None:
     if not deps.store.mark_once(subject.deployment_id, ANNOUNCED):
         return
     outcome = result.outcome
+    shown = result.as_dict()
     detail = {
         "deploymentId": subject.deployment_id,
         "platform": subject.platform,
         "status": result.status,
         "from": subject.live,
         "to": subject.idle,
+        "live": shown["live"],
+        "idle": shown["idle"],
         "failedAt": outcome.get("failedAt", ""),
         "cause": outcome.get("cause", ""),
         "observed": (outcome.get("observed") or {}).get("detail", ""),

@@ -78,8 +78,7 @@ def reap(
         note = f"status {change.status}"
         return {"deploymentId": change.name, "result": "IGNORED", "note": note}, None
     sfn = deps.endings.clients.stepfunctions
-    described = sfn.describe_execution(executionArn=change.execution_arn)
-    if described["status"] == "RUNNING":
+    if sfn.describe_execution(executionArn=change.execution_arn)["status"] == "RUNNING":
         raise StillRunning(f"{change.execution_arn} is still RUNNING")
     store = deps.endings.store
     record = store.find(change.name)
@@ -90,12 +89,13 @@ def reap(
     if subject is None:
         answer = {"deploymentId": change.name, "result": "NOTHING_TO_SETTLE"}
         return {**answer, "note": "the execution ended before Begin wrote anything"}, None
+    ending = how_it_ended(sfn, change)
     ask = Ask(
         intent=ROLLED_BACK,
         actor={"kind": actor_kind, "executionArn": change.execution_arn},  # type: ignore[typeddict-item]
-        failed_at=f"Execution{change.status.title().replace('_', '')}",
-        error=change.error or f"States.{change.status}",
-        cause=_cause(change, described),
+        failed_at=ending.failed_at,
+        error=ending.error,
+        cause=ending.cause,
     )
     settled = _settle_patiently(subject, ask, deps)
     logger.info("reaped", deploymentId=change.name, status=settled.status)
@@ -114,28 +114,56 @@ def _settle_patiently(subject: Subject, ask: Ask, deps: ReaperDeps) -> Settled:
             deps.sleep(deps.pending_poll_seconds)
 
 
-def _cause(change: ExecutionChange, described: Mapping[str, Any]) -> str:
-    words = {"ABORTED": "was stopped", "TIMED_OUT": "timed out", "FAILED": "failed"}
-    why = change.cause or str(described.get("cause") or "")
-    error = change.error or str(described.get("error") or "")
-    text = f"execution {words.get(change.status, change.status)}"
-    if error:
-        text += f" ({error})"
-    return f"{text}: {why}" if why else text
+@dataclass(frozen=True)
+class Ending:
+    failed_at: str  # the state it was in, and how it ended: `Bake (aborted)`
+    error: str
+    cause: str
 
 
-def _subject(change: ExecutionChange, record: Mapping[str, Any] | None, sfn: Any) -> Subject | None:
+_HOW = {"ABORTED": "aborted", "TIMED_OUT": "timed out", "FAILED": "failed"}
+_DETAILS = ("executionAbortedEventDetails", "executionTimedOutEventDetails",
+            "executionFailedEventDetails")  # fmt: skip
+
+
+def how_it_ended(stepfunctions: Any, change: ExecutionChange) -> Ending:
+    """Where and why the execution ended, from the end of its history (the status event
+    need not carry the error and cause a StopExecution gave)."""
+    page = stepfunctions.get_execution_history(
+        executionArn=change.execution_arn, reverseOrder=True, maxResults=HISTORY_PAGE
+    )
+    error, cause, state = change.error, change.cause, ""
+    for event in page.get("events", []):
+        details = next((event[key] for key in _DETAILS if key in event), None)
+        if details is not None and not (error or cause):
+            error, cause = str(details.get("error") or ""), str(details.get("cause") or "")
+        entered = event.get("stateEnteredEventDetails")
+        if entered and not state:
+            state = str(entered.get("name") or "")
+    how = _HOW.get(change.status, change.status.lower())
+    error = error or f"States.{change.status}"
+    failed_at = f"{state} ({how})" if state else f"execution {how}"
+    return Ending(
+        failed_at=failed_at,
+        error=error,
+        cause=f"{failed_at}: {error}: {cause or 'execution ' + how}",
+    )
+
+
+def _subject(
+    change: ExecutionChange, record: Mapping[str, Any] | None, stepfunctions: Any
+) -> Subject | None:
     if record is not None:
         return Subject(deployment_id=change.name, execution_arn=change.execution_arn).with_record(
             record
         )
-    state = last_state(sfn, change.execution_arn)
+    state = last_state(stepfunctions, change.execution_arn)
     if not state or not (state.get("begun") or {}).get("snapshot"):
         return None
     return Subject.from_state(state["plan"], state["begun"], state.get("progress"))
 
 
-def last_state(sfn: Any, execution_arn: str) -> dict[str, Any] | None:
+def last_state(stepfunctions: Any, execution_arn: str) -> dict[str, Any] | None:
     """The last state output that carries a plan (newest first in the history)."""
     token = None
     while True:
@@ -147,7 +175,7 @@ def last_state(sfn: Any, execution_arn: str) -> dict[str, Any] | None:
         }
         if token:
             kwargs["nextToken"] = token
-        page = sfn.get_execution_history(**kwargs)
+        page = stepfunctions.get_execution_history(**kwargs)
         for event in page.get("events", []):
             output = (event.get("stateExitedEventDetails") or {}).get("output")
             if not output:
