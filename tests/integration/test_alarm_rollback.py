@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,6 +114,15 @@ def start_canary_held_in_bake(
     return execution
 
 
+def on_another_thread(work: Callable[[], Any]) -> Any:
+    """Run `work` on its own thread and wait for it (a second Lambda, not a nested call)."""
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(work()))
+    thread.start()
+    thread.join(timeout=30)
+    return result[0]
+
+
 def weights(aws: Emulator, fleet: Ec2Fleet) -> dict[str, dict[str, int]]:
     elbv2 = aws.client("elbv2")
     listener = elbv2.describe_listeners(ListenerArns=[fleet.listener_arn])["Listeners"][0]
@@ -127,6 +137,18 @@ def weights(aws: Emulator, fleet: Ec2Fleet) -> dict[str, dict[str, int]]:
 
 def table(aws: Emulator) -> Deployments:
     return Deployments(aws.client("dynamodb"), aws.output("DeploymentsTableName"))
+
+
+def settled(aws: Emulator, deployment_id: str) -> dict[str, Any]:
+    """The record once its ending is written and announced (the reaper runs on the
+    execution's thread after it ends); a generous bound, never the verdict."""
+    deadline = time.monotonic() + 30
+    while True:
+        record = table(aws).get(deployment_id)
+        done = record["status"] in records.ENDED and "announcedAt" in record
+        if done or time.monotonic() > deadline:
+            return record
+        time.sleep(0.01)
 
 
 def set_alarm(aws: Emulator, name: str, state: str = "ALARM", reason: str = "") -> None:
@@ -245,9 +267,12 @@ def test_the_same_event_delivered_three_times_rolls_back_once(
     start_canary_held_in_bake(aws, ec2, monkeypatch)
     delivered: list[tuple[Any, ...]] = []
     deliver = aws.deliver_event
-    monkeypatch.setattr(
-        aws, "deliver_event", lambda *args: (delivered.append(args), deliver(*args))
-    )
+    def keep_alarm_deliveries(*args: Any) -> None:
+        if args[0].name.endswith("-alarm-rollback"):  # not the reaper's status changes
+            delivered.append(args)
+        deliver(*args)
+
+    monkeypatch.setattr(aws, "deliver_event", keep_alarm_deliveries)
     set_alarm(aws, "shop-5xx")
 
     # When the same event is delivered twice more
@@ -277,8 +302,9 @@ def test_a_duplicate_arriving_mid_rollback_records_and_announces_once(
     deliver = aws.deliver_event
 
     def deliver_and_keep(*args: Any) -> None:
-        delivered.append(args)
-        spy.before["UpdateItem"] = lambda: deliver(*args)  # the duplicate, mid-rollback
+        if args[0].name.endswith("-alarm-rollback"):
+            delivered.append(args)
+            spy.before["UpdateItem"] = lambda: deliver(*args)  # the duplicate, mid-rollback
         deliver(*args)
 
     monkeypatch.setattr(aws, "deliver_event", deliver_and_keep)
@@ -396,7 +422,11 @@ def test_the_alarm_racing_the_machines_own_gate_restores_one_snapshot_and_record
             result = invoke(name, event)
             deliver_held()
             return result
-        spy.before["ModifyListener"] = lambda: machine.setdefault("result", invoke(name, event))
+        # the machine's settle runs (on its own thread, as its own Lambda) and ends while
+        # the alarm function is between its claim and its first write
+        spy.before["ModifyListener"] = lambda: machine.setdefault(
+            "result", on_another_thread(lambda: invoke(name, event))
+        )
         deliver_held()
         return machine["result"]
 
@@ -508,8 +538,13 @@ def test_an_ecs_canary_is_stopped_with_the_platforms_rollback(
     assert (
         abort_details(aws, execution)["cause"] == "alarm web-5xx in ALARM: Threshold Crossed: 9 5xx"
     )
-    # and one ROLLED_BACK record naming the alarm, the service lock free, one event
-    assert table(aws).get("ecs-1")["outcome"]["actor"]["alarm"] == "web-5xx"
+    # and one ROLLED_BACK record naming the alarm (written by whoever saw the platform
+    # finish: the alarm function, or the reaper its StopExecution brought), the service
+    # lock free, one event
+    record = settled(aws, "ecs-1")
+    assert record["status"] == records.ROLLED_BACK
+    assert record["outcome"]["actor"]["alarm"] == "web-5xx"
+    assert record["outcome"]["observed"]["serving"] == "from"
     assert table(aws).holder(fleet.service_arn) is None
     assert [e["alarm"] for e in rolled_back_events(aws)] == ["web-5xx"]
 

@@ -1,9 +1,9 @@
 """A weight write still in flight when an alarm rolls the switch back is undone.
 
-The alarm function restores the snapshot and stops the execution; a Shift task that
-was already running then lands its write. Nobody runs the machine's Rollback after a
-stop, so the Shift task itself must notice (its step can no longer be recorded) and
-put the snapshot back.
+The alarm function claims the ending, restores the snapshot and stops the execution; a
+Shift task that was already running then lands its write. Nobody runs the machine's
+settle after a stop, so the Shift task itself must notice (its step can no longer be
+recorded) and put the snapshot back.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bluegreen_emulator import Emulator
+from bluegreen_emulator.core.identity import acting_as
 from bluegreen_emulator.fixtures.ec2_fleet import build_ec2_fleet
 
 from .ec2_helpers import (
@@ -44,9 +45,10 @@ class AlarmDuringFirstWrite(AwsCalls):
         ):
             self.fired = True
             assert self.aws is not None
-            self.aws.client("cloudwatch").set_alarm_state(
-                AlarmName=self.alarm, StateValue="ALARM", StateReason="Threshold Crossed: 5xx"
-            )
+            with acting_as(None):  # CloudWatch changes the alarm, not the Shift function
+                self.aws.client("cloudwatch").set_alarm_state(
+                    AlarmName=self.alarm, StateValue="ALARM", StateReason="Threshold Crossed: 5xx"
+                )
         return super()._before_call(model, params, **kwargs)
 
 

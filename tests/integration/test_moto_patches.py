@@ -553,6 +553,47 @@ def test_stop_execution_records_who_stopped_it_and_why(probe: Emulator) -> None:
     assert (details["error"], details["cause"]) == ("Aborted", "alice: wrong build")
 
 
+# 21. GetExecutionHistory pages, newest first when asked ------------------------------------
+def test_execution_history_is_paged_and_reversed_as_aws_does(probe: Emulator) -> None:
+    # Given moto's GetExecutionHistory handler, still one page oldest first
+    original = patches.ORIGINALS["StepFunctionResponse.get_execution_history"]
+    assert _parameters(original) == ["self"]
+    assert StepFunctionResponse.get_execution_history is not original
+    # and an execution of four states (ten events)
+    definition = {
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Pass", "Next": "B"},
+            "B": {"Type": "Pass", "Next": "C"},
+            "C": {"Type": "Pass", "Next": "D"},
+            "D": {"Type": "Pass", "End": True},
+        },
+    }
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="passes", definition=json.dumps(definition), roleArn=_machine_role(probe)
+    )["stateMachineArn"]
+    execution = probe.start_execution(machine, {}, name="four")
+    probe.wait_for_execution(execution, timeout=10)
+    everything = sfn.get_execution_history(executionArn=execution)["events"]
+
+    # When it is read newest first, three at a time
+    first = sfn.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=3)
+    second = sfn.get_execution_history(
+        executionArn=execution, reverseOrder=True, maxResults=3, nextToken=first["nextToken"]
+    )
+
+    # Then the first page ends the execution and the pages continue backwards
+    ids = [e["id"] for e in everything]
+    assert [e["id"] for e in first["events"]] == ids[::-1][:3]
+    assert first["events"][0]["type"] == "ExecutionSucceeded"
+    assert [e["id"] for e in second["events"]] == ids[::-1][3:6]
+    # and without a limit every event comes, oldest first, on one page of at most 100
+    assert ids == sorted(ids) and "nextToken" not in sfn.get_execution_history(
+        executionArn=execution
+    )
+
+
 # 9. CodeDeploy Server deployments progress ----------------------------------------------------
 def _codedeploy_group(aws: Emulator, platform: str, group: str) -> None:
     codedeploy = aws.client("codedeploy")

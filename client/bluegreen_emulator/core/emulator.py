@@ -40,6 +40,7 @@ from ..services.iam.enforce import IamEnforcement
 from ..services.states_events import publish_status
 from ..stack.deploy import DeployedStack, deploy
 from ..stack.runtime import FunctionSpec, LambdaRuntime
+from . import identity
 from .clock import Clock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -233,14 +234,20 @@ class Emulator:
     def journal_event(self, entry: dict[str, Any]) -> None:
         self.eventbridge.record(entry)
 
+    # EventBridge, Step Functions and CloudWatch act as the account here, whoever's call
+    # set them off (a function putting an event, a test changing an alarm): the function a
+    # delivery invokes then acts as its own role again.
     def deliver_event(self, rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
-        self.eventbridge.deliver(rule.name, target, event)
+        with identity.acting_as(None):
+            self.eventbridge.deliver(rule.name, target, event)
 
     def publish_execution_status(self, execution: Any) -> None:
-        publish_status(self, execution)
+        with identity.acting_as(None):
+            publish_status(self, execution)
 
     def publish_alarm_change(self, alarm: Alarm, previous_value: str, previous_reason: str) -> None:
-        publish_alarm_change(self, alarm, previous_value, previous_reason)
+        with identity.acting_as(None):
+            publish_alarm_change(self, alarm, previous_value, previous_reason)
 
     # -- Lambda runtime plumbing -------------------------------------------------------
     def _lambda_environment(self) -> dict[str, str]:
