@@ -147,8 +147,8 @@ def run_switch(
 
 
 def _settled_record(aws: Emulator, deployment_id: str, timeline: Timeline) -> dict[str, Any]:
-    """The record once its ending is written: an execution stopped by an alarm ends
-    before the alarm's settle has read traffic back and recorded it."""
+    """The record once its ending is written and announced: an execution stopped by an
+    alarm ends before the alarm's settle has read traffic back, recorded and told it."""
     from bluegreen.store import ENDED, Deployments
 
     table = Deployments(aws.client("dynamodb"), aws.output("DeploymentsTableName"))
@@ -156,7 +156,9 @@ def _settled_record(aws: Emulator, deployment_id: str, timeline: Timeline) -> di
     while True:
         timeline.drain()
         record = table.get(deployment_id)
-        if record["status"] in ENDED or time.monotonic() > deadline:
+        told = record["status"] in ENDED and "announcedAt" in record
+        if told or time.monotonic() > deadline:
+            timeline.drain()  # the announcement is on the bus: its line goes here
             return record
         time.sleep(0.02)
 
