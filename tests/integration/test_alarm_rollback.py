@@ -267,6 +267,7 @@ def test_the_same_event_delivered_three_times_rolls_back_once(
     start_canary_held_in_bake(aws, ec2, monkeypatch)
     delivered: list[tuple[Any, ...]] = []
     deliver = aws.deliver_event
+
     def keep_alarm_deliveries(*args: Any) -> None:
         if args[0].name.endswith("-alarm-rollback"):  # not the reaper's status changes
             delivered.append(args)
