@@ -34,7 +34,16 @@ ECS = {
     "codeDeploy": {"application": "shop", "deploymentGroup": "web"},
     "requestedBy": "ci@example.com",
 }
-ECS_NATIVE = {**{k: v for k, v in ECS.items() if k != "codeDeploy"}, "mode": "ecs-native"}
+ECS_NATIVE = {
+    **{k: v for k, v in ECS.items() if k != "codeDeploy"},
+    "mode": "ecs-native",
+    "hooks": {
+        "productionProbes": [{"path": "/health", "expectStatus": 200}],
+        "analysis": {"signals": ["errorRate"], "errorRate": {"minRequests": 100}},
+        "whenInconclusive": {"then": "pass"},
+        "verification": {"windowSeconds": 300},
+    },
+}
 EC2_FULL = {
     **EC2,
     "strategy": {"type": "steps", "steps": [{"percent": 5, "bakeSeconds": 60}, {"percent": 100}]},
@@ -45,8 +54,24 @@ EC2_FULL = {
     ],
     "testTraffic": {
         "listenerArn": EC2["listeners"][0],
-        "probes": [{"path": "/health/deep", "expect": 200, "contains": "ok"}],
+        "probes": [{"path": "/health/deep", "expect": 200, "contains": "ok"},
+                   {"path": "/version", "expectStatus": 200, "expectBody": "v42",
+                    "maxLatencyMs": 500}],
     },
+    "productionTraffic": {"probes": [{"path": "/health", "timeoutSeconds": 3}]},
+    "analysis": {
+        "periodSeconds": 60, "alpha": 0.025, "inconclusiveRule": "bound",
+        "signals": ["errorRate", "latency"],
+        "errorRate": {"relativeTolerance": 0.5, "minRequests": 200},
+        "latency": {"stats": ["p50", "p99"], "minPeriods": 6},
+        "metrics": [{"id": "checkout", "namespace": "Shop", "metricName": "Checkouts",
+                     "stat": "Sum", "dimensions": {"Service": "web"},
+                     "colour": {"dimension": "Colour", "green": "green", "blue": "blue"},
+                     "direction": "decrease"}],
+    },
+    "whenInconclusive": {"extendSeconds": 120, "maxExtensions": 3, "then": "fail"},
+    "syntheticTraffic": {"path": "/", "ratePerSecond": 5, "maxErrors": 2,
+                         "colours": {"blue": "v41", "green": "v42"}},
     "approval": {"required": True, "timeoutSeconds": 600},
 }  # fmt: skip
 

@@ -109,6 +109,9 @@ def _caps(node: Any, found: dict[str, int] | None = None) -> dict[str, int]:
     found = {} if found is None else found
     if isinstance(node, dict):
         for name, child in (node.get("properties") or {}).items():
+            choices = (child.get("items") or {}).get("enum") if isinstance(child, dict) else None
+            if choices and len(choices) <= child.get("maxItems", 0):
+                continue  # a list of distinct choices cannot hold one more than its cap
             if isinstance(child, dict) and "maxItems" in child and child.get("minItems") != 2:
                 found[name] = min(found.get(name, 10**9), int(child["maxItems"]))
         for child in node.values():

@@ -65,7 +65,7 @@ def test_preflight_fails_naming_the_alarm_in_alarm_and_a_missing_one() -> None:
     clients.cloudwatch.alarms = {"web-5xx": "ALARM"}
     firing = outcome("preflight", context(clients, {"alarms": ["web-5xx"]}))
     missing = outcome("preflight", context(clients, {"alarms": ["web-5xx", "web-typo"]}))
-    assert firing == (Outcome.FAILED, "alarm(s) in ALARM: web-5xx")
+    assert firing == (Outcome.FAILED, "web-5xx is ALARM (web-5xx is ALARM)")
     assert missing == (Outcome.FAILED, "guarded alarm(s) do not exist: web-typo")
 
 
@@ -91,7 +91,7 @@ def test_target_health_passes_at_min_healthy_and_fails_below() -> None:
     assert outcome("targetHealth", context(clients, {"minHealthy": 2}))[0] is Outcome.PASSED
     failed, reason = outcome("targetHealth", context(clients, {"minHealthy": 3}))
     assert failed is Outcome.FAILED
-    assert reason == "web-green: 2/3 healthy, need at least 3"
+    assert reason == "web-green: 2/3 healthy, need 3; 10.0.0.1: unhealthy"
 
 
 # -- HTTP probes ---------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def test_probes_go_to_the_test_listener_with_the_allowed_host_and_pass() -> None
     assert transport.requests == [
         (
             f"http://{DNS}:8080/health",
-            {"User-Agent": "bluegreen-hook-probe/1", "Host": "shop.example.com"},
+            {"User-Agent": "bluegreen-probe/1", "Host": "shop.example.com"},
         )
     ]
 
@@ -250,12 +250,16 @@ def test_alarms_hold_fails_on_a_metric_breach_within_the_window() -> None:
     clients.cloudwatch.metrics = {"HTTPCode_Target_5XX_Count": [0, 9]}
     result, reason = outcome("alarmsHold", context(clients, METRICS))
     assert result is Outcome.FAILED
-    assert "HTTPCode_Target_5XX_Count Sum breached GreaterThanThreshold 5" in reason
+    assert reason == (
+        "AWS/ApplicationELB/HTTPCode_Target_5XX_Count = 9 over the last 120s "
+        "(GreaterThanThreshold 5 fails)"
+    )
 
 
 def test_alarms_hold_waits_for_the_window_where_the_contract_can_wait() -> None:
     clients = FakeClients()
     clients.cloudwatch.alarms = {"web-5xx": "OK"}
+    clients.cloudwatch.metrics = {"HTTPCode_Target_5XX_Count": [0, 1]}
     waiting = context(clients, METRICS, waits_for_window=True, waited_seconds=60)
     done = context(clients, METRICS, waits_for_window=True, waited_seconds=120)
     assert outcome("alarmsHold", waiting)[0] is Outcome.PENDING

@@ -281,7 +281,7 @@ def test_the_verdict_and_its_reason_are_recorded_for_the_deployment_record() -> 
     )
     item = clients.dynamodb.items[("HOOKVERDICT#d-ABCDEFGHI", "BeforeAllowTraffic")]
     assert item["status"] == {"S": "Failed"}
-    assert "web-green: 0/1 healthy, need at least 1" in item["reason"]["S"]
+    assert "web-green: 0/1 healthy, need 1" in item["reason"]["S"]
 
 
 def test_a_verdict_that_cannot_be_recorded_does_not_stop_the_answer() -> None:

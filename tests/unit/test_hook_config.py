@@ -45,11 +45,11 @@ def test_checks_for_one_event_override_only_that_event() -> None:
         ),
         (
             {"probes": [{"path": "http://evil.example/"}]},
-            "config.probes[0].path: must be a path starting with '/'",
+            "config.probes[0].path: must be an absolute path like /health",
         ),
         (
             {"probes": [{"expectStatus": 700}]},
-            "config.probes[0].expectStatus: must be an integer from 100 to 599",
+            "config.probes[0].expectStatus: must be a whole number from 100 to 599",
         ),
         (
             {"verification": {"metrics": [{"metricName": "5xx", "threshold": 1}]}},

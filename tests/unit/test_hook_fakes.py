@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -36,29 +36,46 @@ def client_error(code: str, operation: str = "Call") -> ClientError:
 
 
 class FakeCloudWatch:
+    """Alarms by name; metrics by name, one value per period from the window's start."""
+
     def __init__(self) -> None:
         self.alarms: dict[str, str] = {}
+        self.composite: dict[str, str] = {}
         self.metrics: dict[str, list[float]] = {}
         self.error: Exception | None = None
+        self.alarm_calls: list[list[str]] = []
+
+    def get_paginator(self, operation: str) -> Any:
+        assert operation == "describe_alarms"
+        return self
+
+    def paginate(self, AlarmNames: list[str], **kwargs: Any) -> list[dict[str, Any]]:
+        return [self.describe_alarms(AlarmNames, **kwargs)]
 
     def describe_alarms(self, AlarmNames: list[str], **_: Any) -> dict[str, Any]:
         if self.error:
             raise self.error
-        found = [
-            {"AlarmName": n, "StateValue": s} for n, s in self.alarms.items() if n in AlarmNames
-        ]
-        return {"MetricAlarms": found, "CompositeAlarms": []}
+        self.alarm_calls.append(list(AlarmNames))
 
-    def get_metric_data(self, MetricDataQueries: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
-        return {
-            "MetricDataResults": [
-                {
-                    "Id": q["Id"],
-                    "Values": self.metrics.get(q["MetricStat"]["Metric"]["MetricName"], []),
-                }
-                for q in MetricDataQueries
+        def alarms(kind: dict[str, str]) -> list[dict[str, str]]:
+            return [
+                {"AlarmName": n, "StateValue": s, "StateReason": f"{n} is {s}"}
+                for n, s in kind.items()
+                if n in AlarmNames
             ]
-        }
+
+        return {"MetricAlarms": alarms(self.alarms), "CompositeAlarms": alarms(self.composite)}
+
+    def get_metric_data(
+        self, MetricDataQueries: list[dict[str, Any]], StartTime: datetime, **_: Any
+    ) -> dict[str, Any]:
+        def result(query: dict[str, Any]) -> dict[str, Any]:
+            values = self.metrics.get(query["MetricStat"]["Metric"]["MetricName"], [])
+            period = int(query["MetricStat"]["Period"])
+            stamps = [StartTime + timedelta(seconds=period * i) for i in range(len(values))]
+            return {"Id": query["Id"], "Timestamps": stamps, "Values": values}
+
+        return {"MetricDataResults": [result(q) for q in MetricDataQueries]}
 
 
 class FakeEcs:
@@ -110,7 +127,8 @@ class FakeElbv2:
     def describe_target_health(self, TargetGroupArn: str) -> dict[str, Any]:
         return {
             "TargetHealthDescriptions": [
-                {"TargetHealth": {"State": s}} for s in self.health[TargetGroupArn]
+                {"Target": {"Id": f"10.0.0.{i}"}, "TargetHealth": {"State": s}}
+                for i, s in enumerate(self.health[TargetGroupArn])
             ]
         }
 

@@ -34,7 +34,7 @@ VALID: dict[str, Any] = {
     "healthCheck": {"minHealthy": 2, "timeoutSeconds": 600},
     "testTraffic": {
         "listenerArn": TEST_LISTENER,
-        "probes": [{"path": "/health/deep", "expect": 200}],
+        "probes": [{"path": "/health/deep", "expectStatus": 200}],
     },
 }
 
@@ -72,8 +72,14 @@ def test_a_valid_request_is_normalised_with_every_default() -> None:
     }
     assert "baseUrl" not in parsed["testTraffic"]
     assert parsed["testTraffic"]["probes"] == [
-        {"path": "/health/deep", "expect": 200, "contains": None, "timeoutSeconds": 5}
+        {"path": "/health/deep", "expectStatus": 200, "timeoutSeconds": 5}
     ]
+    assert (parsed["productionTraffic"], parsed["analysis"], parsed["syntheticTraffic"]) == (
+        None,
+        None,
+        None,
+    )
+    assert parsed["whenInconclusive"] == {"extendSeconds": 300, "maxExtensions": 2, "then": "fail"}
     assert parsed["approval"] == {"required": False, "timeoutSeconds": 3600}
     assert (parsed["dryRun"], parsed["allowStartInAlarm"], parsed["revision"]) == (
         False,

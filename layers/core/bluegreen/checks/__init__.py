@@ -1,13 +1,13 @@
-"""Checks shared by the CodeDeploy and the ECS-native hook contracts.
+"""The check engine: one for the EC2 switch's gates, the CodeDeploy hooks and the
+ECS-native hook.
 
-`run_checks(names, ctx)` runs the named checks in order and returns their results;
-`verdict(results)` folds them into one outcome with a reason.
-
-The same engine judges a switch's gates with checks that take explicit inputs rather than
-a hook context: `comparative_analysis` (green against blue in the same window, see
-`analysis`) and `metric_threshold` (an absolute threshold whose "no data" is
-INCONCLUSIVE, see `thresholds`). Every check answers a `CheckResult` in one vocabulary
-(`Outcome`).
+Every check answers a `CheckResult` in one vocabulary (`Outcome`) with the figures
+behind it. The hooks name their checks (`CHECKS`) and run them on a `CheckContext`:
+`run_checks(names, ctx)`, then `verdict(results)` folds them into one outcome with a
+reason. The EC2 switch calls the same pieces with explicit inputs: `targets.group_health`,
+`alarms.alarms_check`, `thresholds.metric_threshold` (an absolute threshold whose "no
+data" is INCONCLUSIVE), `probes.run_probes` and `comparative_analysis` (green against blue
+in the same window, see `analysis`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .alarms import alarms_hold, preflight
-from .analysis import Colours, comparative_analysis
+from .analysis import ANALYSIS, Colours, comparative_analysis, release_analysis
 from .analysis_config import AnalysisConfig, parse_analysis_config
 from .ecs import task_set_steady
-from .model import CheckContext, CheckResult, Outcome, TargetNotReady
-from .probes import http_probes
+from .model import CheckContext, CheckResult, Outcome, TargetNotReady, deciding
+from .probes import http_probes, production_probes
 from .targets import target_health
 from .thresholds import metric_threshold
 
@@ -31,6 +31,8 @@ CHECKS: dict[str, Check] = {
     "targetHealth": target_health,
     "httpProbes": http_probes,
     "alarmsHold": alarms_hold,
+    "productionProbes": production_probes,
+    "comparativeAnalysis": release_analysis,
 }
 
 
@@ -46,33 +48,30 @@ def run_checks(names: Iterable[str], ctx: CheckContext) -> list[CheckResult]:
 
 
 def verdict(results: list[CheckResult]) -> tuple[Outcome, str]:
-    """One outcome for all results: FAILED if any failed; else PENDING if any can still
-    change by waiting (the reason also names the inconclusive ones, which more data may
-    settle); else INCONCLUSIVE if any could not decide; else PASSED. An inconclusive
-    result is never folded into a pass."""
-    failed = _with(results, Outcome.FAILED)
-    if failed:
-        return Outcome.FAILED, _reasons(failed)
-    pending = _with(results, Outcome.PENDING)
-    inconclusive = _with(results, Outcome.INCONCLUSIVE)
-    if pending:
-        return Outcome.PENDING, _reasons(pending + inconclusive)
-    if inconclusive:
-        return Outcome.INCONCLUSIVE, _reasons(inconclusive)
+    """One outcome for all results, with the reasons of those that decide it (see
+    `model.deciding`); no checks at all is PASSED, saying so."""
     if not results:
         return Outcome.PASSED, "no checks configured for this event"
-    return Outcome.PASSED, _reasons(results)
+    outcome, why = deciding(results)
+    return outcome, "; ".join(f"{r.check}: {r.reason}" for r in why)
 
 
-def _with(results: list[CheckResult], outcome: Outcome) -> list[CheckResult]:
-    return [r for r in results if r.outcome is outcome]
-
-
-def _reasons(results: list[CheckResult]) -> str:
-    return "; ".join(f"{r.check}: {r.reason}" for r in results)
+def apply_inconclusive_rule(
+    outcome: Outcome, reason: str, results: list[CheckResult], then: str
+) -> tuple[Outcome, str]:
+    """What an undecided comparative analysis means once nothing can wait any longer: with
+    `then` "pass", a verdict left INCONCLUSIVE only by the analysis passes, and says so;
+    anything else (a metric with no data, `then` "fail") stays as it is."""
+    undecided = [r for r in results if r.outcome is Outcome.INCONCLUSIVE]
+    if outcome is not Outcome.INCONCLUSIVE or then != "pass":
+        return outcome, reason
+    if any(r.check != ANALYSIS for r in undecided):
+        return outcome, reason
+    return Outcome.PASSED, f"{reason} (passed by rule: whenInconclusive.then is pass)"
 
 
 __all__ = [
+    "apply_inconclusive_rule",
     "CHECKS",
     "AnalysisConfig",
     "CheckContext",

@@ -1,133 +1,117 @@
-"""Alarm checks: nothing guarded is firing before a change (pre-flight), and alarms and
-metric thresholds hold over a verification window after one (GetMetricData)."""
+"""Alarm checks, for every caller: the EC2 switch's plan and gates, and the hooks.
+
+- `alarm_states(cloudwatch, names)`: every named alarm's state and reason, metric and
+  composite alarms alike, 100 names a `DescribeAlarms` call, every page followed;
+- `refuse_alarms_in_alarm`: before anything changes, every guarding alarm exists and
+  none is in ALARM (unless the request allows it);
+- `alarms_check`: no guarded alarm is in ALARM and every one exists (the EC2 gate's
+  `alarms`, the hooks' `preflight`);
+- `alarms_hold` (hooks): the same, and every configured metric holds its threshold over
+  the look-back window (`thresholds.metric_threshold`: a window with no data is
+  INCONCLUSIVE, never a pass).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from .model import CheckContext, CheckResult
+from ..errors import InvalidInput
+from .model import CheckContext, CheckResult, Outcome, deciding
+from .thresholds import metric_threshold
 
+ALARMS = "alarms"
 PREFLIGHT = "preflight"
 ALARMS_HOLD = "alarmsHold"
+NAMES_PER_CALL = 100  # DescribeAlarms takes at most 100 AlarmNames
+
+
+def alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """name -> {state, reason} for every named alarm (missing alarms are absent)."""
+    states: dict[str, dict[str, str]] = {}
+    paginator = cloudwatch.get_paginator("describe_alarms")
+    for start in range(0, len(names), NAMES_PER_CALL):
+        for page in paginator.paginate(
+            AlarmNames=list(names[start : start + NAMES_PER_CALL]),
+            AlarmTypes=["MetricAlarm", "CompositeAlarm"],
+        ):
+            for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
+                states[alarm["AlarmName"]] = {
+                    "state": alarm["StateValue"],
+                    "reason": alarm.get("StateReason", ""),
+                }
+    return states
+
+
+def refuse_alarms_in_alarm(cloudwatch: Any, names: Sequence[str], allow: bool) -> None:
+    """Before anything changes: every guarding alarm exists, and none is in ALARM
+    unless the request says so (`allowStartInAlarm`)."""
+    if not names:
+        return
+    states = alarm_states(cloudwatch, names)
+    for index, name in enumerate(names):
+        if name not in states:
+            raise InvalidInput(f"alarms[{index}]", f"no CloudWatch alarm named {name!r}")
+    firing = [n for n in names if states[n]["state"] == "ALARM"]
+    if firing and not allow:
+        raise InvalidInput(
+            "alarms",
+            f"{', '.join(firing)} already in ALARM; fix it first or set allowStartInAlarm: true",
+        )
+
+
+def alarms_check(cloudwatch: Any, names: Sequence[str], check: str = ALARMS) -> CheckResult:
+    """No named alarm is in ALARM, and every one exists."""
+    if not names:
+        return CheckResult.passed(check, "no guarding alarms configured", alarms={})
+    states = alarm_states(cloudwatch, names)
+    figures = {"alarms": {n: states[n]["state"] for n in names if n in states}}
+    missing = [n for n in names if n not in states]
+    if missing:
+        return CheckResult.failed(
+            check, f"guarded alarm(s) do not exist: {', '.join(missing)}", **figures
+        )
+    firing = [
+        f"{n} is ALARM ({states[n]['reason']})" for n in names if states[n]["state"] == "ALARM"
+    ]
+    if firing:
+        return CheckResult.failed(check, "; ".join(firing), **figures)
+    return CheckResult.passed(check, f"{len(names)} alarm(s) not in ALARM", **figures)
 
 
 def preflight(ctx: CheckContext) -> CheckResult:
     """No guarded alarm is in ALARM (and every guarded alarm exists)."""
-    names = tuple(ctx.config.alarms)
-    if not names:
-        return CheckResult.passed(PREFLIGHT, "no guarded alarms configured")
-    problem = _alarm_problem(ctx.clients.cloudwatch, names)
-    if problem:
-        return CheckResult.failed(PREFLIGHT, problem)
-    return CheckResult.passed(PREFLIGHT, f"{len(names)} guarded alarm(s) not in ALARM")
+    return alarms_check(ctx.clients.cloudwatch, tuple(ctx.config.alarms), PREFLIGHT)
 
 
 def alarms_hold(ctx: CheckContext) -> CheckResult:
-    """Alarms are not firing and no metric breached its threshold within the window.
+    """Alarms are not firing and every metric held its threshold over the window.
 
     The window looks back from now. Where the contract can wait (ECS-native re-invokes
     the hook), the check stays PENDING until the hook has waited the whole window.
     """
     config = ctx.config
-    problem = (
-        _alarm_problem(ctx.clients.cloudwatch, tuple(config.alarms)) if config.alarms else None
-    )
-    if problem:
-        return CheckResult.failed(ALARMS_HOLD, problem)
-    breach = _metric_breach(ctx) if config.metrics else None
-    if breach:
-        return CheckResult.failed(ALARMS_HOLD, breach)
-    if ctx.waits_for_window and ctx.waited_seconds < config.window_seconds:
-        return CheckResult.pending(
-            ALARMS_HOLD,
-            f"verification window open: held {ctx.waited_seconds:.0f}s of {config.window_seconds}s",
-        )
-    watched = len(config.alarms) + len(config.metrics)
-    if not watched:
-        return CheckResult.passed(ALARMS_HOLD, "no alarms or metrics configured to verify")
-    return CheckResult.passed(
-        ALARMS_HOLD, f"{len(config.alarms)} alarm(s) and {len(config.metrics)} metric(s) held"
-    )
-
-
-def _alarm_problem(cloudwatch: Any, names: tuple[str, ...]) -> str | None:
-    found: dict[str, str] = {}
-    for start in range(0, len(names), 100):
-        answer = cloudwatch.describe_alarms(
-            AlarmNames=list(names[start : start + 100]),
-            AlarmTypes=["MetricAlarm", "CompositeAlarm"],
-        )
-        for alarm in _all_alarms(answer):
-            found[alarm["AlarmName"]] = alarm["StateValue"]
-    missing = sorted(set(names) - set(found))
-    if missing:
-        return f"guarded alarm(s) do not exist: {', '.join(missing)}"
-    firing = sorted(name for name, state in found.items() if state == "ALARM")
-    if firing:
-        return f"alarm(s) in ALARM: {', '.join(firing)}"
-    return None
-
-
-def _all_alarms(answer: dict[str, Any]) -> Iterable[dict[str, Any]]:
-    yield from answer.get("MetricAlarms", [])
-    yield from answer.get("CompositeAlarms", [])
-
-
-def _metric_breach(ctx: CheckContext) -> str | None:
-    config = ctx.config
-    end = datetime.fromtimestamp(ctx.wall_clock(), UTC)
+    alarms = alarms_check(ctx.clients.cloudwatch, tuple(config.alarms), ALARMS_HOLD)
     look_back = max(
-        [config.window_seconds, ctx.waited_seconds] + [m.period_seconds for m in config.metrics]
+        [config.window_seconds, int(ctx.waited_seconds)]
+        + [m.period_seconds for m in config.metrics]
     )
-    start = end - timedelta(seconds=look_back)
-    queries = [
-        {
-            "Id": f"m{index}",
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": metric.namespace,
-                    "MetricName": metric.metric_name,
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in metric.dimensions],
-                },
-                "Period": metric.period_seconds,
-                "Stat": metric.stat,
-            },
-            "ReturnData": True,
-        }
-        for index, metric in enumerate(config.metrics)
+    now = datetime.fromtimestamp(ctx.wall_clock(), UTC)
+    metrics = [
+        metric_threshold(ctx.clients.cloudwatch, m.as_check(look_back), "", "", now)
+        for m in config.metrics
     ]
-    values: dict[str, list[float]] = {}
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end}
-        if token:
-            kwargs["NextToken"] = token
-        answer = ctx.clients.cloudwatch.get_metric_data(**kwargs)
-        for result in answer.get("MetricDataResults", []):
-            values.setdefault(result["Id"], []).extend(float(v) for v in result.get("Values", []))
-        token = answer.get("NextToken")
-        if not token:
-            break
-    for index, metric in enumerate(config.metrics):
-        breaching = [
-            v
-            for v in values.get(f"m{index}", [])
-            if _breaches(v, metric.comparison, metric.threshold)
-        ]
-        if breaching:
-            return (
-                f"{metric.label} {metric.stat} breached {metric.comparison} {metric.threshold:g} "
-                f"within the last {look_back:.0f}s (worst {max(breaching, key=abs):g})"
-            )
-    return None
-
-
-def _breaches(value: float, comparison: str, threshold: float) -> bool:
-    return {
-        "GreaterThanThreshold": value > threshold,
-        "GreaterThanOrEqualToThreshold": value >= threshold,
-        "LessThanThreshold": value < threshold,
-        "LessThanOrEqualToThreshold": value <= threshold,
-    }[comparison]
+    figures = {**alarms.details, "lookBackSeconds": look_back}
+    figures["metrics"] = [m.as_record() for m in metrics]
+    results = [alarms, *metrics]
+    if ctx.waits_for_window and ctx.waited_seconds < config.window_seconds:
+        held = f"held {ctx.waited_seconds:.0f}s of {config.window_seconds}s"
+        results.append(CheckResult.pending(ALARMS_HOLD, f"verification window open: {held}"))
+    outcome, why = deciding(results)
+    if outcome is Outcome.PASSED:
+        if not config.alarms and not metrics:
+            return CheckResult.passed(ALARMS_HOLD, "no alarms or metrics configured to verify")
+        held = f"{len(config.alarms)} alarm(s) and {len(metrics)} metric(s) held"
+        return CheckResult.passed(ALARMS_HOLD, f"{held} over {look_back}s", **figures)
+    return CheckResult(ALARMS_HOLD, outcome, "; ".join(r.reason for r in why), figures)

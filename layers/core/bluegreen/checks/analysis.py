@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import InvalidInput
@@ -32,7 +32,7 @@ from .metrics import (
     target_group_dimension,
     whole_periods,
 )
-from .model import CheckResult, Outcome
+from .model import CheckContext, CheckResult, Outcome
 
 ANALYSIS = "comparativeAnalysis"
 MAX_PERIODS = 720  # a window longer than this many periods wants a longer periodSeconds
@@ -222,3 +222,40 @@ def _fold(verdicts: list[SignalVerdict]) -> tuple[Outcome, str]:
         if chosen:
             return outcome, "; ".join(v.reason for v in chosen)
     return Outcome.PASSED, "; ".join(v.reason for v in verdicts)
+
+
+# -- the hooks' check ------------------------------------------------------------------------
+def release_analysis(ctx: CheckContext) -> CheckResult:
+    """The hooks' `comparativeAnalysis`: the release's green target group against the
+    service's other (blue) one, from when production traffic began to move to now.
+
+    Where the contract can wait (ECS-native), nothing is read until the verification
+    window has passed: one judgement of the whole window, not a peek at each callback."""
+    config = ctx.config.analysis or DEFAULT_ANALYSIS
+    window = ctx.config.window_seconds
+    if ctx.waits_for_window and ctx.waited_seconds < window:
+        return CheckResult.pending(
+            ANALYSIS,
+            f"judged once the verification window passed: {ctx.waited_seconds:.0f}s of {window}s",
+        )
+    target = ctx.target
+    if not (target.green_target_groups and target.blue_target_groups and target.load_balancer_arn):
+        return CheckResult.failed(
+            ANALYSIS,
+            "cannot compare: the release's green and blue target groups behind one load "
+            "balancer were not found",
+            green=list(target.green_target_groups),
+            blue=list(target.blue_target_groups),
+        )
+    end = ctx.wall_clock()
+    start = ctx.shift_started() or (end - max(window, ctx.waited_seconds))
+    colours = Colours(
+        target.load_balancer_arn, target.green_target_groups[0], target.blue_target_groups[0]
+    )
+    return comparative_analysis(
+        ctx.clients.cloudwatch,
+        colours,
+        datetime.fromtimestamp(start, UTC),
+        datetime.fromtimestamp(end, UTC),
+        config,
+    )

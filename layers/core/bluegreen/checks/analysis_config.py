@@ -21,7 +21,9 @@ SIGNALS = ("errorRate", "latency")
 PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,3})?)$")
 STATISTICS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
 METRIC_ID = re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]{0,63}$")
-MAX_CUSTOM_METRICS = 10
+MAX_CUSTOM_METRICS = 2  # each custom metric is a signal every gate entry records
+MAX_PERCENTILES = 3
+MAX_DIMENSIONS = 3  # shared dimensions per custom metric (the request travels in every state)
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,10 @@ def _latency(doc: Mapping[str, Any], where: str, alpha: float) -> LatencyRule:
     path = f"{where}.latency"
     section = _object(doc.get("latency", {}), path, _LATENCY)
     raw_stats = section.get("stats", ["p50", "p99"])
-    if not isinstance(raw_stats, list) or not raw_stats:
-        raise InvalidInput(f"{path}.stats", "must be a non-empty list of percentiles (p50, p99)")
+    if not isinstance(raw_stats, list) or not 1 <= len(raw_stats) <= MAX_PERCENTILES:
+        raise InvalidInput(
+            f"{path}.stats", f"must list 1 to {MAX_PERCENTILES} percentiles (like p50, p99)"
+        )
     for index, stat in enumerate(raw_stats):
         if not isinstance(stat, str) or not PERCENTILE.match(stat):
             raise InvalidInput(
@@ -247,8 +251,8 @@ def _custom(raw: Any, path: str, alpha: float) -> CustomMetric:
 
 
 def _dimensions(raw: Any, path: str, colour_dimension: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(raw, Mapping) or len(raw) > 29:
-        raise InvalidInput(path, "must map at most 29 dimension names to values")
+    if not isinstance(raw, Mapping) or len(raw) > MAX_DIMENSIONS:
+        raise InvalidInput(path, f"must map at most {MAX_DIMENSIONS} dimension names to values")
     for name, value in raw.items():
         if not isinstance(value, str) or not value:
             raise InvalidInput(f"{path}.{name}", "must be a non-empty string")

@@ -67,6 +67,24 @@ class CheckResult:
         return {**self.as_dict(), "details": self.details}
 
 
+def deciding(results: list[CheckResult]) -> tuple[Outcome, list[CheckResult]]:
+    """The folded outcome of `results` and the results that decide it: FAILED if any
+    failed; else PENDING if any can still change by waiting (with the inconclusive ones,
+    which more data may settle); else INCONCLUSIVE if any could not decide; else PASSED
+    (all of them). An inconclusive result is never folded into a pass."""
+
+    def having(outcome: Outcome) -> list[CheckResult]:
+        return [r for r in results if r.outcome is outcome]
+
+    if having(Outcome.FAILED):
+        return Outcome.FAILED, having(Outcome.FAILED)
+    if having(Outcome.PENDING):
+        return Outcome.PENDING, having(Outcome.PENDING) + having(Outcome.INCONCLUSIVE)
+    if having(Outcome.INCONCLUSIVE):
+        return Outcome.INCONCLUSIVE, having(Outcome.INCONCLUSIVE)
+    return Outcome.PASSED, list(results)
+
+
 class TargetNotReady(BlueGreenError):
     """What a check needs does not exist yet (e.g. no replacement task set before Install)."""
 
@@ -98,8 +116,11 @@ class ReleaseTarget:
     """What is being released, as the hook contract found it.
 
     `task_set_arn` is set for CodeDeploy (the replacement task set); for ECS-native the
-    green revision is identified by its task definition. `test_listeners` are listener
-    ARNs; `test_host` is the host a test listener rule matches, if any.
+    green revision is identified by its task definition. `test_listeners` and
+    `production_listeners` are listener ARNs; `test_host` and `production_host` the host
+    the listener rule matches, if any. `blue_target_groups` are the service's other target
+    groups (the baseline the comparative analysis judges green against), behind
+    `load_balancer_arn`.
     """
 
     cluster: str
@@ -109,6 +130,10 @@ class ReleaseTarget:
     green_target_groups: tuple[str, ...] = ()
     test_listeners: tuple[str, ...] = ()
     test_host: str | None = None
+    production_listeners: tuple[str, ...] = ()
+    production_host: str | None = None
+    blue_target_groups: tuple[str, ...] = ()
+    load_balancer_arn: str | None = None
 
 
 @dataclass
@@ -116,8 +141,9 @@ class CheckContext:
     """Everything a check may use: clients, configuration, the target, the time left.
 
     `target` is resolved lazily (a BeforeInstall hook has no replacement task set) and
-    cached; `waited_seconds` is how long the hook has already waited across ECS-native
-    re-invocations (0 for CodeDeploy).
+    cached; `waited_seconds` is how long the hook has already waited (across ECS-native
+    re-invocations, or in its verification wait); `shift_started` says, where the platform
+    does, when production traffic began to move to green (epoch seconds, `wall_clock`'s).
     """
 
     clients: Any
@@ -129,7 +155,7 @@ class CheckContext:
     wall_clock: Callable[[], float] = time.time
     waited_seconds: float = 0.0
     waits_for_window: bool = False
-    first_seen: float | None = None
+    shift_started: Callable[[], float | None] = lambda: None
     _target: ReleaseTarget | None = None
 
     @property

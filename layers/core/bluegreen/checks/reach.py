@@ -111,6 +111,17 @@ def listener_base(listener: Mapping[str, Any], balancer: Mapping[str, Any]) -> s
     return f"{protocol}://{str(balancer['DNSName']).lower().rstrip('.')}:{int(listener['Port'])}"
 
 
+def load_balancer_of_listener(arn: str) -> str | None:
+    """The load balancer ARN of a listener or listener rule ARN (`...:listener/app/<name>/
+    <id>/<listener>` -> `...:loadbalancer/app/<name>/<id>`), or None for anything else."""
+    for marker in (":listener/", ":listener-rule/"):
+        head, found, resource = arn.partition(marker)
+        parts = resource.split("/")
+        if found and len(parts) >= 3 and parts[0] in {"app", "net"}:
+            return f"{head}:loadbalancer/{'/'.join(parts[:3])}"
+    return None
+
+
 def parse(url: str) -> Target:
     """The parts of an http(s) URL, or `Unreachable` for any form a probe never uses."""
     try:

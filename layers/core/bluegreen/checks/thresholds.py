@@ -37,6 +37,7 @@ COMPARISONS = {
     "LessThanThreshold": lambda value, threshold: value < threshold,
     "LessThanOrEqualToThreshold": lambda value, threshold: value <= threshold,
 }
+COMPARISON_NAMES = tuple(COMPARISONS)
 
 
 def metric_threshold(
@@ -69,7 +70,7 @@ def metric_threshold(
         )
     breached = COMPARISONS[comparison](value, float(check["threshold"]))
     reason = (
-        f"{check['id']} = {value:.4g} over the last {seconds}s "
+        f"{check['id']} = {value:.3g} over the last {seconds}s "
         f"({comparison} {float(check['threshold']):g} fails)"
     )
     if breached:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..checks.alarms import refuse_alarms_in_alarm
 from ..errors import InvalidInput
 from ..platforms import alb as traffic
 from ..requests import live as live_check
 from ..switch.plan import weights_for
-from . import gates
 
 
 # -- plan (first state: read-only) ---------------------------------------------------------
@@ -24,7 +24,7 @@ def plan(
     routes = traffic.routes_from(request["listeners"], request["rules"])
     saved = _snapshot_or_refuse(deps.elbv2, routes)
     live, idle = _live_and_idle(request, saved)
-    gates.refuse_alarms_in_alarm(deps.cloudwatch, request["alarms"], request["allowStartInAlarm"])
+    refuse_alarms_in_alarm(deps.cloudwatch, request["alarms"], request["allowStartInAlarm"])
     if request["testTraffic"]:
         _snapshot_or_refuse(
             deps.elbv2, traffic.routes_from([request["testTraffic"]["listenerArn"]], [])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..ec2.gates import refuse_alarms_in_alarm
+from ..checks.alarms import refuse_alarms_in_alarm
 from ..errors import InvalidInput
 from ..platforms.codedeploy_ecs import auto_rollback_problem
 from ..requests.live import check_deployment_group_cluster, check_ecs_container

@@ -24,11 +24,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..checks import CheckContext, Outcome, run_checks, verdict
+from ..checks import CheckContext, Outcome, apply_inconclusive_rule, run_checks, verdict
 from ..checks.http import HttpTransport, PinnedTransport
 from ..checks.model import Deadline, ReleaseTarget, TargetNotReady
+from ..checks.reach import load_balancer_of_listener
 from ..errors import BlueGreenError, InvalidConfiguration
 from ..store import hooks as hook_store
+from .config import AFTER_PRODUCTION_SHIFT, HookConfig
 from .errors import HookReportFailed, MalformedHookEvent, NotAnEcsDeployment, OutOfTime
 from .guard import CALL_SECONDS, CallGuard, Once, deadline_of, reserve_seconds
 from .loader import load_codedeploy_config
@@ -96,6 +98,7 @@ class CodeDeployHookDeps:
     store_for: Callable[[str], BasePersistenceLayer | None]
     transport: HttpTransport | None = None
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time  # wall clock: verification window, analysis
 
 
 def answer_codedeploy_hook(event: Any, context: Any, deps: CodeDeployHookDeps) -> dict[str, Any]:
@@ -185,6 +188,7 @@ def _check(
         checks=names,
         config=config.source,
     )
+    waited = _verification_wait(settings.LIFECYCLE_EVENT, config, deadline, deps)
     ctx = CheckContext(
         clients=clients,
         config=config,
@@ -192,28 +196,76 @@ def _check(
         deadline=deadline,
         transport=deps.transport or PinnedTransport(settings.reach()),
         reach=settings.reach(),
+        wall_clock=deps.clock,
+        waited_seconds=waited,
+        shift_started=lambda: traffic_shift_started(clients.codedeploy, hook.deployment_id),
     )
     while True:
         results = run_checks(names, ctx)
         outcome, reason = verdict(results)
-        logger.info("checks done", outcome=outcome.value, results=[r.as_dict() for r in results])
+        logger.info("checks done", outcome=outcome.value, results=[r.as_record() for r in results])
         if outcome is not Outcome.PENDING:
-            return outcome, reason
+            outcome, reason = apply_inconclusive_rule(
+                outcome, reason, results, config.when_inconclusive
+            )
+            return outcome, reason + _short_window(config, waited)
         if deadline.remaining() <= config.poll_seconds:
             return Outcome.FAILED, f"still not ready when the time ran out: {reason}"
         deps.sleep(config.poll_seconds)
 
 
+def _verification_wait(
+    event: str, config: HookConfig, deadline: Deadline, deps: CodeDeployHookDeps
+) -> float:
+    """After production traffic moved, wait out the verification window before judging,
+    as far as the invocation's time allows (the checks keep two calls' worth)."""
+    if event not in AFTER_PRODUCTION_SHIFT or config.window_seconds <= 0:
+        return 0.0
+    started = deps.clock()
+    while (waited := deps.clock() - started) < config.window_seconds:
+        room = deadline.remaining() - 2 * CALL_SECONDS
+        if room <= 0:
+            break
+        deps.sleep(min(config.poll_seconds, config.window_seconds - waited, room))
+    return deps.clock() - started
+
+
+def _short_window(config: HookConfig, waited: float) -> str:
+    if not config.window_seconds or waited >= config.window_seconds:
+        return ""
+    return (
+        f" (verified over {waited:.0f}s of the {config.window_seconds}s window: "
+        "the function's timeout allows no more)"
+    )
+
+
+def traffic_shift_started(codedeploy: Any, deployment_id: str) -> float | None:
+    """When CodeDeploy began to move production traffic (the AllowTraffic lifecycle event's
+    start), epoch seconds; None if the deployment target does not say."""
+    targets = codedeploy.list_deployment_targets(deploymentId=deployment_id).get("targetIds") or []
+    if not targets:
+        return None
+    target = codedeploy.get_deployment_target(deploymentId=deployment_id, targetId=targets[0])
+    events = (target.get("deploymentTarget") or {}).get("ecsTarget", {}).get("lifecycleEvents", [])
+    for event in events:
+        if event.get("lifecycleEventName") == "AllowTraffic" and event.get("startTime"):
+            started = event["startTime"]
+            return float(started.timestamp()) if hasattr(started, "timestamp") else float(started)
+    return None
+
+
 def resolve_codedeploy_target(
     ecs: Any, deployment: dict[str, Any], group: dict[str, Any]
 ) -> ReleaseTarget:
-    """The ECS service, its replacement task set, the green target group and test listener."""
+    """The ECS service, its replacement task set, its green and blue target groups, the
+    test and production listeners."""
     services = group.get("ecsServices") or []
     if not services:
         raise TargetNotReady("the deployment group names no ECS service")
     cluster, service = services[0]["clusterName"], services[0]["serviceName"]
     pairs = (group.get("loadBalancerInfo") or {}).get("targetGroupPairInfoList") or [{}]
     test_listeners = tuple((pairs[0].get("testTrafficRoute") or {}).get("listenerArns") or [])
+    production = tuple((pairs[0].get("prodTrafficRoute") or {}).get("listenerArns") or [])
     task_sets = ecs.describe_task_sets(cluster=cluster, service=service).get("taskSets", [])
     if len(task_sets) < 2:
         raise TargetNotReady(f"service {service} has no replacement task set yet")
@@ -224,15 +276,24 @@ def resolve_codedeploy_target(
             f"the newest task set runs {replacement.get('taskDefinition')}, "
             f"the AppSpec deploys {wanted}"
         )
+    green = tuple(lb["targetGroupArn"] for lb in replacement.get("loadBalancers", []))
+    blue = tuple(
+        lb["targetGroupArn"]
+        for task_set in task_sets
+        if task_set is not replacement
+        for lb in task_set.get("loadBalancers", [])
+        if lb["targetGroupArn"] not in green
+    )
     return ReleaseTarget(
         cluster=cluster,
         service=service,
         task_definition=replacement.get("taskDefinition"),
         task_set_arn=replacement["taskSetArn"],
-        green_target_groups=tuple(
-            lb["targetGroupArn"] for lb in replacement.get("loadBalancers", [])
-        ),
+        green_target_groups=green,
         test_listeners=test_listeners,
+        production_listeners=production,
+        blue_target_groups=tuple(dict.fromkeys(blue)),
+        load_balancer_arn=load_balancer_of_listener((production or test_listeners or ("",))[0]),
     )
 
 

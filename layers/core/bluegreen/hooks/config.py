@@ -25,9 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import reach
-from ..errors import InvalidConfiguration
+from ..checks.analysis_config import AnalysisConfig, parse_analysis_config
+from ..checks.probes import Probe, parse_probe
+from ..checks.thresholds import COMPARISON_NAMES
+from ..errors import InvalidConfiguration, InvalidInput
 
 SCHEMA_VERSION = 1
+MAX_PROBES = 10
 
 CODEDEPLOY_EVENTS = (
     "BeforeInstall",
@@ -46,7 +50,19 @@ ECS_STAGES = (
     "PRODUCTION_TRAFFIC_SHIFT",
     "POST_PRODUCTION_TRAFFIC_SHIFT",
 )
-CHECK_NAMES = ("preflight", "taskSetSteady", "targetHealth", "httpProbes", "alarmsHold")
+CHECK_NAMES = (
+    "preflight",
+    "taskSetSteady",
+    "targetHealth",
+    "httpProbes",
+    "alarmsHold",
+    "productionProbes",
+    "comparativeAnalysis",
+)
+# After production traffic moved: these run too when the configuration has
+# `productionProbes` or an `analysis` section (and `checks` does not name the event)
+AFTER_PRODUCTION_SHIFT = ("AfterAllowTraffic", "POST_PRODUCTION_TRAFFIC_SHIFT")
+THEN = ("fail", "pass")
 
 DEFAULT_CHECKS: dict[str, tuple[str, ...]] = {
     "BeforeInstall": ("preflight",),
@@ -63,23 +79,7 @@ DEFAULT_CHECKS: dict[str, tuple[str, ...]] = {
     "PRODUCTION_TRAFFIC_SHIFT": ("preflight",),
     "POST_PRODUCTION_TRAFFIC_SHIFT": ("alarmsHold",),
 }
-COMPARISONS = (
-    "GreaterThanThreshold",
-    "GreaterThanOrEqualToThreshold",
-    "LessThanThreshold",
-    "LessThanOrEqualToThreshold",
-)
 STATS = ("Sum", "Average", "Maximum", "Minimum", "SampleCount", "p50", "p90", "p95", "p99")
-
-
-@dataclass(frozen=True)
-class Probe:
-    path: str = "/"
-    host: str | None = None
-    expect_status: int = 200
-    expect_body: str | None = None
-    max_latency_ms: int = 2000
-    timeout_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,23 @@ class MetricThreshold:
         dims = ",".join(f"{k}={v}" for k, v in self.dimensions)
         return f"{self.namespace}/{self.metric_name}" + (f"[{dims}]" if dims else "")
 
+    def as_check(self, window_seconds: int) -> dict[str, Any]:
+        """This threshold as a metric check (`checks.thresholds.metric_threshold`)."""
+        return {
+            "id": self.label,
+            "type": "custom",
+            "threshold": self.threshold,
+            "comparison": self.comparison,
+            "windowSeconds": max(window_seconds, self.period_seconds),
+            "periodSeconds": self.period_seconds,
+            "metric": {
+                "namespace": self.namespace,
+                "name": self.metric_name,
+                "dimensions": dict(self.dimensions),
+                "stat": self.stat,
+            },
+        }
+
 
 @dataclass(frozen=True)
 class HookConfig:
@@ -104,6 +121,7 @@ class HookConfig:
     alarms: tuple[str, ...] = ()
     min_healthy: int = 1
     probes: tuple[Probe, ...] = (Probe(),)
+    production_probes: tuple[Probe, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
     test_endpoint: str | None = None
     window_seconds: int = 0
@@ -111,12 +129,21 @@ class HookConfig:
     callback_delay_seconds: int = 30
     max_wait_seconds: int = 600
     poll_seconds: float = 5.0
+    analysis: AnalysisConfig | None = None
+    when_inconclusive: str = "fail"  # what an analysis that cannot decide means, at the end
     checks: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_CHECKS))
+    named: frozenset[str] = frozenset()  # events whose checks the configuration names
 
     def checks_for(self, event: str) -> tuple[str, ...]:
         if event not in self.checks:
             raise InvalidConfiguration("lifecycle event", f"{event!r} is not a hook event")
-        return self.checks[event]
+        names = self.checks[event]
+        if event in self.named or event not in AFTER_PRODUCTION_SHIFT:
+            return names
+        extra = ("productionProbes",) * bool(self.production_probes) + ("comparativeAnalysis",) * (
+            self.analysis is not None
+        )
+        return names + tuple(n for n in extra if n not in names)
 
 
 DEFAULTS = HookConfig()
@@ -136,7 +163,10 @@ def parse_config(raw: Any, source: str) -> HookConfig:
             "probes",
             "allowedHosts",
             "testEndpoint",
+            "productionProbes",
             "verification",
+            "analysis",
+            "whenInconclusive",
             "waits",
             "checks",
         },
@@ -151,11 +181,14 @@ def parse_config(raw: Any, source: str) -> HookConfig:
     v.keys(verification, "config.verification", {"windowSeconds", "metrics"})
     waits = v.mapping(doc, "waits", "config.waits")
     v.keys(waits, "config.waits", {"callBackDelaySeconds", "maxWaitSeconds", "pollSeconds"})
+    analysis, then = v.analysis(doc.get("analysis"), doc.get("whenInconclusive"))
+    named = frozenset(doc.get("checks") or {}) if isinstance(doc.get("checks"), Mapping) else None
     return HookConfig(
         source=source,
         alarms=v.strings(doc, "alarms", "config.alarms"),
         min_healthy=v.integer(doc, "minHealthy", "config.minHealthy", DEFAULTS.min_healthy, 0),
-        probes=v.probes(doc.get("probes"), allowed),
+        probes=v.probes(doc.get("probes"), allowed, "probes", DEFAULTS.probes),
+        production_probes=v.probes(doc.get("productionProbes"), allowed, "productionProbes", ()),
         allowed_hosts=allowed,
         test_endpoint=endpoint,
         window_seconds=v.integer(
@@ -169,7 +202,10 @@ def parse_config(raw: Any, source: str) -> HookConfig:
             waits, "maxWaitSeconds", "config.waits.maxWaitSeconds", 600, 0, 86400
         ),
         poll_seconds=v.integer(waits, "pollSeconds", "config.waits.pollSeconds", 5, 1, 60),
+        analysis=analysis,
+        when_inconclusive=then,
         checks=v.checks(doc.get("checks")),
+        named=named or frozenset(),
     )
 
 
@@ -255,41 +291,33 @@ class _Validator:
         if allowed and target.host not in allowed and target.authority not in allowed:
             self.fail("config.testEndpoint", f"host {target.host!r} is not in allowedHosts")
 
-    def probes(self, raw: Any, allowed: tuple[str, ...]) -> tuple[Probe, ...]:
+    def probes(
+        self, raw: Any, allowed: tuple[str, ...], key: str, default: tuple[Probe, ...]
+    ) -> tuple[Probe, ...]:
         if raw is None:
-            return DEFAULTS.probes
-        if not isinstance(raw, list):
-            self.fail("config.probes", "must be a list")
-        probes = []
-        known = {"path", "host", "expectStatus", "expectBody", "maxLatencyMs", "timeoutSeconds"}
-        for index, item in enumerate(raw):
-            path = f"config.probes[{index}]"
-            if not isinstance(item, Mapping):
-                self.fail(path, "must be an object")
-            self.keys(item, path, known)
-            url_path = item.get("path", "/")
-            if not isinstance(url_path, str) or not url_path.startswith("/") or "://" in url_path:
-                self.fail(f"{path}.path", f"must be a path starting with '/', got {url_path!r}")
-            host = self.optional_str(item, "host", f"{path}.host")
-            if host is not None and allowed and host not in allowed:
-                self.fail(f"{path}.host", f"{host!r} is not in allowedHosts {list(allowed)}")
-            probes.append(
-                Probe(
-                    path=url_path,
-                    host=host,
-                    expect_status=self.integer(
-                        item, "expectStatus", f"{path}.expectStatus", 200, 100, 599
-                    ),
-                    expect_body=self.optional_str(item, "expectBody", f"{path}.expectBody"),
-                    max_latency_ms=self.integer(
-                        item, "maxLatencyMs", f"{path}.maxLatencyMs", 2000, 1, 60000
-                    ),
-                    timeout_seconds=float(
-                        self.integer(item, "timeoutSeconds", f"{path}.timeoutSeconds", 5, 1, 30)
-                    ),
-                )
+            return default
+        if not isinstance(raw, list) or len(raw) > MAX_PROBES:
+            self.fail(f"config.{key}", f"must be a list of at most {MAX_PROBES} probes")
+        try:
+            return tuple(
+                Probe.from_mapping(parse_probe(item, f"config.{key}[{index}]", allowed))
+                for index, item in enumerate(raw)
             )
-        return tuple(probes)
+        except InvalidInput as wrong:
+            raise InvalidConfiguration(f"{self.source}: {wrong.field}", wrong.reason) from None
+
+    def analysis(self, raw: Any, when: Any) -> tuple[AnalysisConfig | None, str]:
+        """The comparative analysis (parse_analysis_config) and what an undecided one means."""
+        when = {} if when is None else when
+        if not isinstance(when, Mapping) or set(when) - {"then"}:
+            self.fail("config.whenInconclusive", "must be an object {then: fail|pass}")
+        then = self.choice(when, "then", "config.whenInconclusive.then", THEN, "fail")
+        if raw is None:
+            return None, then
+        try:
+            return parse_analysis_config(raw, "config.analysis"), then
+        except InvalidInput as wrong:
+            raise InvalidConfiguration(f"{self.source}: {wrong.field}", wrong.reason) from None
 
     def metrics(self, raw: Any) -> tuple[MetricThreshold, ...]:
         if raw is None:
@@ -323,7 +351,11 @@ class _Validator:
                     metric_name=item["metricName"],
                     threshold=self.number(item, "threshold", f"{path}.threshold"),
                     comparison=self.choice(
-                        item, "comparison", f"{path}.comparison", COMPARISONS, COMPARISONS[0]
+                        item,
+                        "comparison",
+                        f"{path}.comparison",
+                        COMPARISON_NAMES,
+                        COMPARISON_NAMES[0],
                     ),
                     stat=self.choice(item, "stat", f"{path}.stat", STATS, "Sum"),
                     period_seconds=self.integer(

@@ -15,6 +15,7 @@ IN_PROGRESS, "callBackDelay": N, "hookDetails": {...}}`. So:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +24,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..checks import CheckContext, Outcome, run_checks, verdict
+from ..checks import CheckContext, Outcome, apply_inconclusive_rule, run_checks, verdict
 from ..checks.http import HttpTransport, PinnedTransport
 from ..checks.model import Deadline, ReleaseTarget, TargetNotReady
+from ..checks.reach import load_balancer_of_listener
 from ..errors import BlueGreenError, InvalidConfiguration
 from ..store import hooks as hook_store
 from .config import ECS_STAGES
@@ -122,6 +124,7 @@ class EcsNativeHookDeps:
     load_table: Callable[[], str | None]
     store_for: Callable[[str], BasePersistenceLayer | None]
     transport: HttpTransport | None = None
+    clock: Callable[[], float] = time.time  # wall clock: metric windows, analysis
 
 
 def answer_ecs_native_hook(event: Any, context: Any, deps: EcsNativeHookDeps) -> dict[str, Any]:
@@ -176,7 +179,8 @@ def _evaluate(
     clients = deps.clients
     if deadline.expired():
         raise OutOfTime("no time left to check before the function times out")
-    status = _deployment_status(clients.ecs, hook)
+    deployment = _deployment(clients.ecs, hook)
+    status = deployment.get("status")
     if status in ROLLING_BACK:
         logger.info("rollback in progress: nothing to verify", stage=hook.stage)
         return _response(
@@ -198,8 +202,10 @@ def _evaluate(
         deadline=deadline,
         transport=deps.transport or PinnedTransport(settings.reach()),
         reach=settings.reach(),
+        wall_clock=deps.clock,
         waited_seconds=waited,
         waits_for_window=True,
+        shift_started=lambda: _epoch(deployment.get("startedAt")),
     )
     results = run_checks(names, ctx)
     outcome, reason = verdict(results)
@@ -207,8 +213,12 @@ def _evaluate(
         "checks done",
         stage=hook.stage,
         outcome=outcome.value,
-        results=[r.as_dict() for r in results],
+        results=[r.as_record() for r in results],
     )
+    if outcome is not Outcome.PENDING and waited >= config.max_wait_seconds:
+        outcome, reason = apply_inconclusive_rule(
+            outcome, reason, results, config.when_inconclusive
+        )
     if outcome is Outcome.PASSED:
         return _response(SUCCEEDED, reason, hook.hook_details)
     if outcome is Outcome.FAILED:
@@ -226,57 +236,82 @@ def _evaluate(
     return _response(IN_PROGRESS, reason, details, delay)
 
 
-def _deployment_status(ecs: Any, hook: EcsHookEvent) -> str | None:
-    """The service deployment's status. If ECS cannot be asked, a traffic-shift stage
-    that moves the target revision's traffic to 0% is a rollback: a hook that failed
+def _epoch(when: Any) -> float | None:
+    if hasattr(when, "timestamp"):
+        return float(when.timestamp())
+    return float(when) if isinstance(when, int | float) else None
+
+
+def _deployment(ecs: Any, hook: EcsHookEvent) -> dict[str, Any]:
+    """The service deployment as ECS describes it. If ECS cannot be asked, a traffic-shift
+    stage that moves the target revision's traffic to 0% is a rollback: a hook that failed
     then would fail the rollback itself."""
     try:
         found = ecs.describe_service_deployments(serviceDeploymentArns=[hook.resource_arn])
     except ClientError:
         if hook.stage in TRAFFIC_SHIFT_WEIGHTS and hook.target_weight == 0:
             logger.warning("could not read the deployment; its traffic weights say rollback")
-            return "ROLLBACK_IN_PROGRESS"
+            return {"status": "ROLLBACK_IN_PROGRESS"}
         raise
     deployments = found.get("serviceDeployments", [])
-    return str(deployments[0].get("status")) if deployments else None
+    return dict(deployments[0]) if deployments else {}
 
 
 def resolve_ecs_native_target(
     clients: Any, hook: EcsHookEvent, cluster: str, service: str
 ) -> ReleaseTarget:
-    """The green revision's task definition, the test listener rule and where it forwards."""
+    """The green revision's task definition; the test and production listener rules, the
+    hosts they match, and the target groups they forward to (green: the test rule's)."""
     revisions = clients.ecs.describe_service_revisions(
         serviceRevisionArns=[hook.target_revision_arn]
     )
     if not revisions.get("serviceRevisions"):
         raise TargetNotReady(f"service revision {hook.target_revision_arn} does not exist")
     revision = revisions["serviceRevisions"][0]
-    rules = [
-        (lb.get("advancedConfiguration") or {}).get("testListenerRule")
-        for lb in revision.get("loadBalancers", [])
+    balancers = revision.get("loadBalancers", [])
+    advanced = [lb.get("advancedConfiguration") or {} for lb in balancers]
+    test_rules = [a["testListenerRule"] for a in advanced if a.get("testListenerRule")]
+    production_rules = [
+        a["productionListenerRule"] for a in advanced if a.get("productionListenerRule")
     ]
-    rule_arns = [r for r in rules if r]
-    listeners: list[str] = []
-    green: list[str] = []
-    host = None
-    if rule_arns:
-        for rule in clients.elbv2.describe_rules(RuleArns=rule_arns)["Rules"]:
-            forward = [a for a in rule.get("Actions", []) if a.get("Type") == "forward"]
-            groups = (
-                (forward[0].get("ForwardConfig") or {}).get("TargetGroups", []) if forward else []
-            )
-            if groups:
-                green.append(max(groups, key=lambda g: g.get("Weight", 1))["TargetGroupArn"])
-            host = host or _host_condition(rule)
-        listeners = [_listener_of(rule) for rule in rule_arns]
+    described = (
+        clients.elbv2.describe_rules(RuleArns=test_rules + production_rules)["Rules"]
+        if test_rules or production_rules
+        else []
+    )
+    rules = {rule["RuleArn"]: rule for rule in described}
+    green = [g for g in (_forwards_to(rules.get(r)) for r in test_rules) if g]
+    pairs = {lb.get("targetGroupArn") for lb in balancers} | {
+        a.get("alternateTargetGroupArn") for a in advanced
+    }
+    listeners = [_listener_of(rule) for rule in test_rules + production_rules]
     return ReleaseTarget(
         cluster=cluster,
         service=service,
         task_definition=revision.get("taskDefinition"),
         green_target_groups=tuple(green),
-        test_listeners=tuple(listeners),
-        test_host=host,
+        test_listeners=tuple(_listener_of(rule) for rule in test_rules),
+        test_host=_first_host(rules.get(r) for r in test_rules),
+        production_listeners=tuple(_listener_of(rule) for rule in production_rules),
+        production_host=_first_host(rules.get(r) for r in production_rules),
+        blue_target_groups=tuple(sorted(g for g in pairs if g and g not in green)),
+        load_balancer_arn=load_balancer_of_listener(listeners[0]) if listeners else None,
     )
+
+
+def _forwards_to(rule: dict[str, Any] | None) -> str | None:
+    """The target group a rule sends (most of) its traffic to."""
+    forward = [a for a in (rule or {}).get("Actions", []) if a.get("Type") == "forward"]
+    groups = (forward[0].get("ForwardConfig") or {}).get("TargetGroups", []) if forward else []
+    return str(max(groups, key=lambda g: g.get("Weight", 1))["TargetGroupArn"]) if groups else None
+
+
+def _first_host(rules: Any) -> str | None:
+    for rule in rules:
+        host = _host_condition(rule) if rule else None
+        if host:
+            return host
+    return None
 
 
 def _listener_of(rule_arn: str) -> str:

@@ -12,6 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..checks.analysis_config import parse_analysis_config
+from ..checks.probes import parse_probe
+from ..checks.thresholds import COMPARISON_NAMES
 from ..errors import InvalidInput
 from ..switch.plan import plan_steps
 
@@ -20,7 +23,6 @@ LISTENER_ARN = re.compile(_ARN + r"listener/(app|net)/[\w-]+/[0-9a-f]+/[0-9a-f]+
 RULE_ARN = re.compile(_ARN + r"listener-rule/(app|net)/[\w-]+/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$")
 TARGET_GROUP_ARN = re.compile(_ARN + r"targetgroup/[\w-]+/[0-9a-f]+$")
 ALARM_NAME = re.compile(r"^[^\x00-\x1f]{1,255}$")
-COMPARISONS = ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold")
 METRIC_KINDS = ("target5xxRatio", "p99Latency", "custom")
 
 
@@ -45,6 +47,10 @@ def _parse_ec2(raw: Mapping[str, Any]) -> dict[str, Any]:
         "metricChecks": [_metric(m, i) for i, m in enumerate(_list(raw, "metricChecks"))],
         "healthCheck": _health(raw.get("healthCheck") or {}),
         "testTraffic": _test_traffic(raw.get("testTraffic")),
+        "productionTraffic": _production_traffic(raw.get("productionTraffic")),
+        "analysis": _analysis(raw.get("analysis")),
+        "whenInconclusive": _when_inconclusive(raw.get("whenInconclusive") or {}),
+        "syntheticTraffic": _synthetic_traffic(raw.get("syntheticTraffic")),
         "approval": _approval(raw.get("approval") or {}),
         "revision": _revision(raw.get("revision")),
         "dryRun": _bool(raw, "dryRun"),
@@ -138,8 +144,8 @@ def _metric(value: Any, index: int) -> dict[str, Any]:
         "windowSeconds": _bounded(value, "windowSeconds", 60, 86400, 300, where),
         "periodSeconds": _bounded(value, "periodSeconds", 60, 86400, 60, where),
     }
-    if check["comparison"] not in COMPARISONS:
-        raise InvalidInput(f"{where}.comparison", f"must be one of {', '.join(COMPARISONS)}")
+    if check["comparison"] not in COMPARISON_NAMES:
+        raise InvalidInput(f"{where}.comparison", f"must be one of {', '.join(COMPARISON_NAMES)}")
     if kind == "custom":
         metric = value.get("metric")
         if not isinstance(metric, Mapping) or not {"namespace", "name"} <= set(metric):
@@ -190,25 +196,68 @@ def _test_traffic(value: Any) -> dict[str, Any] | None:
     }
 
 
-def _probe(value: Any, index: int) -> dict[str, Any]:
-    where = f"testTraffic.probes[{index}]"
+def _probe(value: Any, index: int, section: str = "testTraffic") -> dict[str, Any]:
+    return parse_probe(value, f"{section}.probes[{index}]")
+
+
+def _production_traffic(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
     if not isinstance(value, Mapping):
-        raise InvalidInput(where, "must be an object {path, expect}")
-    path = value.get("path")
-    if not isinstance(path, str) or not path.startswith("/") or "//" in path or "@" in path:
-        raise InvalidInput(f"{where}.path", f"must be an absolute path like /health, got {path!r}")
-    expect = value.get("expect", 200)
-    if isinstance(expect, bool) or not isinstance(expect, int) or not 100 <= expect <= 599:
-        raise InvalidInput(f"{where}.expect", f"must be an HTTP status code, got {expect!r}")
-    contains = value.get("contains")
-    if contains is not None and not isinstance(contains, str):
-        raise InvalidInput(f"{where}.contains", "must be text expected in the body")
+        raise InvalidInput("productionTraffic", "must be an object {probes}")
+    probes = value.get("probes")
+    if not isinstance(probes, list) or not probes:
+        raise InvalidInput("productionTraffic.probes", "must list at least one probe")
+    return {"probes": [_probe(p, i, "productionTraffic") for i, p in enumerate(probes)]}
+
+
+def _analysis(value: Any) -> dict[str, Any] | None:
+    """The comparative analysis, normalised (`parse_analysis_config` reads it back)."""
+    if value is None:
+        return None
+    return parse_analysis_config(value, "analysis").as_dict()
+
+
+def _when_inconclusive(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(
+            "whenInconclusive", "must be an object {extendSeconds, maxExtensions, then}"
+        )
+    then = value.get("then", "fail")
+    if then not in ("fail", "pass"):
+        raise InvalidInput("whenInconclusive.then", f"must be fail or pass, got {then!r}")
     return {
-        "path": path,
-        "expect": expect,
-        "contains": contains,
-        "timeoutSeconds": _bounded(value, "timeoutSeconds", 1, 30, 5, where),
+        "extendSeconds": _bounded(value, "extendSeconds", 60, 86400, 300, "whenInconclusive"),
+        "maxExtensions": _bounded(value, "maxExtensions", 0, 10, 2, "whenInconclusive"),
+        "then": then,
     }
+
+
+def _synthetic_traffic(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInput("syntheticTraffic", "must be an object {path, ratePerSecond, maxErrors}")
+    where = "syntheticTraffic"
+    load: dict[str, Any] = {
+        "path": parse_probe({"path": value.get("path", "/")}, where)["path"],
+        "ratePerSecond": _bounded(value, "ratePerSecond", 1, 50, 5, where),
+        "timeoutSeconds": _bounded(value, "timeoutSeconds", 1, 10, 2, where),
+        "maxErrors": _bounded(value, "maxErrors", 0, 1_000_000, 0, where),
+        "maxSeconds": _bounded(value, "maxSeconds", 60, 86400, 21600, where),
+    }
+    colours = value.get("colours")
+    if colours is not None:
+        if not isinstance(colours, Mapping) or set(colours) != {"blue", "green"}:
+            raise InvalidInput(
+                f"{where}.colours", "must give the text of blue's and green's answers"
+            )
+        if colours["blue"] == colours["green"] or not all(
+            isinstance(v, str) and v for v in colours.values()
+        ):
+            raise InvalidInput(f"{where}.colours", "blue and green need two different texts")
+        load["colours"] = {"blue": colours["blue"], "green": colours["green"]}
+    return load
 
 
 def _approval(value: Any) -> dict[str, Any]:
