@@ -38,6 +38,7 @@ ANY_OF = {
          "dynamodb:ConditionCheckItem"}
     ),
     "dynamodb:TransactGetItems": frozenset({"dynamodb:GetItem"}),
+    "lambda:Invoke": frozenset({"lambda:InvokeFunction"}),
 }  # fmt: skip
 # Calls that make AWS check a second action on the caller (documented in each service's
 # authorization reference): a role may grant these alongside the call, and only then.

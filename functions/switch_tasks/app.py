@@ -79,12 +79,17 @@ def request_approval(event: Event, context: LambdaContext) -> None:
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def shift(event: Event, context: LambdaContext) -> Event:
     index = given.whole(event, "index")
-    return ec2.shift(given.plan(event), index, given.begun(event), deps())  # type: ignore[arg-type]
+    now = given.optional_text(event, "now") or None  # the machine's clock: the step began
+    used = int(given.optional_obj(event, "cursor").get("extensions") or 0)
+    return ec2.shift(given.plan(event), index, given.begun(event), deps(), now, used)  # type: ignore[arg-type]
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def gate(event: Event, context: LambdaContext) -> Event:
-    return ec2.gate(given.plan(event), given.whole(event, "index"), deps())  # type: ignore[arg-type]
+    plan_, index = given.plan(event), given.whole(event, "index")
+    now = given.optional_text(event, "now") or None  # the machine's clock: the window's end
+    cursor = given.optional_obj(event, "cursor")
+    return ec2.gate(plan_, index, deps(), cursor, now)  # type: ignore[arg-type]
 
 
 # -- ECS ---------------------------------------------------------------------------------------

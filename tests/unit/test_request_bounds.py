@@ -4,23 +4,33 @@ The largest valid EC2 request (every list at its maximum count, every string at 
 maximum length) is parsed and planned by the real code; the plan is the Step Functions
 state every later state carries (limit 256 KiB), and the deployment record is one
 DynamoDB item (limit 400 KiB) that grows by one shift and one gate entry per step. Both
-must stay well under: at most half of the limit. The begin transaction must also fit
-TransactWriteItems' 100 items (one lock per listener, one guard per alarm, the record).
+must stay well under: the state at most 60 % of its limit, the item at most 75 % of its
+limit (a gate entry records every verdict's figures, and bake extensions add gates). The
+begin transaction must also fit TransactWriteItems' 100 items (one lock per listener, one
+guard per alarm, the record).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
 
+from bluegreen.checks import Colours, comparative_analysis
+from bluegreen.checks.alarms import alarms_check
+from bluegreen.checks.analysis_config import parse_analysis_config
+from bluegreen.checks.model import CheckResult
+from bluegreen.checks.targets import group_health
+from bluegreen.checks.thresholds import metric_threshold
+from bluegreen.checks.traffic import synthetic_traffic
 from bluegreen.ec2 import switch
-from bluegreen.ec2.gates import health_verdict
 from bluegreen.platforms.alb import AlbAdapter
 from bluegreen.requests import parse_request
 from bluegreen.requests.schema import schema
+from bluegreen.switch.ec2_gate import recorded, summary
 from bluegreen.switch.plan import MAX_STEPS
 
 pytestmark = pytest.mark.unit
@@ -59,9 +69,54 @@ LB = f"{PREFIX}loadbalancer/app/{NAME}/{HEX}"
 TEST = listener(999)
 
 
+MAX_EXTENSIONS = DEFS["whenInconclusive"]["properties"]["maxExtensions"]["maximum"]
+
+
+def largest_probe() -> dict[str, Any]:
+    probe = DEFS["probe"]["properties"]
+    return {
+        "path": "/" + "p" * (_max("probePath") - 1),
+        "host": "h" * 63 + "." + "h" * 63 + ".example",
+        "expectStatus": 200,
+        "expectBody": "c" * probe["expectBody"]["maxLength"],
+        "maxLatencyMs": 60000,
+        "timeoutSeconds": 30,
+    }
+
+
+def largest_analysis() -> dict[str, Any]:
+    """Every signal: the error rate, the most latency percentiles, the most custom
+    metrics, each with the longest names the schema allows."""
+    analysis = DEFS["analysis"]["properties"]
+    custom = analysis["metrics"]["items"]["properties"]
+    name, value = "n" * _max("metricName"), "v" * _max("dimensionValue")
+    return {
+        "signals": ["errorRate", "latency"],
+        "latency": {
+            "stats": [
+                f"p{n}.999"
+                for n in range(90, 90 + _count(analysis["latency"]["properties"]["stats"]))
+            ]
+        },
+        "metrics": [
+            {
+                "id": f"m{i:02d}" + "x" * (custom["id"]["maxLength"] - 3),
+                "namespace": name,
+                "metricName": name,
+                "stat": "p99.999",
+                "dimensions": {
+                    f"{j:03d}" + name[3:]: value
+                    for j in range(custom["dimensions"]["maxProperties"])
+                },
+                "colour": {"dimension": name, "green": "g" * _max("dimensionValue"), "blue": value},
+            }
+            for i in range(_count(analysis["metrics"]))
+        ],
+    }
+
+
 def largest_request() -> dict[str, Any]:
     text = "t" * _max("label")
-    probe = DEFS["probe"]["properties"]
     steps = _count(DEFS["explicitSteps"]["properties"]["steps"])
     metric = {
         "id": "m" * _max("checkId"),
@@ -99,15 +154,21 @@ def largest_request() -> dict[str, Any]:
         "healthCheck": {"minHealthy": 1000, "timeoutSeconds": 7200, "pollSeconds": 5},
         "testTraffic": {
             "listenerArn": TEST,
-            "probes": [
-                {
-                    "path": "/" + "p" * (_max("probePath") - 1),
-                    "expect": 200,
-                    "contains": "c" * probe["contains"]["maxLength"],
-                    "timeoutSeconds": 30,
-                }
-                for _ in range(_count(DEFS["testTraffic"]["properties"]["probes"]))
-            ],
+            "probes": [largest_probe()] * _count(DEFS["testTraffic"]["properties"]["probes"]),
+        },
+        "productionTraffic": {
+            "probes": [largest_probe()] * _count(DEFS["productionTraffic"]["properties"]["probes"])
+        },
+        "analysis": largest_analysis(),
+        "whenInconclusive": {
+            "extendSeconds": 86400,
+            "maxExtensions": MAX_EXTENSIONS,
+            "then": "fail",
+        },
+        "syntheticTraffic": {
+            "path": "/" + "p" * (_max("probePath") - 1),
+            "maxErrors": 1_000_000,
+            "colours": {"blue": "b" * 256, "green": "g" * 256},
         },
         "approval": {"required": True, "timeoutSeconds": 604800},
         "revision": {
@@ -224,7 +285,7 @@ def test_the_largest_valid_request_is_valid() -> None:
     assert len(parsed["listeners"]) + len(parsed["rules"]) == 10
 
 
-def test_its_plan_stays_under_half_of_step_functions_state_limit() -> None:
+def test_its_plan_stays_well_under_step_functions_state_limit() -> None:
     # Given the largest valid request, planned by the real Plan code
     deps = SimpleNamespace(elbv2=Elbv2(), cloudwatch=CloudWatch(), codedeploy=CodeDeploy())
     plan = switch.plan(parse_request(largest_request()), "d" * 80, "e" * 200, deps)
@@ -240,49 +301,119 @@ def test_its_plan_stays_under_half_of_step_functions_state_limit() -> None:
         "health": {"polls": 480},
         "failed": {"ShiftTraffic": {"Error": "GateFailed", "Cause": "c" * 32768}},
     }
-    # Then it is at most half of the 256 KiB limit
-    assert size(state) <= STATE_LIMIT // 2, size(state)
+    # Then it is at most 60 % of the 256 KiB limit
+    assert size(state) <= STATE_LIMIT * 60 // 100, size(state)
+
+
+class MetricsCloudWatch(CloudWatch):
+    """CloudWatch with data for every query in every period, and every alarm in ALARM
+    with the longest reason it can give (the figures the gates record grow with them)."""
+
+    firing = False
+
+    def paginate(self, AlarmNames: list[str], **_: Any) -> list[dict[str, Any]]:
+        state = {"StateValue": "ALARM", "StateReason": "r" * 1023} if self.firing else {}
+        return [
+            {"MetricAlarms": [{"AlarmName": n, "StateValue": "OK", **state} for n in AlarmNames]}
+        ]
+
+    def get_metric_data(
+        self, MetricDataQueries: list[dict[str, Any]], StartTime: Any, EndTime: Any, **_: Any
+    ) -> dict[str, Any]:
+        periods = int((EndTime - StartTime).total_seconds()) // 60
+        stamps = [StartTime + timedelta(minutes=i) for i in range(periods)]
+        return {
+            "MetricDataResults": [
+                {
+                    "Id": q["Id"],
+                    "Timestamps": stamps,
+                    "Values": [1000.0 + i for i in range(periods)],
+                }
+                for q in MetricDataQueries
+            ]
+        }
+
+
+def _probed(request: dict[str, Any], ok: bool) -> CheckResult:
+    """The production probes' verdict as `run_probes` words it: every probe through every
+    production listener, each answer with the longest URL and reason."""
+    answers = [
+        {"url": f"http://{'h' * 253}:65535{p['path']}", "ok": ok, "status": 200 if ok else 599,
+         "ms": 30000, "reason": f"{p['path']}: body does not contain {p['expectBody']!r}"}
+        for _ in request["listeners"] for p in request["productionTraffic"]["probes"]
+    ]  # fmt: skip
+    if ok:
+        reason = f"{len(answers)} probe(s) answered as expected, slowest 30000 ms"
+        return CheckResult.passed("productionProbes", reason, probes=answers)
+    return CheckResult.failed(
+        "productionProbes", "; ".join(a["reason"] for a in answers[:5]), probes=answers
+    )
+
+
+def _gate(
+    request: dict[str, Any], cloudwatch: MetricsCloudWatch, end: datetime
+) -> list[CheckResult]:
+    """Every verdict of one gate, from the engine's own checks."""
+    start = end - timedelta(hours=6)
+    every_status = {str(code): 1 for code in range(100, 600)}
+    many = {"requests": 10**9, "errors": 10**9}
+    load = {**many, "connectionErrors": 10**9, "statuses": every_status,
+            "byColour": {"blue": many, "green": many}}  # fmt: skip
+    results = [alarms_check(cloudwatch, request["alarms"]), group_health(Elbv2(), group(2), 1000)]
+    results += [metric_threshold(cloudwatch, c, group(2), LB, end) for c in request["metricChecks"]]
+    config = parse_analysis_config(request["analysis"])
+    results.append(
+        comparative_analysis(cloudwatch, Colours(LB, group(2), group(1)), start, end, config)
+    )
+    results.append(_probed(request, ok=not cloudwatch.firing))
+    results.append(synthetic_traffic(load, 0))
+    return results
 
 
 def _step_entries(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """What the switch appends to the record per step (the shapes of ec2/switch.py):
-    a shift with the weights read back from every route, a gate with every verdict."""
+    """What the switch appends to the record (the shapes of switch/ec2.py and ec2_gate.py):
+    per step a shift with the weights read back from every route and the production
+    probes, and a gate with every verdict; each bake extension the request allows (over
+    the whole switch) adds one more gate; the last gate fails with every alarm firing."""
     routes = [("listener", a) for a in request["listeners"]] + [
         ("rule", a) for a in request["rules"]
     ]
-    health = health_verdict(Elbv2(), group(2), 1000)
-    entries = []
+    cloudwatch, end = MetricsCloudWatch(), datetime(2026, 1, 1, tzinfo=UTC)
+    at = "2026-01-01T00:00:00.000000+00:00"
+    entries: list[dict[str, Any]] = []
+    gates = MAX_STEPS + request["whenInconclusive"]["maxExtensions"]
     for index in range(MAX_STEPS):
         observed = [
             {"kind": k, "arn": a, "weights": {group(1): 95, group(2): 5}} for k, a in routes
         ]
+        probed = recorded(_probed(request, True))
         entries.append({"phase": "shift", "index": index, "percent": 5, "observed": observed,
-                        "at": "2026-01-01T00:00:00.000000+00:00"})  # fmt: skip
-        verdicts = [{"check": "alarms", "ok": True, "detail": "20 alarm(s) not in ALARM"}, health]
-        verdicts += [
-            {"check": f"metric:{m['id']}", "ok": True, "value": 1e15,
-             "detail": f"{m['id']} = 1e+15 (GreaterThanThreshold 1e+15 fails)"}
-            for m in request["metricChecks"]
-        ]  # fmt: skip
-        entries.append({"phase": "gate", "index": index, "percent": 5, "verdicts": verdicts,
-                        "at": "2026-01-01T00:00:00.000000+00:00"})  # fmt: skip
-    # the failing gate that ends it: every alarm firing, each with CloudWatch's longest reason
-    entries[-1]["verdicts"][0] = {
-        "check": "alarms", "ok": False,
-        "detail": "; ".join(f"{n} is ALARM ({'r' * 1023})" for n in request["alarms"]),
-    }  # fmt: skip
+                        "shiftedAt": at, "verdicts": [probed], "at": at})  # fmt: skip
+    for extension in range(gates):
+        cloudwatch.firing = extension == gates - 1
+        decided = extension < MAX_STEPS - 1 or cloudwatch.firing  # one decision per step
+        verdicts = _gate(request, cloudwatch, end)
+        entries.append({"phase": "gate", "index": MAX_STEPS - 1, "percent": 5,
+                        "window": {"start": at, "end": at}, "extension": extension,
+                        "outcome": "INCONCLUSIVE", "decision": "pass" if decided else "extend",
+                        "verdicts": [recorded(v) if decided else summary(v) for v in verdicts],
+                        "at": at})  # fmt: skip
     probes = [
         {"url": f"http://{'h' * 253}:65535{p['path']}", "ok": False, "status": 599, "ms": 30000,
-         "reason": f"body does not contain {p['contains']!r}"}
+         "reason": f"body does not contain {p['expectBody']!r}"}
         for p in request["testTraffic"]["probes"]
     ]  # fmt: skip
     entries.insert(
-        0, {"phase": "test-traffic", "verdicts": [{"check": "probes", "results": probes}]}
+        0,
+        {
+            "phase": "test-traffic",
+            "verdicts": [{"check": "httpProbes", "details": {"probes": probes}}],
+        },
     )
     return entries
 
 
-def test_its_record_stays_under_half_of_dynamodbs_item_limit() -> None:
+def test_its_record_stays_well_under_dynamodbs_item_limit() -> None:
     # Given the largest request, its begin record (with the snapshot of every route) and
     # every entry its steps append
     request = parse_request(largest_request())
@@ -305,10 +436,10 @@ def test_its_record_stays_under_half_of_dynamodbs_item_limit() -> None:
         "approval": json.dumps({"state": "APPROVED", "at": "x" * 32}),
         "steps": [json.dumps(e) for e in _step_entries(request)],
     }  # fmt: skip
-    # Then the item (attribute names and values, as DynamoDB counts) is at most half the limit
+    # Then the item (attribute names and values, as DynamoDB counts) is at most 75 % of it
     item_size = sum(len(k) + sum(len(v.encode()) for v in ([x] if isinstance(x, str) else x))
                     for k, x in item.items())  # fmt: skip
-    assert item_size <= ITEM_LIMIT // 2, item_size
+    assert item_size <= ITEM_LIMIT * 75 // 100, item_size
 
 
 def test_the_begin_transaction_fits_in_one_transact_write_items_call() -> None:

@@ -12,11 +12,12 @@ from typing import Any
 
 STARTED = "Switch Started"
 STEP = "Switch Step"
+GATE = "Switch Gate"  # a gate's verdicts, each with its figures
 APPROVAL_NEEDED = "Switch Approval Needed"
 SUCCEEDED = "Switch Succeeded"
 ROLLED_BACK = "Switch Rolled Back"
 FAILED = "Switch Failed"
-DETAIL_TYPES = (STARTED, STEP, APPROVAL_NEEDED, SUCCEEDED, ROLLED_BACK, FAILED)
+DETAIL_TYPES = (STARTED, STEP, GATE, APPROVAL_NEEDED, SUCCEEDED, ROLLED_BACK, FAILED)
 
 
 class Announcer:

@@ -73,3 +73,7 @@ class Clients:
     @cached_property
     def sns(self) -> Any:
         return self._client("sns")
+
+    @cached_property
+    def lambda_(self) -> Any:
+        return self._client("lambda")

@@ -10,17 +10,16 @@ through the ALB adapter; every ending is `settle` (`bluegreen.switch.endings`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from .. import announce
-from ..checks.http import PinnedTransport
+from ..checks import Outcome
 from ..contracts import Begun, Plan, Snapshot
-from ..ec2 import gates
 from ..errors import BlueGreenError
 from ..platforms import alb
 from ..platforms.codedeploy_ec2 import CodeDeployEc2
-from ..probes import probe_base, run_probe
 from ..store import OutcomeAlreadyDecided, now_iso
+from . import ec2_gate as gates
 from .deps import SwitchDeps
 from .endings import target_name
 
@@ -30,11 +29,7 @@ class IdleGroupUnhealthy(BlueGreenError):
 
 
 class ProbeFailed(BlueGreenError):
-    """An HTTP probe through the test listener did not get the expected answer."""
-
-
-class GateFailed(BlueGreenError):
-    """A gate (alarm, metric or health) failed after a traffic step."""
+    """An HTTP probe (test listener, or production after a shift) got the wrong answer."""
 
 
 # -- begin: snapshot, lock, record, guards ---------------------------------------------------
@@ -115,13 +110,14 @@ def check_revision(plan: Plan, progress: Mapping[str, Any], deps: SwitchDeps) ->
 def check_health(plan: Plan, polls: int, deps: SwitchDeps) -> dict[str, Any]:
     health = plan["request"]["healthCheck"]
     deps.renew(plan, int(health["pollSeconds"]))
-    verdict = gates.health_verdict(deps.clients.elbv2, plan["to"], health["minHealthy"])
+    result = gates.idle_health(plan, deps)
+    healthy = result.outcome is Outcome.PASSED
     polls += 1
-    if not verdict["ok"] and polls >= health["maxPolls"]:
+    if not healthy and polls >= health["maxPolls"]:
         raise IdleGroupUnhealthy(
-            f"{plan['to']} not healthy after {health['timeoutSeconds']} s: {verdict['detail']}"
+            f"{plan['to']} not healthy after {health['timeoutSeconds']} s: {result.reason}"
         )
-    return {"healthy": verdict["ok"], "polls": polls, "detail": verdict["detail"]}
+    return {"healthy": healthy, "polls": polls, "detail": result.reason}
 
 
 # -- test traffic and probes -----------------------------------------------------------------
@@ -131,21 +127,15 @@ def test_traffic(plan: Plan, deps: SwitchDeps) -> dict[str, Any]:
     test = plan["request"]["testTraffic"]
     deps.renew(plan, 0)
     elbv2 = deps.clients.elbv2
-    base = probe_base(elbv2, test["listenerArn"])
     saved = alb.snapshot_routes(elbv2, alb.routes_from([test["listenerArn"]], []))
     alb.set_weights(elbv2, saved, {plan["to"]: 1})
-    transport = deps.transport or PinnedTransport(deps.reach)
-    results = [run_probe(base, probe, transport, deps.reach) for probe in test["probes"]]
-    verdict = {
-        "check": "probes",
-        "ok": all(r.ok for r in results),
-        "results": [r.as_dict() for r in results],
-    }
-    deps.store.append_step(plan["deploymentId"], {"phase": "test-traffic", "verdicts": [verdict]})
-    failed = [r for r in results if not r.ok]
-    if failed:
-        raise ProbeFailed("; ".join(f"{r.url}: {r.reason}" for r in failed))
-    return {"probes": len(results)}
+    result = gates.test_probes(plan, deps)
+    deps.store.append_step(
+        plan["deploymentId"], {"phase": "test-traffic", "verdicts": [result.as_record()]}
+    )
+    if result.outcome is not Outcome.PASSED:
+        raise ProbeFailed(f"through the test listener: {result.reason}")
+    return {"probes": len(test["probes"])}
 
 
 # -- approval ----------------------------------------------------------------------------------
@@ -169,28 +159,44 @@ def request_approval(plan: Plan, deps: SwitchDeps) -> None:
 
 
 # -- traffic steps -----------------------------------------------------------------------------
-def shift(plan: Plan, index: int, begun: Begun, deps: SwitchDeps) -> dict[str, Any]:
+def shift(
+    plan: Plan,
+    index: int,
+    begun: Begun,
+    deps: SwitchDeps,
+    now: str | None = None,
+    extensions: int = 0,
+) -> dict[str, Any]:
     """One traffic step: renew (the ownership check), refuse an idle group without
-    healthy targets, write the weights on every route and read them back."""
+    healthy targets, write the weights on every route and read them back; then probe
+    production through its listeners (when the request asks). `now` is the time the step
+    began (the state machine's clock): the gate's analysis window starts there;
+    `extensions` (the bake extensions the switch has used so far) is carried on."""
     step = plan["steps"][index]  # type: ignore[typeddict-item]
     deps.renew(plan, int(step["bakeSeconds"]))
-    min_healthy = plan["request"]["healthCheck"]["minHealthy"]
-    health = gates.health_verdict(deps.clients.elbv2, plan["to"], min_healthy)
-    if not health["ok"]:
+    health = gates.idle_health(plan, deps)
+    if health.outcome is not Outcome.PASSED:
         raise IdleGroupUnhealthy(
-            f"refusing to send {step['percent']}% to {plan['to']}: {health['detail']}"
+            f"refusing to send {step['percent']}% to {plan['to']}: {health.reason}"
         )
     adapter = alb.AlbAdapter(deps.clients.elbv2)
     observed = adapter.apply(begun["snapshot"], step["weights"])
     fields = None
     if index == 0 and plan.get("needsApproval"):  # the approval let this first step happen
         fields = {"approval": {"state": "APPROVED", "at": now_iso(deps.clock)}}
+    shifted_at = now or now_iso(deps.clock)
+    probed = gates.production_probes(plan, deps)
+    entry: dict[str, Any] = {
+        "phase": "shift",
+        "index": index,
+        "percent": step["percent"],
+        "observed": observed,
+        "shiftedAt": shifted_at,
+    }
+    if probed is not None:
+        entry["verdicts"] = [gates.recorded(probed)]
     try:
-        deps.store.append_step(
-            plan["deploymentId"],
-            {"phase": "shift", "index": index, "percent": step["percent"], "observed": observed},
-            fields,
-        )
+        deps.store.append_step(plan["deploymentId"], entry, fields)
     except OutcomeAlreadyDecided:
         undo_late_write(plan, begun["snapshot"], deps)
         raise
@@ -204,11 +210,15 @@ def shift(plan: Plan, index: int, begun: Begun, deps: SwitchDeps) -> dict[str, A
             "weights": step["weights"],
         },
     )
+    if probed is not None and probed.outcome is not Outcome.PASSED:
+        raise ProbeFailed(f"after step {index + 1} ({step['percent']}%): {probed.reason}")
     return {
         "index": index,
         "percent": step["percent"],
         "bakeSeconds": step["bakeSeconds"],
         "last": step["last"],
+        "shiftedAt": shifted_at,
+        "extensions": extensions,
     }
 
 
@@ -230,35 +240,13 @@ def undo_late_write(plan: Plan, snapshot: Snapshot, deps: SwitchDeps) -> None:
     alb.write_back(deps.clients.elbv2, snapshot)
 
 
-def gate(plan: Plan, index: int, deps: SwitchDeps) -> dict[str, Any]:
-    request = plan["request"]
-    step = plan["steps"][index]  # type: ignore[typeddict-item]
-    deps.renew(plan, 0)
-    elbv2 = deps.clients.elbv2
-    verdicts = [
-        gates.alarm_verdict(deps.clients.cloudwatch, request["alarms"]),
-        gates.health_verdict(elbv2, plan["to"], request["healthCheck"]["minHealthy"]),
-    ]
-    if request["metricChecks"]:
-        lb_arn = _load_balancer_of(elbv2, plan["to"])
-        verdicts += [
-            gates.metric_verdict(deps.clients.cloudwatch, c, plan["to"], lb_arn)
-            for c in request["metricChecks"]
-        ]
-    deps.store.append_step(
-        plan["deploymentId"],
-        {"phase": "gate", "index": index, "percent": step["percent"], "verdicts": verdicts},
-    )
-    failed = [v for v in verdicts if not v["ok"]]
-    if failed:
-        raise GateFailed(
-            f"after step {index + 1} ({step['percent']}%): "
-            + "; ".join(v["detail"] for v in failed)
-        )
-    return {"index": index + 1, "last": step["last"], "passed": [v["check"] for v in verdicts]}
+def gate(
+    plan: Plan, index: int, deps: SwitchDeps, cursor: Mapping[str, Any] | None = None,
+    now: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """After a step's bake: every check of `gates.judge`, recorded with its figures.
 
-
-def _load_balancer_of(elbv2: Any, target_group_arn: str) -> str:
-    groups = elbv2.describe_target_groups(TargetGroupArns=[target_group_arn])["TargetGroups"]
-    arns = groups[0].get("LoadBalancerArns", []) if groups else []
-    return cast(str, arns[0]) if arns else ""
+    A gate that cannot decide yet extends the bake (the machine waits `extendSeconds` and
+    asks again), at most `whenInconclusive.maxExtensions` times; then it fails, or passes
+    by the request's rule. `now` is the machine's clock when the gate began."""
+    return gates.decide(plan, index, dict(cursor or {}), now or now_iso(deps.clock), deps)
