@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -363,13 +362,11 @@ class Fleets:
         return build_ec2_fleet(self.aws, name=f"f{self.built}", **kwargs)
 
     def retire(self, fleet: Ec2Fleet) -> None:
-        """Stop the fleet's HTTP endpoint in the background (a shutdown waits up to 0.5 s
-        for the server's poll), instead of at the end of the module."""
-        http = fleet.http
-        if http is None:
-            return
-        self.aws.cleanups.remove(http.stop)
-        threading.Thread(target=http.stop, daemon=True).start()
+        """Forget what the fleet's targets were told to answer (its applications and any
+        degradation), so a later fleet's traffic is nothing of it."""
+        for group in (fleet.blue_arn, fleet.green_arn):
+            self.aws.alb_http.apps.pop(group, None)
+            self.aws.alb_http.healthy(group)
 
 
 @contextmanager

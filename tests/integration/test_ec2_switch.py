@@ -142,7 +142,7 @@ def test_a_switch_moves_all_traffic_to_green_step_by_step(
     # and the bus heard the switch start, each step, and succeed
     assert detail_types(aws, run.name) == [
         "Switch Started",
-        *["Switch Step"] * len(percents),
+        *["Switch Step", "Switch Gate"] * len(percents),
         "Switch Succeeded",
     ]
     steps = [e["detail"] for e in announced(aws, run.name) if e["detail-type"] == "Switch Step"]
@@ -157,8 +157,8 @@ def _assert_steps_recorded(
 ) -> None:
     probes, *traffic = steps
     assert probes["phase"] == "test-traffic"
-    assert probes["verdicts"][0]["ok"] is True
-    assert [r["ok"] for r in probes["verdicts"][0]["results"]] == [True, True]
+    assert probes["verdicts"][0]["outcome"] == "PASSED"
+    assert [p["ok"] for p in probes["verdicts"][0]["details"]["probes"]] == [True, True]
     assert [(s["phase"], s["percent"]) for s in traffic] == [
         (phase, p) for p in percents for phase in ("shift", "gate")
     ]
@@ -169,8 +169,9 @@ def _assert_steps_recorded(
             want = {"blue": 100 - step["percent"], "green": step["percent"]}
             assert observed == {"listener": want, "rule": want}
         else:
-            verdicts = {v["check"]: v["ok"] for v in step["verdicts"]}
-            assert verdicts == {"alarms": True, "targetHealth": True}
+            verdicts = {v["check"]: v["outcome"] for v in step["verdicts"]}
+            assert verdicts == {"alarms": "PASSED", "targetHealth": "PASSED"}
+            assert (step["outcome"], step["decision"]) == ("PASSED", "pass")
 
 
 def test_a_dry_run_returns_the_plan_and_changes_nothing(aws: Emulator, fleet: Ec2Fleet) -> None:
@@ -238,7 +239,9 @@ def test_an_approved_switch_waits_for_the_token_then_succeeds(
         "Switch Started",
         "Switch Approval Needed",
         "Switch Step",
+        "Switch Gate",
         "Switch Step",
+        "Switch Gate",
         "Switch Succeeded",
     ]
     assert locks_and_guards(aws, fleet) == []

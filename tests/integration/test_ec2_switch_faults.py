@@ -80,8 +80,9 @@ SWITCH_CALLS = [
         "TestTrafficFunction",
         "dynamodb:TransactWriteItems",
         "elbv2:DescribeListeners",
-        "elbv2:DescribeLoadBalancers",
         "elbv2:ModifyListener",
+        "elbv2:DescribeListeners",
+        "elbv2:DescribeLoadBalancers",
         "dynamodb:UpdateItem",
     ),
     *_calls(
@@ -106,9 +107,9 @@ SWITCH_CALLS = [
         "dynamodb:TransactWriteItems",
         "cloudwatch:DescribeAlarms",
         "elbv2:DescribeTargetHealth",
-        "elbv2:DescribeTargetGroups",
         "cloudwatch:GetMetricData",
         "dynamodb:UpdateItem",
+        "events:PutEvents",
     ),
     *_calls(
         "SettleFunction",

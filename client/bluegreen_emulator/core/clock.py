@@ -10,6 +10,7 @@ measure how long something outside the machine takes to answer.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 
@@ -23,6 +24,11 @@ class Clock:
         with self._lock:
             self.waited += max(emulated_seconds, 0.0)
         return max(emulated_seconds, 0.0) * self.scale
+
+    def now(self) -> float:
+        """Emulated wall time (epoch seconds): real time plus the waits the clock skipped,
+        so a 300 s bake at scale 0 is 300 s later for everything stamped with it."""
+        return time.time() + self.waited * (1.0 - self.scale)
 
     def wait(self, event: threading.Event, emulated_seconds: float) -> None:
         """Wait on `event` (set when the execution stops) for the scaled duration."""

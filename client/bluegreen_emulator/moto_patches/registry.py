@@ -23,6 +23,7 @@ from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state import state as asl_state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
@@ -81,6 +82,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "StepFunctionResponse.send_task_failure": StepFunctionResponse.send_task_failure,
     "StepFunctionResponse.get_execution_history": StepFunctionResponse.get_execution_history,
     "Statistics.get_statistics_for_type": Statistics.get_statistics_for_type,
+    "asl_state.datetime": asl_state.datetime,  # type: ignore[dict-item]
 }
 
 

@@ -4,6 +4,7 @@ Each patch names the moto behaviour it changes and why; tests/integration/test_m
 checks each against the installed moto.
 """
 
+import datetime as datetime_module
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from moto.core.responses import ActionResult
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state import state as asl_state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
     StateTaskService,
 )
@@ -217,7 +219,32 @@ def _patch_execution_history_pages() -> None:
     StepFunctionResponse.get_execution_history = get_execution_history  # type: ignore[method-assign]
 
 
+# 23. moto stamps `$$.State.EnteredTime` with the real clock (State._eval_body calls
+#     `datetime.datetime.now`). The waits the emulator's clock skipped passed for the
+#     execution: stamp states with the emulator's clock (`Clock.now`), so a task given its
+#     entered time (the switch's gate: the end of its analysis window) sees the bake's
+#     length, as on AWS. Outside an emulator moto's clock is the real one.
+class _EnteredTime(datetime):
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        if registry.ACTIVE is None:
+            return datetime.now(tz)
+        return datetime.fromtimestamp(registry.ACTIVE.clock.now(), tz)
+
+
+class _DatetimeModule:
+    """What moto's state module uses of `datetime`, with `datetime.now` on the clock."""
+
+    datetime = _EnteredTime
+    timezone = datetime_module.timezone
+
+
+def _patch_entered_time() -> None:
+    asl_state.datetime = _DatetimeModule  # type: ignore[assignment]
+
+
 def apply() -> None:
+    _patch_entered_time()
     _patch_execution_history_pages()
     _patch_execution_status_events()
     _patch_retry_backoff()
