@@ -278,8 +278,14 @@ class _Reader:
         self.add(event, f"step {index + 1}/{total}: {percent}% on {target} (read back ok)")
 
     def gated(self, event: Mapping[str, Any], data: Mapping[str, Any]) -> None:
-        # the gate answers with the index of the next step
+        # the gate answers with the index of the next step, or of the same one when it
+        # could not decide yet and the bake is extended
         gate = data.get("gate") or data.get("cursor") or {}
+        if gate.get("inconclusive"):
+            index = int(gate.get("index", self.progress.cursor))
+            seconds = gate.get("extendSeconds", "?")
+            self.add(event, f"gate {index + 1} could not decide yet: bake {seconds} s more", "warn")
+            return
         index = int(gate.get("index", self.progress.cursor + 1)) - 1
         self.progress.step_states[index] = PASSED
         self.reach(f"step {index + 1}")

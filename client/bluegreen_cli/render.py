@@ -307,11 +307,26 @@ def _steps(snapshot: Snapshot) -> list[Line]:
             (f"{mark:<8}", style),
         ]
         for number, verdict in enumerate(step.verdicts):
-            ok = verdict["ok"]
+            word, mark = _VERDICT_MARKS[verdict_outcome(verdict)]
             line.append(("; " if number else "", ""))
-            line.append((f"{verdict['check']} {'ok' if ok else 'FAILED'}", "ok" if ok else "fail"))
+            line.append((f"{verdict['check']} {word}", mark))
         lines.append(line)
     return lines
+
+
+_VERDICT_MARKS = {
+    "PASSED": ("ok", "ok"),
+    "FAILED": ("FAILED", "fail"),
+    "INCONCLUSIVE": ("inconclusive", "warn"),
+    "PENDING": ("pending", "warn"),
+}
+
+
+def verdict_outcome(verdict: Mapping[str, Any]) -> str:
+    """PASSED, FAILED, INCONCLUSIVE or PENDING (records before the outcome said `ok`)."""
+    if "outcome" in verdict:
+        return str(verdict["outcome"])
+    return "PASSED" if verdict.get("ok") else "FAILED"
 
 
 def _targets(snapshot: Snapshot) -> list[Line]:
@@ -447,12 +462,20 @@ def record(data: Mapping[str, Any]) -> str:
         if "index" in step:
             where += f" {step['index'] + 1} ({step.get('percent', '?')}%)"
         lines.append(f"  {str(step.get('at', ''))[11:19]}  {where}")
+        if step.get("decision"):
+            lines[-1] += f"   {step.get('outcome')}: {step['decision']}"
         for verdict in step.get("verdicts", []):
-            detail = verdict.get("detail") or ", ".join(
-                f"{r.get('url', '?')} {r.get('status', '?')}" for r in verdict.get("results", [])
+            detail = (
+                verdict.get("reason")
+                or verdict.get("detail")
+                or ", ".join(
+                    f"{r.get('url', '?')} {r.get('status', '?')}"
+                    for r in verdict.get("results", [])
+                )
             )
-            mark = "ok  " if verdict.get("ok") else "FAIL"
+            mark = _RECORD_MARKS[verdict_outcome(verdict)]
             lines.append(f"            {mark} {verdict.get('check')}: {detail}")
+            lines += [f"                   {figure}" for figure in figures(verdict)]
     outcome = data.get("outcome") or {}
     if outcome.get("cause"):
         lines.append(f"  cause: {outcome['cause']}")
@@ -461,6 +484,62 @@ def record(data: Mapping[str, Any]) -> str:
     for manual in data.get("manualRollbacks", []) or []:
         lines.append(f"  manual rollback by {manual.get('by')} at {manual.get('at')}")
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+_RECORD_MARKS = {"PASSED": "ok  ", "FAILED": "FAIL", "INCONCLUSIVE": "??  ", "PENDING": "..  "}
+
+
+def figures(verdict: Mapping[str, Any]) -> list[str]:
+    """The figures behind a verdict, a line each: the analysis' window and, per signal,
+    green against blue with the samples and the test; a metric's value and window; the
+    synthetic traffic's counts per colour; the probes that failed."""
+    details = verdict.get("details") or {}
+    if details.get("signals") is not None:
+        return _analysis_figures(details)
+    if "threshold" in details:
+        window = details.get("window") or {}
+        return [
+            f"value {details.get('value', '-')} ({details.get('comparison')} "
+            f"{details['threshold']:g} fails), {details.get('datapoints', 0)} datapoint(s), "
+            f"{window.get('start', '?')} to {window.get('end', '?')}"
+        ]
+    if "byColour" in details:
+        colours = details.get("byColour") or {}
+        return [
+            f"{name}: {c.get('errors', 0)} error(s) in {c.get('requests', 0)} request(s)"
+            for name, c in sorted(colours.items())
+        ] + [f"statuses: {details.get('statuses', {})}"]
+    probes = [p for p in details.get("probes", []) if isinstance(p, dict) and not p.get("ok")]
+    return [f"{p.get('url')}: status {p.get('status')}, {p.get('ms')} ms" for p in probes]
+
+
+def _analysis_figures(details: Mapping[str, Any]) -> list[str]:
+    window = details.get("window") or {}
+    lines = [
+        f"window {window.get('start', '?')} to {window.get('end', '?')}: "
+        f"{window.get('periods', 0)} period(s) of {window.get('periodSeconds', '?')} s, "
+        f"alpha {details.get('alpha')}, rule {details.get('inconclusiveRule')}"
+    ]
+    for signal in details.get("signals") or []:
+        green, blue = signal.get("green") or {}, signal.get("blue") or {}
+        lines.append(
+            f"{signal.get('signal')}: {signal.get('outcome')}; green {_shown(green)} vs "
+            f"blue {_shown(blue)}; samples {signal.get('samples')}; {signal.get('test')}, "
+            f"p={_number(signal.get('pValue'))}, excess {_number(signal.get('excess'))}, "
+            f"bound {_number(signal.get('upperBound'))}, "
+            f"tolerance {_number(signal.get('tolerance'))}"
+        )
+    return lines
+
+
+def _shown(colour: Mapping[str, Any]) -> str:
+    if "requests" in colour:
+        return f"{colour.get('errors')}/{colour.get('requests')} ({_number(colour.get('ratio'))})"
+    return f"median {_number(colour.get('median'))}"
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _moved(record: Mapping[str, Any]) -> str:

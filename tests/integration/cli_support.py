@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +41,7 @@ class Cli:
     def __init__(self, server: EmulatorServer) -> None:
         self.server = server
         self.aws = server.emulator
-        self.http_endpoints: list[Any] = []
+        self.fleets: list[Ec2Fleet] = []
 
     def __call__(self, *argv: str) -> Result:
         out, err = io.StringIO(), io.StringIO()
@@ -55,10 +54,7 @@ class Cli:
 
     def fleet(self, **kwargs: Any) -> Ec2Fleet:
         fleet = build_ec2_fleet(self.aws, name=f"cli{next(_FLEETS)}", **kwargs)
-        http = fleet.http
-        if http is not None:  # stop its HTTP endpoint at the end of the test, not the module
-            self.aws.cleanups.remove(http.stop)
-            self.http_endpoints.append(http)
+        self.fleets.append(fleet)
         return fleet
 
     # -- what an operator would look at -------------------------------------------------------
@@ -114,5 +110,7 @@ def cli(served: EmulatorServer) -> Iterator[Cli]:
     finally:
         served.emulator.on_event[:] = listeners
         served.emulator.clock.scale = 0.0
-        for http in runner.http_endpoints:  # a shutdown waits up to 0.5 s: not in the test
-            threading.Thread(target=http.stop, daemon=True).start()
+        for fleet in runner.fleets:  # its targets answer nothing of a later test's
+            for group in (fleet.blue_arn, fleet.green_arn):
+                served.emulator.alb_http.apps.pop(group, None)
+                served.emulator.alb_http.healthy(group)
