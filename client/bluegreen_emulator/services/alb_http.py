@@ -163,7 +163,8 @@ class AlbHttp:
 
     def _find_listener(self, dns: str, port: int) -> str | None:
         elbv2 = self.aws.client("elbv2")
-        for lb in elbv2.describe_load_balancers()["LoadBalancers"]:
+        pages = elbv2.get_paginator("describe_load_balancers").paginate()  # the answer is paged
+        for lb in (lb for page in pages for lb in page["LoadBalancers"]):
             if lb["DNSName"] != dns:
                 continue
             for listener in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])[
