@@ -81,7 +81,6 @@ SWITCH_CALLS = [
         "dynamodb:TransactWriteItems",
         "elbv2:DescribeListeners",
         "elbv2:ModifyListener",
-        "elbv2:DescribeListeners",
         "elbv2:DescribeLoadBalancers",
         "dynamodb:UpdateItem",
     ),
@@ -124,10 +123,15 @@ SWITCH_CALLS = [
 # How many times one Shift invocation makes each call (its snapshot and its read-back
 # both describe the routes): the call at the 100 % step is the next one.
 PER_SHIFT = {"DescribeListeners": 2, "DescribeRules": 2, "TransactWriteItems": 1}
-SWITCH_FAULTS = [(call, 1) for call in SWITCH_CALLS] + [
-    (call, PER_SHIFT.get(call.operation, 1) + 1)
-    for call in SWITCH_CALLS
-    if call.function == "ShiftFunction"
+SWITCH_FAULTS = [
+    *[(call, 1) for call in SWITCH_CALLS],
+    *[
+        (call, PER_SHIFT.get(call.operation, 1) + 1)
+        for call in SWITCH_CALLS
+        if call.function == "ShiftFunction"
+    ],
+    # TestTraffic reads the test listener again, for the probes' address
+    (Call("TestTrafficFunction", "elbv2", "DescribeListeners"), 2),
 ]
 ROLLBACK_CALLS = _calls(
     "SettleFunction",
@@ -144,7 +148,7 @@ GATE_ERROR = Call("GateFunction", "cloudwatch", "DescribeAlarms")
 
 def _id(fault: tuple[Call, int]) -> str:
     call, nth = fault
-    where = "" if nth == 1 or call.function != "ShiftFunction" else "@100%"
+    where = "" if nth == 1 else "@100%" if call.function == "ShiftFunction" else f"@call{nth}"
     return f"{call.function.removesuffix('Function')}-{call.service}:{call.operation}{where}"
 
 

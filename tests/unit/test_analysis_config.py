@@ -104,6 +104,21 @@ def test_min_periods_defaults_to_what_alpha_needs() -> None:
         ({"latency": {"stats": ["p100"]}}, "analysis.latency.stats[0]", "must be a percentile"),
         ({"latency": {"stats": ["p99", "p99"]}}, "analysis.latency.stats", "the same percentile"),
         (
+            {"latency": {"stats": ["p50", "p90", "p99", "p99.9"]}},
+            "analysis.latency.stats",
+            "must list 1 to 3 percentiles",
+        ),
+        (
+            {"metrics": [{**CUSTOM, "dimensions": {"A": "1", "B": "2", "C": "3", "D": "4"}}]},
+            "analysis.metrics[0].dimensions",
+            "must map at most 3 dimension names to values",
+        ),
+        (
+            {"metrics": [{**CUSTOM, "id": f"m{i}"} for i in range(3)]},
+            "analysis.metrics",
+            "must be a list of at most 2",
+        ),
+        (
             {"latency": {"minPeriods": 5}},
             "analysis.latency.minPeriods",
             "must be at least 6 for alpha 0.025: with fewer periods the signed-rank test can "
