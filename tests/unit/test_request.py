@@ -152,6 +152,8 @@ def test_the_live_colour_can_be_left_to_the_current_weights() -> None:
         ({"testTraffic__probes__0__path": "//evil.example/x"}, "testTraffic.probes[0].path", ""),
         ({"testTraffic__probes__0__path": "/@evil.example"}, "testTraffic.probes[0].path", ""),
         ({"testTraffic__probes__0__expect": 700}, "testTraffic.probes[0].expect", "100 to 599"),
+        # nor name a host the switch would not send
+        ({"testTraffic__probes__0__host": "shop.example"}, "testTraffic.probes[0].host", "no Host"),
         ({"approval": {"required": "true"}}, "approval.required", "true or false"),
         (
             {"approval": {"required": True, "timeoutSeconds": 0}},

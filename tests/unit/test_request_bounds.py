@@ -76,7 +76,6 @@ def largest_probe() -> dict[str, Any]:
     probe = DEFS["probe"]["properties"]
     return {
         "path": "/" + "p" * (_max("probePath") - 1),
-        "host": "h" * 63 + "." + "h" * 63 + ".example",
         "expectStatus": 200,
         "expectBody": "c" * probe["expectBody"]["maxLength"],
         "maxLatencyMs": 60000,

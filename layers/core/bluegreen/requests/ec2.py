@@ -197,7 +197,14 @@ def _test_traffic(value: Any) -> dict[str, Any] | None:
 
 
 def _probe(value: Any, index: int, section: str = "testTraffic") -> dict[str, Any]:
-    return parse_probe(value, f"{section}.probes[{index}]")
+    where = f"{section}.probes[{index}]"
+    if isinstance(value, Mapping) and value.get("host") is not None:
+        raise InvalidInput(
+            f"{where}.host",
+            "the switch probes the listener's own address and sends no Host header; "
+            "route by path, or give the listener a default action for this check",
+        )
+    return parse_probe(value, where)
 
 
 def _production_traffic(value: Any) -> dict[str, Any] | None:
