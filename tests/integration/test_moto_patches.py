@@ -8,6 +8,7 @@ state machines and rules, so they do not depend on the project's own template.
 
 from __future__ import annotations
 
+import datetime as datetime_module
 import inspect
 import json
 import re
@@ -1196,3 +1197,44 @@ def test_sdk_retry_back_off_takes_emulated_time(probe: Emulator) -> None:
     assert len(attempts) > 1
     assert probe.clock.waited > waited_before
     assert time.monotonic() - started < 1
+
+
+# 23. States are stamped with the emulator's clock ------------------------------------------
+def test_a_states_entered_time_counts_the_waits_the_clock_skipped(probe: Emulator) -> None:
+    # Given moto's state module reading `datetime.datetime.now` for `$$.State.EnteredTime`
+    from moto.stepfunctions.parser.asl.component.state import state as asl_state
+
+    assert "datetime.datetime.now(tz=" in inspect.getsource(asl_state)
+    assert patches.ORIGINALS["asl_state.datetime"] is datetime_module
+    assert asl_state.datetime is not patches.ORIGINALS["asl_state.datetime"]
+    # and a machine that notes its entered time, waits five minutes, and notes it again
+    definition = {
+        "StartAt": "Before",
+        "States": {
+            "Before": {"Type": "Pass", "Parameters": {"at.$": "$$.State.EnteredTime"},
+                       "ResultPath": "$.before", "Next": "Bake"},
+            "Bake": {"Type": "Wait", "Seconds": 300, "Next": "After"},
+            "After": {"Type": "Pass", "Parameters": {"at.$": "$$.State.EnteredTime"},
+                      "ResultPath": "$.after", "End": True},
+        },
+    }  # fmt: skip
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="entered-time", definition=json.dumps(definition), roleArn=_machine_role(probe)
+    )["stateMachineArn"]
+    started = time.monotonic()
+
+    # When it runs on the emulator, whose clock skips the wait
+    execution = probe.start_execution(machine, {}, name="entered-time")
+    described = probe.wait_for_execution(execution, timeout=30)
+
+    # Then the second state was entered five emulated minutes after the first, in far less
+    # real time
+    assert described["status"] == "SUCCEEDED"
+    output = json.loads(described["output"])
+
+    def entered(key: str) -> datetime:
+        return datetime.fromisoformat(output[key]["at"].replace("Z", "+00:00"))
+
+    assert (entered("after") - entered("before")).total_seconds() >= 300
+    assert time.monotonic() - started < 60
