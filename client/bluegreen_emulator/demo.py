@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         request = fleet.request(
             blueTargetGroupArn=fleet.green_arn, greenTargetGroupArn=fleet.blue_arn, version="v43"
         )
-        request["testTraffic"]["probes"][1]["contains"] = "v43"
+        request["testTraffic"]["probes"][1]["expectBody"] = "v43"
         _fire_alarm_during_first_bake(aws, fleet.alarms[0])
         second = run_switch(aws, timeline, request, "release-v43")
         _summary(out, second, aws, fleet)
@@ -278,25 +278,20 @@ def _summary(
     out: Callable[[str], None], run: dict[str, Any], aws: Emulator, fleet: Ec2Fleet
 ) -> None:
     record = run["record"]
-    gates = [
-        s
-        for s in record["steps"]
-        if s.get("phase") == "gate" and all(v["ok"] for v in s["verdicts"])
-    ]
+    gates = [s for s in record["steps"] if s.get("phase") == "gate" and s.get("decision") == "pass"]
     out("  verdicts (from the deployment record):")
     for step in record["steps"]:
         for verdict in step.get("verdicts", []):
-            where = (
-                "test traffic"
-                if step["phase"] == "test-traffic"
-                else f"gate {step['index'] + 1} ({step['percent']}%)"
+            where = {
+                "test-traffic": "test traffic",
+                "shift": f"shift {step.get('index', 0) + 1} ({step.get('percent')}%)",
+            }.get(step["phase"], f"gate {step.get('index', 0) + 1} ({step.get('percent')}%)")
+            mark = {"PASSED": "ok  ", "FAILED": "FAIL"}.get(verdict["outcome"], "wait")
+            probes = (verdict.get("details") or {}).get("probes") or []
+            detail = ", ".join(
+                f"{p['url'].rsplit('/', 1)[-1] or '/'} {p['status']} {p['ms']}ms" for p in probes
             )
-            mark = "ok  " if verdict["ok"] else "FAIL"
-            detail = verdict.get("detail") or ", ".join(
-                f"{r['url'].rsplit('/', 1)[-1] or '/'} {r['status']} {r['ms']}ms"
-                for r in verdict.get("results", [])
-            )
-            out(f"    {mark} {where:<16} {verdict['check']:<12} {detail}")
+            out(f"    {mark} {where:<16} {verdict['check']:<12} {detail or verdict['reason']}")
     out(
         f"  => {record['status']}  ({run['transitions']} state transitions, "
         f"{run['real_seconds']:.1f} s real, {len(gates)} gate(s) passed)"

@@ -264,7 +264,8 @@ def test_history_lists_deployments_with_their_outcome_and_shows_one_in_full(
     # and one record in full has its gate verdicts
     full = cli("history", "hist-1")
     assert full.code == 0
-    assert "targetHealth: 2/2 healthy" in full.out
+    health = [line for line in full.out.splitlines() if "targetHealth:" in line]
+    assert health and all(line.endswith("-green: 2/2 healthy, need 2") for line in health), health
 
 
 def test_rollback_after_a_success_is_a_new_recorded_deployment_back(
