@@ -6,7 +6,11 @@
 3. switch 1: a 10% canary that probes green through the test listener, bakes, passes its
    gates and moves all traffic to green;
 4. switch 2: the next release (v43 on blue) as a canary; during the bake the 5xx alarm
-   fires and traffic goes back to where it was, verified by read-back.
+   fires and traffic goes back to where it was, verified by read-back;
+5. switches 3 and 4: an ECS service released through CodeDeploy, then rolled back by its hook;
+6. switch 5: a canary (v44) that errs more than the live colour, judged by the
+   comparative analysis from the ALB's per-target-group metrics of users' requests, and
+   rolled back at its first gate.
 
 Waits run on the emulator clock: a 300 s bake takes 300 x scale real seconds.
 """
@@ -227,6 +231,7 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         _summary(out, second, aws, fleet)
 
         third, fourth = _ecs_part(aws, timeline, out)
+        fifth = _analysis_part(aws, timeline, fleet, out)
 
         out("")
         out(rule)
@@ -235,18 +240,55 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
             and second["record"]["status"] == "ROLLED_BACK"
             and third["record"]["status"] == "SUCCEEDED"
             and fourth["record"]["status"] == "ROLLED_BACK"
+            and fifth["record"]["status"] == "ROLLED_BACK"
         )
         out(
             "result     "
             + (
                 "EC2: v42 went live, v43 was rolled back by its alarm (traffic stayed on v42)\n"
-                "           ECS: web:2 went live through CodeDeploy, web:3 was rolled back by its hook"
+                "           ECS: web:2 went live through CodeDeploy, web:3 was rolled back by its hook\n"
+                "           EC2: v44 erred more than v42 and was rolled back by the analysis"
                 if ok
                 else "UNEXPECTED: see the output above"
             )
         )
         out(rule)
     return 0 if ok else 1
+
+
+USERS_PER_SECOND = 150  # the users of the shop during the analysis switch's bakes
+
+
+def _analysis_part(
+    aws: Emulator, timeline: Timeline, fleet: Ec2Fleet, out: Callable[[str], None]
+) -> dict[str, Any]:
+    """Switch 5: a canary judged against the live colour by the comparative analysis."""
+    from .fixtures.traffic import user_traffic
+
+    assert fleet.http is not None
+    out("")
+    out(
+        "switch 5   release v44 to blue: canary 10%, judged against green by the comparative "
+        "analysis;"
+    )
+    out(f"           {USERS_PER_SECOND} users a second; v44 answers 5% of them with a 503")
+    fleet.versions[fleet.blue_arn] = "v44"
+    fleet.http.degrade("blue", error_rate=0.05)
+    request = fleet.request(
+        blueTargetGroupArn=fleet.green_arn,
+        greenTargetGroupArn=fleet.blue_arn,
+        version="v44",
+        alarms=[],  # judged by the analysis alone
+        testTraffic=None,
+        analysis={"signals": ["errorRate"]},
+    )
+    try:
+        with user_traffic(aws, fleet.listener_arn, USERS_PER_SECOND):
+            fifth = run_switch(aws, timeline, request, "release-v44")
+    finally:
+        fleet.http.degrade("blue")
+    _summary(out, fifth, aws, fleet)
+    return fifth
 
 
 def _fire_alarm_during_first_bake(aws: Emulator, alarm: str) -> None:
