@@ -231,12 +231,20 @@ class Emulator:
         if self.stack is None or self._mock is None:
             return
         sfn = self.client("stepfunctions")
+        everyone: list[str] = []
         for machine in sfn.list_state_machines()["stateMachines"]:
             arn = machine["stateMachineArn"]
-            for run in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")[
-                "executions"
-            ]:
-                sfn.stop_execution(executionArn=run["executionArn"], cause="emulator stopped")
+            for run in sfn.list_executions(stateMachineArn=arn)["executions"]:
+                everyone.append(run["executionArn"])
+                if run["status"] == "RUNNING":
+                    sfn.stop_execution(executionArn=run["executionArn"], cause="emulator stopped")
+        # nothing may call the account after it is gone: a stopped task's late calls and
+        # the deliveries of status changes end first (bounded, for a task that hangs)
+        for execution_arn in everyone:
+            try:
+                self.wait_until_quiet(execution_arn, timeout=30.0)
+            except TimeoutError:
+                continue
 
     # -- EventBridge and CloudWatch events (services/eventbridge.py, cloudwatch.py) -----
     @property
