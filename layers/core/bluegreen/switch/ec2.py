@@ -22,6 +22,7 @@ from ..store import OutcomeAlreadyDecided, now_iso
 from . import ec2_gate as gates
 from .deps import SwitchDeps
 from .endings import target_name
+from .reaper import reap_if_ended
 
 
 class IdleGroupUnhealthy(BlueGreenError):
@@ -63,6 +64,7 @@ def begin(plan: Plan, deps: SwitchDeps) -> Begun:
         guard=snapshot,
         lease_until=lease_until,
     )
+    reap_if_ended(plan["executionArn"], plan["deploymentId"], deps.reaper())
     deps.announcer.announce(
         announce.STARTED,
         {
