@@ -28,6 +28,7 @@ from typing import Any
 from .core.emulator import Emulator
 from .fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 from .fixtures.ecs_fleet import build_ecs_fleet
+from .fixtures.traffic import user_traffic
 
 WIDTH = 78
 
@@ -263,8 +264,6 @@ def _analysis_part(
     aws: Emulator, timeline: Timeline, fleet: Ec2Fleet, out: Callable[[str], None]
 ) -> dict[str, Any]:
     """Switch 5: a canary judged against the live colour by the comparative analysis."""
-    from .fixtures.traffic import user_traffic
-
     assert fleet.http is not None
     out("")
     out(
