@@ -66,6 +66,7 @@ SWITCH_CALLS = [
         "elbv2:DescribeRules",
         "elbv2:DescribeLoadBalancers",
         "elbv2:DescribeTargetGroups",
+        "elbv2:DescribeTags",
         "cloudwatch:DescribeAlarms",
     ),
     *_calls(

@@ -19,6 +19,7 @@ import pytest
 from bluegreen.ec2 import switch
 from bluegreen.ec2.gates import health_verdict
 from bluegreen.platforms.alb import AlbAdapter
+from bluegreen.registry import TAG_KEY, Registry
 from bluegreen.requests import parse_request
 from bluegreen.requests.schema import schema
 from bluegreen.switch.plan import MAX_STEPS
@@ -113,10 +114,14 @@ def largest_request() -> dict[str, Any]:
         "revision": {
             "application": "a" * 100,
             "deploymentGroup": "g" * 100,
-            "revision": {
-                "revisionType": "AppSpecContent",
-                "appSpecContent": {
-                    "content": "x" * DEFS["revisionContent"]["properties"]["content"]["maxLength"]
+            "revision": {  # the largest the registry lets the idle fleet install: from S3
+                "revisionType": "S3",
+                "s3Location": {
+                    "bucket": "b" * 63,
+                    "key": "k" * 1024,
+                    "bundleType": "zip",
+                    "version": "v" * 1024,
+                    "eTag": "e" * 1024,
                 },
             },
         },
@@ -184,6 +189,10 @@ class Elbv2:
             ]
         }  # fmt: skip
 
+    def describe_tags(self, ResourceArns: list[str]) -> dict[str, Any]:
+        tags = [{"Key": TAG_KEY, "Value": "bluegreen"}]
+        return {"TagDescriptions": [{"ResourceArn": a, "Tags": tags} for a in ResourceArns]}
+
     def describe_load_balancers(self, LoadBalancerArns: list[str]) -> dict[str, Any]:
         return {"LoadBalancers": [{"LoadBalancerArn": LB, "VpcId": "vpc-1", "DNSName": "x"}]}
 
@@ -213,6 +222,9 @@ class CodeDeploy:
     def get_deployment_group(self, **_: Any) -> dict[str, Any]:
         return {"deploymentGroupInfo": {}}
 
+    def list_tags_for_resource(self, ResourceArn: str) -> dict[str, Any]:
+        return {"Tags": [{"Key": TAG_KEY, "Value": "bluegreen"}]}
+
 
 def size(value: Any) -> int:
     return len(json.dumps(value).encode())
@@ -226,7 +238,17 @@ def test_the_largest_valid_request_is_valid() -> None:
 
 def test_its_plan_stays_under_half_of_step_functions_state_limit() -> None:
     # Given the largest valid request, planned by the real Plan code
-    deps = SimpleNamespace(elbv2=Elbv2(), cloudwatch=CloudWatch(), codedeploy=CodeDeploy())
+    deps = SimpleNamespace(
+        elbv2=Elbv2(),
+        cloudwatch=CloudWatch(),
+        codedeploy=CodeDeploy(),
+        registry=Registry(
+            tag_value="bluegreen",
+            load_balancers=f"{NAME[:4]}*",
+            codedeploy_applications="a*",
+            artifact_buckets=("b*",),
+        ),
+    )
     plan = switch.plan(parse_request(largest_request()), "d" * 80, "e" * 200, deps)
     plan["adapter"] = "alb"
     # When the machine carries it with Begin's snapshot of every route, its cursor,
