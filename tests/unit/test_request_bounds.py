@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from bluegreen import approval
 from bluegreen.ec2 import switch
 from bluegreen.ec2.gates import health_verdict
 from bluegreen.platforms.alb import AlbAdapter
@@ -230,6 +231,19 @@ def size(value: Any) -> int:
     return len(json.dumps(value).encode())
 
 
+# the largest answer an approver can have kept: every field at its bound
+LARGEST_APPROVAL = approval.kept(
+    approval.answer(
+        approval.APPROVED,
+        "b" * approval.MAX_IDENTITY,
+        "c" * approval.MAX_COMMENT,
+        "t" * approval.MAX_AT,
+        "n" * approval.MAX_IDENTITY,
+    ),
+    approval.APPROVED,
+)
+
+
 def test_the_largest_valid_request_is_valid() -> None:
     parsed = parse_request(largest_request())
     assert len(parsed["steps"]) == MAX_STEPS
@@ -258,6 +272,7 @@ def test_its_plan_stays_under_half_of_step_functions_state_limit() -> None:
         "plan": plan,
         "begun": {"snapshot": snapshot, "startedAt": 0.0, "leaseUntil": 0},
         "progress": {"codeDeployDeploymentId": "d-" + "X" * 9, "polls": 60, "done": True},
+        "approval": LARGEST_APPROVAL,
         "cursor": {"index": MAX_STEPS - 1, "last": True},
         "health": {"polls": 480},
         "failed": {"ShiftTraffic": {"Error": "GateFailed", "Cause": "c" * 32768}},
@@ -324,7 +339,7 @@ def test_its_record_stays_under_half_of_dynamodbs_item_limit() -> None:
     item = {
         "pk": "DEPLOYMENT#" + "d" * 80, "sk": "RECORD", "status": "ROLLED_BACK",
         "body": json.dumps(body), "outcome": json.dumps(outcome),
-        "approval": json.dumps({"state": "APPROVED", "at": "x" * 32}),
+        "approval": json.dumps({**LARGEST_APPROVAL, "since": "x" * 32}),
         "steps": [json.dumps(e) for e in _step_entries(request)],
     }  # fmt: skip
     # Then the item (attribute names and values, as DynamoDB counts) is at most half the limit
