@@ -27,6 +27,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
     WaitFunction,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse.asl_parser import (
     AmazonStateLanguageParser,
 )
@@ -81,6 +82,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "StepFunctionResponse.send_task_failure": StepFunctionResponse.send_task_failure,
     "StepFunctionResponse.get_execution_history": StepFunctionResponse.get_execution_history,
     "Statistics.get_statistics_for_type": Statistics.get_statistics_for_type,
+    "EventManager.add_event": EventManager.add_event,
 }
 
 
