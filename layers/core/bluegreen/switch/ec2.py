@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .. import announce
+from .. import announce, approval
 from ..checks import Outcome
 from ..contracts import Begun, Plan, Snapshot
 from ..errors import BlueGreenError
@@ -168,14 +168,18 @@ def shift(
     deps: SwitchDeps,
     now: str | None = None,
     extensions: int = 0,
+    answer: Any = None,
 ) -> dict[str, Any]:
-    """One traffic step: renew (the ownership check), refuse an idle group without
-    healthy targets, write the weights on every route and read them back; then probe
-    production through its listeners (when the request asks). `now` is the time the step
-    began (the state machine's clock): the gate's analysis window starts there;
-    `extensions` (the bake extensions the switch has used so far) is carried on."""
+    """One traffic step: renew (the ownership check), keep the approver's answer that let
+    the first step happen, refuse an idle group without healthy targets, write the
+    weights on every route and read them back; then probe production through its
+    listeners (when the request asks). `now` is the time the step began (the state
+    machine's clock): the gate's analysis window starts there; `extensions` (the bake
+    extensions the switch has used so far) is carried on."""
     step = plan["steps"][index]  # type: ignore[typeddict-item]
     deps.renew(plan, int(step["bakeSeconds"]))
+    if index == 0 and plan.get("needsApproval"):  # recorded before any traffic moves
+        deps.store.record_approval(plan["deploymentId"], approval.kept(answer, approval.APPROVED))
     health = gates.idle_health(plan, deps)
     if health.outcome is not Outcome.PASSED:
         raise IdleGroupUnhealthy(
@@ -183,9 +187,6 @@ def shift(
         )
     adapter = alb.AlbAdapter(deps.clients.elbv2)
     observed = adapter.apply(begun["snapshot"], step["weights"])
-    fields = None
-    if index == 0 and plan.get("needsApproval"):  # the approval let this first step happen
-        fields = {"approval": {"state": "APPROVED", "at": now_iso(deps.clock)}}
     shifted_at = now or now_iso(deps.clock)
     probed = gates.production_probes(plan, deps)
     entry: dict[str, Any] = {
@@ -198,7 +199,7 @@ def shift(
     if probed is not None:
         entry["verdicts"] = [gates.recorded(probed)]
     try:
-        deps.store.append_step(plan["deploymentId"], entry, fields)
+        deps.store.append_step(plan["deploymentId"], entry)
     except OutcomeAlreadyDecided:
         undo_late_write(plan, begun["snapshot"], deps)
         raise
