@@ -179,7 +179,11 @@ def _everything_on(aws: Emulator, fleet: Ec2Fleet) -> dict[str, Any]:
     )
     return fleet.request(
         approval={"required": True, "timeoutSeconds": 600},
-        metricChecks=[{"id": "green-5xx", "type": "target5xxRatio", "threshold": 0.05}],
+        # its window reaches back to the test-traffic probes, the only requests green gets
+        # here: a window without a request is inconclusive and would extend the bake
+        metricChecks=[
+            {"id": "green-5xx", "type": "target5xxRatio", "threshold": 0.05, "windowSeconds": 1800}
+        ],
     )
 
 
