@@ -39,6 +39,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
     WaitFunction,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse.asl_parser import (
     AmazonStateLanguageParser,
 )
@@ -102,6 +103,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "ErrorEqualsDecl._eval_body": ErrorEqualsDecl._eval_body,
     "StateTask._eval_parameters": StateTask._eval_parameters,
     "StateTaskLambda._eval_parameters": StateTaskLambda._eval_parameters,
+    "EventManager.add_event": EventManager.add_event,
 }
 
 
