@@ -9,16 +9,16 @@ import pytest
 from bluegreen.platforms.alb import forward_weights
 from bluegreen.store import Deployments
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet, managed_tags
 
 pytestmark = pytest.mark.integration
 
 REVISION = {
-    "application": "shop",
+    "application": "shop-app",
     "deploymentGroup": "shop-green",
     "revision": {
         "revisionType": "S3",
-        "s3Location": {"bucket": "releases", "key": "shop-v42.zip", "bundleType": "zip"},
+        "s3Location": {"bucket": "shop-releases", "key": "shop-v42.zip", "bundleType": "zip"},
     },
 }
 
@@ -28,12 +28,15 @@ def setup() -> Any:
     with Emulator() as aws:
         fleet = build_ec2_fleet(aws, with_http=False)
         codedeploy = aws.client("codedeploy")
-        codedeploy.create_application(applicationName="shop", computePlatform="Server")
+        codedeploy.create_application(
+            applicationName="shop-app", computePlatform="Server", tags=managed_tags(aws)
+        )
         codedeploy.create_deployment_group(
-            applicationName="shop",
+            applicationName="shop-app",
             deploymentGroupName="shop-green",
             serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
             ec2TagFilters=[{"Key": "colour", "Value": "green", "Type": "KEY_AND_VALUE"}],
+            tags=managed_tags(aws),
         )
         yield aws, fleet
 
@@ -59,7 +62,7 @@ def test_revision_is_deployed_to_the_idle_fleet_before_any_traffic_moves(setup: 
     assert result["status"] == "SUCCEEDED"
     codedeploy = aws.client("codedeploy")
     deployments = codedeploy.list_deployments(
-        applicationName="shop", deploymentGroupName="shop-green"
+        applicationName="shop-app", deploymentGroupName="shop-green"
     )
     assert len(deployments["deployments"]) == 1
     info = codedeploy.get_deployment(deploymentId=deployments["deployments"][0])["deploymentInfo"]
@@ -76,7 +79,7 @@ def test_revision_is_deployed_to_the_idle_fleet_before_any_traffic_moves(setup: 
 def test_a_failed_revision_ends_the_switch_before_any_weight_moves(setup: Any) -> None:
     # Given the in-place deployment to the green fleet will fail
     aws, fleet = setup
-    aws.codedeploy_server_outcomes[("shop", "shop-green")] = "Failed"
+    aws.codedeploy_server_outcomes[("shop-app", "shop-green")] = "Failed"
     # When the switch runs
     result = _run(aws, fleet, "bad-revision")
     # Then it fails naming CodeDeploy, and production traffic never left blue

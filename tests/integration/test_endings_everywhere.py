@@ -28,7 +28,7 @@ import pytest
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.core import clock as clocks
 from bluegreen_emulator.core.identity import acting_as
-from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, managed_tags
 
 from .ec2_helpers import (
     ALL_ON_GREEN,
@@ -49,11 +49,11 @@ from .stopping import ORDERS, StopPoint, stop_at
 pytestmark = pytest.mark.integration
 
 REVISION = {
-    "application": "shop",
+    "application": "shop-app",
     "deploymentGroup": "shop-green",
     "revision": {
         "revisionType": "S3",
-        "s3Location": {"bucket": "releases", "key": "shop-v42.zip", "bundleType": "zip"},
+        "s3Location": {"bucket": "shop-releases", "key": "shop-v42.zip", "bundleType": "zip"},
     },
 }
 STRATEGIES = {
@@ -115,12 +115,15 @@ def _sweep() -> list[Any]:
 def shared() -> Iterator[tuple[Emulator, Fleets]]:
     with Emulator() as aws:
         codedeploy = aws.client("codedeploy")
-        codedeploy.create_application(applicationName="shop", computePlatform="Server")
+        codedeploy.create_application(  # registered, as the stack's registry expects
+            applicationName="shop-app", computePlatform="Server", tags=managed_tags(aws)
+        )
         codedeploy.create_deployment_group(
-            applicationName="shop",
+            applicationName="shop-app",
             deploymentGroupName="shop-green",
             serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
             ec2TagFilters=[{"Key": "colour", "Value": "green", "Type": "KEY_AND_VALUE"}],
+            tags=managed_tags(aws),
         )
         yield aws, Fleets(aws)
 

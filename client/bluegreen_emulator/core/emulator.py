@@ -61,6 +61,18 @@ _CREDENTIALS = {
 }
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 DRAIN_SECONDS = 30.0  # real seconds stop() waits for executions and deliveries in flight
+# What the emulated stack registers (docs/security.md): the names the example fleets of
+# fixtures/ give their load balancers (<name>-alb), ECS services (<name>-cluster/<name>),
+# CodeDeploy applications (<name>-app), release buckets and task roles; each fleet tags
+# its resources bluegreen:managed=<stack name> too.
+FLEET_REGISTRY = {
+    "ManagedLoadBalancerNames": "*-alb",
+    "ManagedEcsServices": "*-cluster/*",
+    "ManagedCodeDeployApplications": "*-app",
+    "ManagedArtifactBuckets": "*-releases",
+    "PassableTaskRoles": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/*-task,"
+    f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/*-execution",
+}
 _SESSION: boto3.session.Session | None = None
 _SESSION_LOCK = threading.Lock()
 
@@ -113,6 +125,8 @@ class Emulator:
         self.parameters = dict(parameters or {})
         if template == DEFAULT_TEMPLATE:  # the emulated ALBs answer on 127.0.0.1
             self.parameters.setdefault("ProbeAllowedNetworks", "127.0.0.1/32")
+            for name, value in FLEET_REGISTRY.items():
+                self.parameters.setdefault(name, value)
         self.clock = Clock(scale=clock_scale)
         self.runtime = LambdaRuntime(
             self._lambda_environment(), log_sink=self._write_logs, clock=lambda: self.clock
