@@ -78,6 +78,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "socket.getaddrinfo": socket.getaddrinfo,
     "EC2ContainerServiceResponse.create_service": EC2ContainerServiceResponse.create_service,
     "EC2ContainerServiceResponse.update_service": EC2ContainerServiceResponse.update_service,
+    "EC2ContainerServiceResponse.describe_services": EC2ContainerServiceResponse.describe_services,
     "WaitFunction._wait_interval": WaitFunction._wait_interval,
     "retrier_decl.time": retrier_decl.time,  # type: ignore[dict-item]
     "botocore.endpoint.time": botocore_endpoint.time,  # type: ignore[dict-item]
