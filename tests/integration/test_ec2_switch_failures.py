@@ -556,7 +556,7 @@ def _put_green_metrics(aws: Emulator, fleet: Ec2Fleet, metrics: dict[str, list[f
         {"Name": "TargetGroup", "Value": fleet.green_arn.split(":")[-1]},
         {"Name": "LoadBalancer", "Value": fleet.load_balancer_arn.split("loadbalancer/")[1]},
     ]
-    when = datetime.fromtimestamp(aws.clock.now() + 150, UTC)
+    when = datetime.fromtimestamp(aws.clock.epoch() + 150, UTC)
     aws.client("cloudwatch").put_metric_data(
         Namespace="AWS/ApplicationELB",
         MetricData=[

@@ -4,26 +4,39 @@ Patches are applied once per process and dispatch to the running emulator (there
 most one at a time); with none running (`ACTIVE is None`), moto behaves as shipped.
 """
 
+import http.client
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import botocore.loaders
 import botocore.session
 from botocore import endpoint as botocore_endpoint
+from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.models import CloudWatchBackend, Statistics
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import LimitedSizeDict
 from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
+from moto.stepfunctions.parser import quotas
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
+    ErrorEqualsDecl,
+)
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state import state as asl_state
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
+    StateTaskLambda,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
@@ -59,6 +72,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
         )
     },
     "DynamoHandler.transact_get_items": DynamoHandler.transact_get_items,
+    "LimitedSizeDict.__setitem__": LimitedSizeDict.__setitem__,
     "BotocoreStubber.__call__": BotocoreStubber.__call__,
     "ExecutionWorker._execution_logic": ExecutionWorker._execution_logic,
     "CodeDeployBackend.create_deployment": CodeDeployBackend.create_deployment,
@@ -66,10 +80,12 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "socket.getaddrinfo": socket.getaddrinfo,
     "EC2ContainerServiceResponse.create_service": EC2ContainerServiceResponse.create_service,
     "EC2ContainerServiceResponse.update_service": EC2ContainerServiceResponse.update_service,
+    "EC2ContainerServiceResponse.describe_services": EC2ContainerServiceResponse.describe_services,
     "WaitFunction._wait_interval": WaitFunction._wait_interval,
     "retrier_decl.time": retrier_decl.time,  # type: ignore[dict-item]
     "botocore.endpoint.time": botocore_endpoint.time,  # type: ignore[dict-item]
     "LambdaSimpleBackend.invoke": LambdaSimpleBackend.invoke,
+    "LambdaResponse.invoke": LambdaResponse.invoke,
     "Rule.send_to_targets": Rule.send_to_targets,
     "CloudWatchBackend.set_alarm_state": CloudWatchBackend.set_alarm_state,
     "EventsBackend.put_events": EventsBackend.put_events,
@@ -83,8 +99,16 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "StepFunctionResponse.send_task_failure": StepFunctionResponse.send_task_failure,
     "StepFunctionResponse.get_execution_history": StepFunctionResponse.get_execution_history,
     "Statistics.get_statistics_for_type": Statistics.get_statistics_for_type,
+    "time.sleep": time.sleep,
+    "Program.eval": Program.eval,
+    "ExecutionWorker.start": ExecutionWorker.start,
+    "quotas.is_within_size_quota": quotas.is_within_size_quota,
+    "ErrorEqualsDecl._eval_body": ErrorEqualsDecl._eval_body,
+    "StateTask._eval_parameters": StateTask._eval_parameters,
+    "StateTaskLambda._eval_parameters": StateTaskLambda._eval_parameters,
     "EventManager.add_event": EventManager.add_event,
     "asl_state.datetime": asl_state.datetime,  # type: ignore[dict-item]
+    "HTTPConnection.putrequest": http.client.HTTPConnection.putrequest,
 }
 
 

@@ -23,9 +23,10 @@ Like an ALB, it publishes per target group and per minute, with the dimensions
 `TargetConnectionErrorCount` (counts, only when non-zero) and `TargetResponseTime`
 (seconds, the distribution as Values/Counts), for every request it serves: probes, the
 synthetic traffic, and the user traffic `simulate` stands for. Timestamps and latencies
-are on the emulator's clock (`Clock.now`; a target's latency is its configured delay, in
-emulated time, never the wall time a loaded machine took), so a bake the clock skipped
-holds the traffic that `simulate` sent during it.
+are on the emulator's clock (`Clock.epoch`: a request is stamped with its sender's
+emulated time, which it carries in a header, moto_patches/clock.py; a target's latency is
+its configured delay, in emulated time, never the wall time a loaded machine took), so a
+bake the clock skipped holds the traffic that `simulate` sent during it.
 
 Code under test just opens `http://<ALB DNS name>:<port>/path`: nothing in it knows.
 """
@@ -45,6 +46,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from moto.ecs.models import ecs_backends
+
+from ..core import clock as clocks
 
 if TYPE_CHECKING:
     from ..core.host import Host
@@ -375,7 +378,8 @@ class AlbHttp:
                 if target_group is not None:
                     bucket = _Minute()
                     _count(bucket, status, latency, refused)
-                    alb._publish(listener_arn, target_group, alb.aws.clock.now(), bucket)
+                    sent_at = alb.aws.clock.epoch_of(self.headers.get(clocks.SENT_AT_HEADER))
+                    alb._publish(listener_arn, target_group, sent_at, bucket)
                 # the target's time, at the clock's scale (a probe's latency is emulated
                 # time: the wall time it took on a loaded machine is not the target's)
                 threading.Event().wait(latency * alb.aws.clock.scale)

@@ -89,6 +89,10 @@ class Reporter:
             raise HookReportFailed(f"could not report {status}: {error}") from error
 
 
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up per call: the sleep of the process the layer runs in
+
+
 @dataclass
 class CodeDeployHookDeps:
     clients: Any  # built with HOOK_CLIENT_CONFIG and `guard` installed on every client
@@ -97,7 +101,7 @@ class CodeDeployHookDeps:
     load_table: Callable[[], str | None]  # DEPLOYMENTS_TABLE alone: dedupe needs only it
     store_for: Callable[[str], BasePersistenceLayer | None]
     transport: HttpTransport | None = None
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = _sleep
     clock: Callable[[], float] = time.time  # wall clock: verification window, analysis
 
 
@@ -218,16 +222,20 @@ def _verification_wait(
     event: str, config: HookConfig, deadline: Deadline, deps: CodeDeployHookDeps
 ) -> float:
     """After production traffic moved, wait out the verification window before judging,
-    as far as the invocation's time allows (the checks keep two calls' worth)."""
+    as far as the invocation's time allows (the checks keep two calls' worth). The wait is
+    counted by what was slept (a sleep lasts at least as long as asked), so it holds on
+    any clock the function's sleep and wall clock run on."""
     if event not in AFTER_PRODUCTION_SHIFT or config.window_seconds <= 0:
         return 0.0
-    started = deps.clock()
-    while (waited := deps.clock() - started) < config.window_seconds:
+    waited = 0.0
+    while waited < config.window_seconds:
         room = deadline.remaining() - 2 * CALL_SECONDS
         if room <= 0:
             break
-        deps.sleep(min(config.poll_seconds, config.window_seconds - waited, room))
-    return deps.clock() - started
+        step = min(config.poll_seconds, config.window_seconds - waited, room)
+        deps.sleep(step)
+        waited += step
+    return waited
 
 
 def _short_window(config: HookConfig, waited: float) -> str:
