@@ -16,6 +16,7 @@ from typing import Any
 
 from . import (
     awslambda,
+    cloudformation,
     cloudwatch,
     codedeploy,
     dns,
@@ -43,6 +44,7 @@ _MODULES = (
     sdk,
     iam,
     dynamodb,
+    cloudformation,
 )
 _applied = False
 _apply_lock = threading.Lock()

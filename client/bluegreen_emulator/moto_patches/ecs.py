@@ -21,6 +21,9 @@ from . import registry
 #     using the ECS deployment controller with a BLUE_GREEN/LINEAR/CANARY strategy, hand
 #     create/update to the emulator's EcsNativeEmulation (ecs_native.py), which runs the
 #     service deployment and its lifecycle hooks, and answer the missing actions there.
+#     A service created with the CODE_DEPLOY controller gets its original (PRIMARY) task
+#     set, its tasks registered in its target group, as ECS makes it at creation
+#     (CodeDeployEmulation.adopt).
 def _patch_ecs_native_blue_green() -> None:
     create = registry.ORIGINALS["EC2ContainerServiceResponse.create_service"]
     update = registry.ORIGINALS["EC2ContainerServiceResponse.update_service"]
@@ -35,6 +38,7 @@ def _patch_ecs_native_blue_green() -> None:
                 self._get_param("cluster", "default"), self._get_param("serviceName")
             )
             emulation().service_created(service, self._get_param("deploymentConfiguration"))
+            _start_original_task_set(service)
         return result
 
     def update_service(self: EC2ContainerServiceResponse) -> Any:
@@ -60,6 +64,11 @@ def _patch_ecs_native_blue_green() -> None:
     EC2ContainerServiceResponse.update_service = update_service  # type: ignore[method-assign]
     for name in ACTIONS:
         setattr(EC2ContainerServiceResponse, name, action(name))
+
+
+def _start_original_task_set(service: Any) -> None:
+    if service.deployment_controller.get("type") == "CODE_DEPLOY":
+        registry.ACTIVE.codedeploy_emulation.adopt(service.cluster_name, service.name)
 
 
 def apply() -> None:

@@ -13,6 +13,7 @@ import botocore.loaders
 import botocore.session
 from botocore import endpoint as botocore_endpoint
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.cloudformation.models import ChangeSet, CloudFormationBackend
 from moto.cloudwatch.models import CloudWatchBackend, Statistics
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
@@ -81,6 +82,9 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "StepFunctionResponse.send_task_failure": StepFunctionResponse.send_task_failure,
     "StepFunctionResponse.get_execution_history": StepFunctionResponse.get_execution_history,
     "Statistics.get_statistics_for_type": Statistics.get_statistics_for_type,
+    "codedeploy_responses._deployment_group_info": codedeploy_responses._deployment_group_info,
+    "CloudFormationBackend.create_stack": CloudFormationBackend.create_stack,
+    "ChangeSet.apply": ChangeSet.apply,
 }
 
 
