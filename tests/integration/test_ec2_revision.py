@@ -26,15 +26,8 @@ REVISION = {
 @pytest.fixture
 def setup() -> Any:
     with Emulator() as aws:
+        # the example fleet's CodeDeploy application and its in-place group per colour
         fleet = build_ec2_fleet(aws, with_http=False)
-        codedeploy = aws.client("codedeploy")
-        codedeploy.create_application(applicationName="shop", computePlatform="Server")
-        codedeploy.create_deployment_group(
-            applicationName="shop",
-            deploymentGroupName="shop-green",
-            serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
-            ec2TagFilters=[{"Key": "colour", "Value": "green", "Type": "KEY_AND_VALUE"}],
-        )
         yield aws, fleet
 
 

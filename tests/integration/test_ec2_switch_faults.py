@@ -187,7 +187,7 @@ def assert_never_stranded(aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls, run: 
         assert now == everything_on(ALL_ON_BLUE), f"traffic stranded: {now} ({run.cause})"
         assert run.status == "FAILED"
         assert saved is None or saved["status"] == "ROLLED_BACK", saved and saved["status"]
-        assert on_test_listener(aws, fleet) == {"green": 1}
+        assert on_test_listener(aws, fleet) == {"blue": 0, "green": 1}
     assert locks_and_guards(aws, fleet) == []
     assert calls.unsafe_writes(fleet) == []
 

@@ -176,7 +176,7 @@ def test_the_switch_writes_the_hook_configuration_with_its_alarms(calls: AwsCall
             TableName=aws.output("DeploymentsTableName"),
             Key={"pk": {"S": f"HOOKCONFIG#{deployment}"}, "sk": {"S": "CONFIG"}},
         )["Item"]
-        assert json.loads(item["config"]["S"]) == {"minHealthy": 2, "alarms": fleet.alarms}
+        assert json.loads(item["config"]["S"]) == {"minHealthy": 2, "alarms": sorted(fleet.alarms)}
     finally:
         aws.stop()
 
@@ -281,8 +281,8 @@ def test_a_second_switch_on_a_locked_service_fails_fast_naming_the_holder(calls:
         ),
         (
             "codeDeploy",
-            {"application": "web-app", "deploymentGroup": "nope"},
-            "codeDeploy: no deployment group web-app/nope",
+            {"application": "web", "deploymentGroup": "nope"},
+            "codeDeploy: no deployment group web/nope",
         ),
         ("alarms", ["no-such-alarm"], "alarms[0]: no CloudWatch alarm named 'no-such-alarm'"),
     ],

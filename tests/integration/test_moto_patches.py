@@ -1209,8 +1209,9 @@ def test_cloudformation_stacks_deploy_through_the_emulators_deployer(probe: Emul
         "parameters",
     ]
     assert _parameters(patches.ORIGINALS["ChangeSet.apply"]) == ["self"]
-    assert CloudFormationBackend.create_stack is not (
-        patches.ORIGINALS["CloudFormationBackend.create_stack"]
+    assert (
+        CloudFormationBackend.create_stack
+        is not (patches.ORIGINALS["CloudFormationBackend.create_stack"])
     )
     assert ChangeSet.apply is not patches.ORIGINALS["ChangeSet.apply"]
     cloudformation = probe.client("cloudformation")
