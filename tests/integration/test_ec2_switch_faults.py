@@ -66,6 +66,8 @@ SWITCH_CALLS = [
         "elbv2:DescribeRules",
         "elbv2:DescribeLoadBalancers",
         "elbv2:DescribeTargetGroups",
+        "elbv2:DescribeTargetGroupAttributes",  # the fleet checks of the idle group
+        "elbv2:DescribeTargetHealth",
         "cloudwatch:DescribeAlarms",
     ),
     *_calls(
