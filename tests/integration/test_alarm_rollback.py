@@ -141,11 +141,13 @@ def table(aws: Emulator) -> Deployments:
 
 def settled(aws: Emulator, deployment_id: str) -> dict[str, Any]:
     """The record once its ending is written and announced (the reaper runs on the
-    execution's thread after it ends); a generous bound, never the verdict."""
+    execution's thread after it ends; the settle marks the record announced just before
+    it puts the event, so both are waited for); a generous bound, never the verdict."""
     deadline = time.monotonic() + 30
     while True:
         record = table(aws).get(deployment_id)
-        done = record["status"] in records.ENDED and "announcedAt" in record
+        put = any(e["detail"].get("deploymentId") == deployment_id for e in ended_events(aws))
+        done = record["status"] in records.ENDED and "announcedAt" in record and put
         if done or time.monotonic() > deadline:
             return record
         time.sleep(0.01)
@@ -155,6 +157,11 @@ def set_alarm(aws: Emulator, name: str, state: str = "ALARM", reason: str = "") 
     aws.client("cloudwatch").set_alarm_state(
         AlarmName=name, StateValue=state, StateReason=reason or f"{name} crossed its threshold"
     )
+
+
+def ended_events(aws: Emulator) -> list[dict[str, Any]]:
+    ended = {"Switch Succeeded", "Switch Rolled Back", "Switch Failed"}
+    return [e for e in list(aws.events) if e["detail-type"] in ended]
 
 
 def rolled_back_events(aws: Emulator) -> list[dict[str, Any]]:
