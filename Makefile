@@ -13,7 +13,7 @@ CHECKOVVENV := .venv-checkov
 CHECKOVSTAMP := $(CHECKOVVENV)/.installed
 CFN    := .aws-sam/security/template.json
 
-.PHONY: demo test security local-invoke lint typecheck unit integration sam-validate sam-build bench server lock clean
+.PHONY: demo test security local-invoke lint typecheck unit integration sweep sam-validate sam-build bench server lock clean
 
 $(STAMP): requirements/dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "bluegreen needs Python 3.11+"'
@@ -81,6 +81,11 @@ unit: $(STAMP) $(SAMSTAMP)
 
 integration: $(STAMP) $(SAMSTAMP)
 	$(PY) -m pytest -m integration
+
+## make sweep: every case of the exhaustive sweeps (a stop at every state, in both orders, for
+## every strategy); `make test` runs a bounded sample of them
+sweep: $(STAMP) $(SAMSTAMP)
+	BLUEGREEN_SWEEP=all $(PY) -m pytest -m sweep -n 2 --dist load
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy

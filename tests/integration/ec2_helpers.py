@@ -61,7 +61,9 @@ def start_switch(aws: Emulator, request: dict[str, Any], name: str) -> str:
     return aws.start_execution(aws.output("SwitchStateMachineArn"), request, name=name)
 
 
-def finished(aws: Emulator, execution_arn: str, timeout: float = 20.0) -> Run:
+def finished(aws: Emulator, execution_arn: str, timeout: float = 120.0) -> Run:
+    """The execution once it ended and its thread has nothing left to run (a stopped
+    execution is ABORTED at once, while the task it was in runs to its end)."""
     described = aws.wait_for_execution(execution_arn, timeout=timeout)
     history = aws.client("stepfunctions").get_execution_history(
         executionArn=execution_arn, maxResults=1000
@@ -284,7 +286,7 @@ class AwsCalls:
                 fault.seen += 1
                 if fault.nth in {EVERY, fault.seen}:
                     fault.fired = True
-                    return _error_response(fault, call)
+                    return error_response(fault, call)
         return None
 
     def _after_call(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
@@ -330,7 +332,7 @@ def _current_function(aws: Emulator | None) -> str:
         return name
 
 
-def _error_response(fault: Fault, call: Call) -> tuple[AWSResponse, dict[str, Any]]:
+def error_response(fault: Fault, call: Call) -> tuple[AWSResponse, dict[str, Any]]:
     message = f"injected fault: {call.function} {call.service}:{call.operation} #{fault.nth}"
     http = AWSResponse("https://emulated.invalid/", fault.status, {}, None)
     parsed = {
@@ -435,3 +437,29 @@ def fleet_fixture(fleets: Fleets) -> Iterator[Ec2Fleet]:
     fleet = fleets.build()
     yield fleet
     fleets.retire(fleet)
+
+
+ENDINGS = {"Switch Succeeded", "Switch Rolled Back", "Switch Failed"}
+
+
+def assert_one_truthful_ending(aws: Emulator, fleet: Ec2Fleet, name: str, point: str) -> str:
+    """Production on one colour, the record saying which, nothing held, one ending
+    announced. Returns the record's status (or NO_RECORD)."""
+    serving = production(aws, fleet)
+    saved = record(aws, name)
+    assert locks_and_guards(aws, fleet) == [], f"{point}: left behind"
+    if saved is None:
+        assert serving == everything_on(ALL_ON_BLUE), f"{point}: no record, yet {serving}"
+        assert detail_types(aws, name) == [], f"{point}: announced with no record"
+        return "NO_RECORD"
+    expected = {"ROLLED_BACK": ALL_ON_BLUE, "SUCCEEDED": ALL_ON_GREEN}
+    assert saved["status"] in expected, f"{point}: record {saved['status']}, serving {serving}"
+    assert serving == everything_on(expected[saved["status"]]), (
+        f"{point}: record says {saved['status']}, production serves {serving}"
+    )
+    endings = [t for t in detail_types(aws, name) if t in ENDINGS]
+    assert len(endings) == 1, f"{point}: announced {endings}"
+    assert "announcedAt" in saved
+    if saved["status"] == "ROLLED_BACK":
+        assert on_test_listener(aws, fleet) == {"blue": 0, "green": 1}, f"{point}: test listener"
+    return str(saved["status"])

@@ -192,11 +192,23 @@ def dead_letters(aws: Emulator) -> list[dict[str, Any]]:
 
 
 def metric_values(aws: Emulator, name: str) -> list[float]:
-    """Values of an EMF metric the alarm function logged."""
+    """Values of an EMF metric the stack's functions logged (whichever concluded the
+    ending emits its figures: the alarm function, or the reaper of the execution it
+    stopped)."""
     logs = aws.client("logs")
-    group = f"/aws/lambda/{aws.function(FUNCTION).name}"
     values: list[float] = []
-    for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
+    for function in (FUNCTION, "ReaperFunction"):
+        values += _logged_values(logs, f"/aws/lambda/{aws.function(function).name}", name)
+    return values
+
+
+def _logged_values(logs: Any, group: str, name: str) -> list[float]:
+    values: list[float] = []
+    try:
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:
+        return values
+    for stream in streams:
         for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])[
             "events"
         ]:

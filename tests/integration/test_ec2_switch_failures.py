@@ -717,9 +717,11 @@ def test_a_rollback_that_keeps_failing_is_announced_for_a_person(
     aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
 ) -> None:
     # Given a canary whose first gate errs (10 % on green), and the /api rule refusing every
-    # write of the machine's settle (permissions removed by hand, say)
+    # write of the machine's settle and of the reaper that takes over once the execution
+    # failed (permissions removed by hand, say)
     calls.fail(Call("GateFunction", "cloudwatch", "DescribeAlarms"))
     calls.fail(Call("SettleFunction", "elbv2", "ModifyRule"), nth=EVERY)
+    calls.fail(Call("ReaperFunction", "elbv2", "ModifyRule"), nth=EVERY)
 
     # When the switch runs
     run = run_switch(aws, fleet.request(), name="rollback-fails-1")
@@ -729,6 +731,7 @@ def test_a_rollback_that_keeps_failing_is_announced_for_a_person(
     assert run.cause is not None
     assert "traffic may not match the record" in run.cause
     assert calls.counts()[Call("SettleFunction", "elbv2", "ModifyRule")] >= 4
+    assert calls.counts()[Call("ReaperFunction", "elbv2", "ModifyRule")] >= 1
     assert run.states[-3:] == ["RollBack", "AnnounceSettleFailed", "SettleFailed"]
     # and a `Switch Failed` event tells subscribers (on-call) where and why
     (failed,) = [e for e in announced(aws, run.name) if e["detail-type"] == "Switch Failed"]

@@ -58,7 +58,8 @@ def _calls(function: str, *operations: str) -> list[Call]:
 
 
 # Every call of a successful switch, by the function that makes it, in order. Every task
-# after Begin renews its lease first (one TransactWriteItems): the ownership check.
+# after Begin renews its lease first (one TransactWriteItems): the ownership check. Begin
+# looks at its own execution once it holds the lock (it may have been stopped meanwhile).
 SWITCH_CALLS = [
     *_calls(
         "PlanFunction",
@@ -75,6 +76,7 @@ SWITCH_CALLS = [
         "elbv2:DescribeListeners",
         "elbv2:DescribeRules",
         "dynamodb:TransactWriteItems",
+        "stepfunctions:DescribeExecution",
         "events:PutEvents",
     ),
     *_calls("CheckHealthFunction", "dynamodb:TransactWriteItems", "elbv2:DescribeTargetHealth"),

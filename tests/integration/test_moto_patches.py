@@ -44,6 +44,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
     WaitFunction,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution import (
     BaseExecutionWorkerCommunication,
@@ -807,6 +808,75 @@ def test_stopping_an_execution_waiting_for_a_task_token_aborts_it(probe: Emulato
     assert probe.wait_for_execution(execution, timeout=10)["status"] == "ABORTED"
     history = sfn.get_execution_history(executionArn=execution)["events"]
     assert history[-1]["type"] == "ExecutionAborted"
+
+
+# 23. StopExecution aborts at once; the Lambda task it was in runs to its end -------------
+def test_a_stopped_execution_is_aborted_at_once_while_its_lambda_runs_on(
+    probe: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given moto's history recorder, with the signature the patch expects
+    original = patches.ORIGINALS["EventManager.add_event"]
+    assert _parameters(original)[:4] == ["self", "context", "event_type", "event_details"]
+    assert EventManager.add_event is not original
+    # and an execution in a Lambda task that has not returned yet
+    entered, release = threading.Event(), threading.Event()
+    invoke = probe.runtime.invoke
+
+    def held(name: str, event: Any) -> Any:
+        entered.set()
+        release.wait(10)
+        return invoke(name, event)
+
+    monkeypatch.setattr(probe.runtime, "invoke", held)
+    definition = {
+        "StartAt": "Work",
+        "States": {
+            "Work": {
+                "Type": "Task",
+                "Resource": probe.function("EchoFunction").arn,
+                "Next": "After",
+            },
+            "After": {"Type": "Pass", "End": True},
+        },
+    }
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="held", definition=json.dumps(definition), roleArn=_machine_role(probe)
+    )["stateMachineArn"]
+    execution = probe.start_execution(machine, {}, name="held-in-a-task")
+    assert entered.wait(10)
+
+    # When an operator stops it while the function still runs
+    sfn.stop_execution(executionArn=execution, error="Aborted", cause="carol: stop")
+
+    # Then it is ABORTED at once, its history ends with the abort, and the status change
+    # is published (delivered on its own thread, as EventBridge does), before the
+    # function returns
+    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    history = sfn.get_execution_history(executionArn=execution)["events"]
+    assert history[-1]["type"] == "ExecutionAborted"
+
+    def statuses() -> list[str]:
+        return [e["detail"]["status"] for e in probe.events if e["source"] == "aws.states"]
+
+    assert _eventually(lambda: statuses() == ["RUNNING", "ABORTED"])
+    # and once the function has returned, nothing more is recorded or announced
+    release.set()
+    probe.wait_until_quiet(execution, timeout=10)
+    assert len(_invocations(probe, "EchoFunction")) == 1
+    assert sfn.get_execution_history(executionArn=execution)["events"] == history
+    assert statuses() == ["RUNNING", "ABORTED"]
+
+
+def _eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Whether `condition` holds within `timeout` (a bound for a loaded machine, never
+    the measure of anything)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 # 17. A state machine definition is parsed once per process -------------------------------

@@ -42,6 +42,7 @@ class FakeAdapter:
     """A platform whose traffic the test sets: `serving` is what a read-back shows."""
 
     serving: list[str] = field(default_factory=lambda: ["from"])
+    platform_status: str | None = None  # ECS: the platform deployment's status
     exact: bool = True
     calls: list[str] = field(default_factory=list)
     fail_restore: Exception | None = None
@@ -59,7 +60,10 @@ class FakeAdapter:
     def observe(self, plan: Any, snapshot: Any) -> dict[str, Any]:
         self.calls.append("observe")
         side = self.serving.pop(0) if len(self.serving) > 1 else self.serving[0]
-        return {"serving": side, "detail": f"serving {side}", "routes": []}
+        observed = {"serving": side, "detail": f"serving {side}", "routes": []}
+        if self.platform_status is not None:
+            observed["platformStatus"] = self.platform_status
+        return observed
 
 
 class FakeStepFunctions:
@@ -69,9 +73,16 @@ class FakeStepFunctions:
 
     def __init__(self) -> None:
         self.stopped: list[tuple[str, str]] = []
+        self.statuses: dict[str, str] = {}  # execution ARN -> status (default RUNNING)
 
     def stop_execution(self, executionArn: str, error: str, cause: str) -> None:
         self.stopped.append((executionArn, error))
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
+        return {"executionArn": executionArn, "status": self.statuses.get(executionArn, "RUNNING")}
+
+    def get_execution_history(self, **_: Any) -> dict[str, Any]:
+        return {"events": []}
 
 
 @dataclass

@@ -20,6 +20,7 @@ from bluegreen.store import (
     StoreUnavailable,
 )
 from bluegreen.switch.endings import Ask, DeploymentEnded, SettlePending, Subject, settle
+from bluegreen.switch.reaper import ExecutionEnded, ReaperDeps, reap_if_ended
 from tests.unit.settle_world import (  # noqa: F401 - world_fixture is the `world` fixture
     ALARM,
     BLUE,
@@ -268,3 +269,73 @@ def test_an_alarm_for_a_deployment_with_no_record_and_no_snapshot_is_refused(
 ) -> None:
     with pytest.raises(RecordNotFound):
         settle(subject(snapshot=None), rollback(ALARM), world.deps())
+
+
+# -- a stop that comes late ------------------------------------------------------------------
+def reaper() -> dict[str, Any]:
+    return {"kind": "reaper", "executionArn": execution("d1")}
+
+
+def test_a_stop_after_the_platform_succeeded_is_recorded_as_the_success_it_was(
+    world: World,
+) -> None:
+    # Given an ECS switch whose platform deployment had succeeded when the execution
+    # was stopped: production serves the release the hooks verified
+    world.begin()
+    world.adapter.serving, world.adapter.platform_status = ["to"], "Succeeded"
+
+    settled = settle(subject(), rollback(reaper()), world.deps())
+
+    assert settled.status == "SUCCEEDED"
+    outcome = world.store.get("d1")["outcome"]
+    assert "had succeeded" in outcome["cause"]
+    assert [t for t, _ in world.announced.events] == ["Switch Succeeded"]
+
+
+@pytest.mark.parametrize("platform_status", [None, "Failed", "ROLLBACK_FAILED"])
+def test_a_release_serving_without_the_platforms_success_stays_failed_for_the_reaper(
+    world: World, platform_status: str | None
+) -> None:
+    world.begin()
+    world.adapter.serving, world.adapter.platform_status = ["to"], platform_status
+
+    assert settle(subject(), rollback(reaper()), world.deps()).status == "FAILED"
+
+
+def test_an_alarm_after_the_platform_succeeded_is_a_failure_not_a_success(world: World) -> None:
+    # Given the release went live on the platform, and a guarding alarm then fires
+    world.begin()
+    world.adapter.serving, world.adapter.platform_status = ["to"], "SUCCESSFUL"
+
+    settled = settle(subject(), rollback(ALARM), world.deps())
+
+    # Then the record says FAILED: the release the alarm condemns is serving
+    assert settled.status == "FAILED"
+    assert "production still serves the new release" in world.store.get("d1")["outcome"]["cause"]
+
+
+def test_begin_settles_what_it_wrote_if_its_execution_ended_meanwhile(world: World) -> None:
+    # Given Begin wrote the record and locks, but the execution was stopped while it ran
+    # (the reaper came first and found nothing to settle)
+    world.begin()
+    world.clients.stepfunctions.statuses[execution("d1")] = "ABORTED"
+    deps = ReaperDeps(endings=world.deps(), remaining_seconds=lambda: 0.0)
+
+    # When Begin looks at its execution after writing
+    with pytest.raises(ExecutionEnded, match="ABORTED"):
+        reap_if_ended(execution("d1"), "d1", deps)
+
+    # Then it settled it: traffic restored, the record ended, the lock free
+    assert world.adapter.calls == ["restore", "observe"]
+    assert world.store.status("d1") == "ROLLED_BACK"
+    assert world.store.holder(LISTENER) is None
+
+
+def test_begin_with_its_execution_running_changes_nothing(world: World) -> None:
+    world.begin()
+    deps = ReaperDeps(endings=world.deps(), remaining_seconds=lambda: 0.0)
+
+    reap_if_ended(execution("d1"), "d1", deps)
+
+    assert world.adapter.calls == []
+    assert world.store.status("d1") == "IN_PROGRESS"

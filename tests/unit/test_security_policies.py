@@ -47,6 +47,10 @@ NOT_TAKEN = {
     ("AfterAllowTrafficHookFunction", "ecs:DescribeServices"): "as BeforeInstall",
     ("EcsNativeHookFunction", "ecs:DescribeTaskSets"):
         "ECS-native deployments have no task sets: the check takes the service-revision path",
+    ("EcsStartFunction", "elasticloadbalancing:ModifyListener"):
+        "an ECS start restores only the ECS adapters' deployments; `restore` also names the"
+        " ALB adapter's method, which it never calls",
+    ("EcsStartFunction", "elasticloadbalancing:ModifyRule"): "as ModifyListener",
 }  # fmt: skip
 
 

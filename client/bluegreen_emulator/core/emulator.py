@@ -107,6 +107,8 @@ class Emulator:
         self.codedeploy_server_outcomes: dict[tuple[str, str], str] = {}
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._quiet: set[str] = set()  # executions whose thread has nothing left to run
+        self._quiet_changed = threading.Condition()
         self._logs_lock = threading.Lock()
         # the emulations of what moto lacks, each given the host protocol only
         self.iam = IamEnforcement(self)  # every call of a function or execution, authorized
@@ -195,28 +197,55 @@ class Emulator:
         )
         return str(run["executionArn"])
 
-    def wait_for_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
-        """Poll until the execution ends; returns DescribeExecution's answer."""
+    def wait_for_execution(
+        self, execution_arn: str, timeout: float = 60.0, quiet: bool = True
+    ) -> dict[str, Any]:
+        """Poll until the execution ends; returns DescribeExecution's answer. With `quiet`
+        (the default) also wait until the task it was in when stopped has run to its end
+        (see wait_until_quiet), so that what a test then reads is final."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         while True:
             described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:
+                if quiet:
+                    self.wait_until_quiet(execution_arn, timeout)
                 return described
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout}s")
             time.sleep(0.01)
 
+    def execution_quiet(self, execution_arn: str) -> None:
+        with self._quiet_changed:
+            self._quiet.add(execution_arn)
+            self._quiet_changed.notify_all()
+
+    def wait_until_quiet(self, execution_arn: str, timeout: float = 60.0) -> None:
+        """Wait until the execution's thread has nothing left to run. A stopped execution
+        is ABORTED at once, as on AWS, while the Lambda task it was in still runs to its
+        end: what that late task does is part of what a test observes."""
+        with self._quiet_changed:
+            if not self._quiet_changed.wait_for(lambda: execution_arn in self._quiet, timeout):
+                raise TimeoutError(f"{execution_arn} still running a state after {timeout}s")
+
     def _stop_running_executions(self) -> None:
         if self.stack is None or self._mock is None:
             return
         sfn = self.client("stepfunctions")
+        everyone: list[str] = []
         for machine in sfn.list_state_machines()["stateMachines"]:
             arn = machine["stateMachineArn"]
-            for run in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")[
-                "executions"
-            ]:
-                sfn.stop_execution(executionArn=run["executionArn"], cause="emulator stopped")
+            for run in sfn.list_executions(stateMachineArn=arn)["executions"]:
+                everyone.append(run["executionArn"])
+                if run["status"] == "RUNNING":
+                    sfn.stop_execution(executionArn=run["executionArn"], cause="emulator stopped")
+        # nothing may call the account after it is gone: a stopped task's late calls and
+        # the deliveries of status changes end first (bounded, for a task that hangs)
+        for execution_arn in everyone:
+            try:
+                self.wait_until_quiet(execution_arn, timeout=30.0)
+            except TimeoutError:
+                continue
 
     # -- EventBridge and CloudWatch events (services/eventbridge.py, cloudwatch.py) -----
     @property
@@ -242,9 +271,9 @@ class Emulator:
         with identity.acting_as(None):
             self.eventbridge.deliver(rule.name, target, event)
 
-    def publish_execution_status(self, execution: Any) -> None:
+    def publish_execution_status(self, execution: Any, status: str | None = None) -> None:
         with identity.acting_as(None):
-            publish_status(self, execution)
+            publish_status(self, execution, status)
 
     def publish_alarm_change(self, alarm: Alarm, previous_value: str, previous_reason: str) -> None:
         with identity.acting_as(None):

@@ -28,6 +28,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
     WaitFunction,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse.asl_parser import (
     AmazonStateLanguageParser,
 )
@@ -85,6 +86,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "codedeploy_responses._deployment_group_info": codedeploy_responses._deployment_group_info,
     "CloudFormationBackend.create_stack": CloudFormationBackend.create_stack,
     "ChangeSet.apply": ChangeSet.apply,
+    "EventManager.add_event": EventManager.add_event,
 }
 
 

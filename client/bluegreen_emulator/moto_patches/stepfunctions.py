@@ -6,10 +6,15 @@ checks each against the installed moto.
 
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from antlr4 import CommonTokenStream, InputStream
 from moto.core.responses import ActionResult
+from moto.stepfunctions.parser.api import (
+    ExecutionAbortedEventDetails,
+    ExecutionStatus,
+    HistoryEventType,
+)
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -20,6 +25,11 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
     WaitFunction,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import (
+    EventHistoryContext,
+    EventManager,
+)
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.parse.asl_parser import (
     AmazonStateLanguageParser,
@@ -72,14 +82,73 @@ def _patch_stop_execution_cause() -> None:
             return original(self)  # type: ignore[no-any-return]
         arn = self._get_param("executionArn")
         execution = self.stepfunction_backend.describe_execution(arn)
-        execution.stop(
-            stop_date=datetime.now(UTC),
-            error=self._get_param("error") or "",
-            cause=self._get_param("cause") or "",
-        )
-        return ActionResult({"stopDate": execution.stop_date or datetime.now(UTC)})
+        stopped_at = datetime.now(UTC)
+        error, cause = self._get_param("error") or "", self._get_param("cause") or ""
+        with _ABORT_LOCK:  # against its own thread ending it at the same moment
+            execution.stop(stop_date=stopped_at, error=error, cause=cause)
+            _abort_at_once(execution, stopped_at, error, cause)
+        return ActionResult({"stopDate": execution.stop_date or stopped_at})
 
     StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
+
+
+# 23. moto's StopExecution only asks the program to stop: the execution stays RUNNING,
+#     with no `ExecutionAborted` event and no status change, until the state it is in
+#     returns (a Lambda task runs to its end first, however long it takes). On AWS the
+#     execution is ABORTED at once: DescribeExecution says so, the history ends with
+#     `ExecutionAborted`, the status change is published, while a Lambda function it
+#     invoked still runs to its end, its result discarded. Abort at once, and let the
+#     history take nothing the late state adds. (`terminated` then announces nothing:
+#     see 22.)
+def _abort_at_once(execution: Any, stopped_at: datetime, error: str, cause: str) -> None:
+    """Called holding _ABORT_LOCK."""
+    env = getattr(execution.exec_worker, "env", None)
+    if env is None or not isinstance(env.program_state(), ProgramStopped):
+        return  # it had already ended: nothing to abort
+    if getattr(execution, "aborted_at_once", False) or getattr(execution, "ending", False):
+        return  # stopped twice, or its own thread is announcing how it ended
+    execution.aborted_at_once = True
+    env.event_manager.add_event(
+        context=EventHistoryContext.of_program_start(),
+        event_type=HistoryEventType.ExecutionAborted,
+        event_details=cast(
+            EventDetails,
+            {
+                "executionAbortedEventDetails": ExecutionAbortedEventDetails(
+                    error=error, cause=cause
+                )
+            },
+        ),
+    )
+    env.event_manager.closed = True
+    execution.exec_status = ExecutionStatus.ABORTED
+    execution.stop_date = stopped_at
+    # EventBridge delivers the status change on its own, not inside the StopExecution
+    # call: the caller (an alarm's settle, say) goes on while the reaper runs.
+    execution.announcing = threading.Thread(
+        target=_announce_aborted, args=(execution,), name=f"aborted:{execution.name}"
+    )
+    execution.announcing.daemon = True
+    execution.announcing.start()
+
+
+_ABORT_LOCK = threading.Lock()
+
+
+def _announce_aborted(execution: Any) -> None:
+    execution.started_announced.wait()  # RUNNING is announced first
+    _announce(execution, "ABORTED")
+
+
+def _patch_closed_history() -> None:
+    original = registry.ORIGINALS["EventManager.add_event"]
+
+    def add_event(self: EventManager, *args: Any, **kwargs: Any) -> int:
+        if getattr(self, "closed", False):
+            return 0  # the execution was aborted: its history is final
+        return original(self, *args, **kwargs)  # type: ignore[no-any-return]
+
+    EventManager.add_event = add_event  # type: ignore[method-assign]
 
 
 # 15. StopExecution does not end an execution waiting in a `.waitForTaskToken` task:
@@ -176,21 +245,40 @@ def _patch_execution_status_events() -> None:
     start = registry.ORIGINALS["Execution.start"]
     terminated = registry.ORIGINALS["BaseExecutionWorkerCommunication.terminated"]
 
-    def announce(execution: Any) -> None:
-        if registry.ACTIVE is not None:
-            with identity.acting_as(None):
-                registry.ACTIVE.publish_execution_status(execution)
-
-    def start_and_announce(self: Execution) -> None:
+    def start_and_announce(self: Any) -> None:
+        self.started_announced = threading.Event()
         start(self)
-        announce(self)
+        _announce(self, status="RUNNING")  # it may have ended already: RUNNING came first
+        self.started_announced.set()
 
     def terminated_and_announce(self: BaseExecutionWorkerCommunication) -> None:
+        execution: Any = self.execution
+        with _ABORT_LOCK:
+            aborted = getattr(execution, "aborted_at_once", False)
+            execution.ending = not aborted
+        if aborted:  # ended and announced by its StopExecution (23): quiet once delivered
+            execution.announcing.join()
+            _quiet(execution)
+            return
         terminated(self)
-        announce(self.execution)
+        execution.started_announced.wait()
+        _announce(execution)
+        _quiet(execution)
 
     Execution.start = start_and_announce  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication.terminated = terminated_and_announce  # type: ignore[method-assign]
+
+
+def _announce(execution: Any, status: str | None = None) -> None:
+    if registry.ACTIVE is not None:
+        with identity.acting_as(None):
+            registry.ACTIVE.publish_execution_status(execution, status)
+
+
+def _quiet(execution: Any) -> None:
+    """The execution's thread has nothing left to run (see Emulator.wait_until_quiet)."""
+    if registry.ACTIVE is not None:
+        registry.ACTIVE.execution_quiet(execution.exec_arn)
 
 
 # 21. moto's GetExecutionHistory ignores `reverseOrder`, `maxResults` and `nextToken`: it
@@ -218,6 +306,7 @@ def _patch_execution_history_pages() -> None:
 
 
 def apply() -> None:
+    _patch_closed_history()
     _patch_execution_history_pages()
     _patch_execution_status_events()
     _patch_retry_backoff()

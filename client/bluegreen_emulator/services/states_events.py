@@ -32,8 +32,10 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-def status_detail(execution: Any) -> dict[str, Any]:
-    status = str(getattr(execution.exec_status, "value", execution.exec_status))
+def status_detail(execution: Any, status: str | None = None) -> dict[str, Any]:
+    """The event's detail; `status` is the change announced (the execution may have
+    changed again since)."""
+    status = status or str(getattr(execution.exec_status, "value", execution.exec_status))
     output = _text(execution.output) if status == "SUCCEEDED" else None
     return {
         "executionArn": execution.exec_arn,
@@ -51,8 +53,8 @@ def status_detail(execution: Any) -> dict[str, Any]:
     }
 
 
-def publish_status(host: Host, execution: Any) -> None:
-    detail = status_detail(execution)
+def publish_status(host: Host, execution: Any, status: str | None = None) -> None:
+    detail = status_detail(execution, status)
     events_backends[host.account_id][host.region].put_events(
         [
             {

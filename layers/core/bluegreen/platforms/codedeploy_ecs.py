@@ -28,6 +28,7 @@ HOOK_EVENTS = (
 )
 DONE = {"Succeeded"}
 ENDED = {"Succeeded", "Failed", "Stopped"}
+IN_FLIGHT = ["Created", "Queued", "InProgress", "Baking", "Ready"]
 
 
 @dataclass
@@ -124,8 +125,24 @@ class CodeDeployEcsAdapter:
         return events
 
     # -- adapter ---------------------------------------------------------------------------
+    def _reference(self, snapshot: Snapshot) -> str | None:
+        """The deployment to stop or follow: the one recorded, else one in flight on
+        the deployment group (created by a task whose ending was decided before it
+        could record it: nothing a restore needs may live only in the table)."""
+        if snapshot.get("reference"):
+            return str(snapshot["reference"])
+        group = snapshot.get("codeDeploy") or {}
+        if not group:
+            return None
+        listed = self.codedeploy.list_deployments(
+            applicationName=group["application"],
+            deploymentGroupName=group["deploymentGroup"],
+            includeOnlyStatuses=IN_FLIGHT,
+        ).get("deployments", [])
+        return str(listed[0]) if listed else None
+
     def restore(self, snapshot: Snapshot) -> str:
-        reference = snapshot.get("reference")
+        reference = self._reference(snapshot)
         if not reference:
             return "no CodeDeploy deployment started: nothing moved"
         try:
@@ -138,7 +155,7 @@ class CodeDeployEcsAdapter:
         return "CodeDeploy finished the deployment"
 
     def observe(self, plan: Plan, snapshot: Snapshot) -> Observation:
-        reference = snapshot.get("reference")
+        reference = self._reference(snapshot)
         status = None
         if reference:
             status = str(

@@ -26,6 +26,7 @@ STAGES = (
 )
 DONE = {"SUCCESSFUL"}
 ENDED = {"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
+IN_FLIGHT = ["PENDING", "IN_PROGRESS"]
 
 
 class NoServiceDeployment(BlueGreenError):
@@ -88,8 +89,19 @@ class EcsNativeAdapter:
         }
 
     # -- adapter ---------------------------------------------------------------------------
+    def _reference(self, snapshot: Snapshot) -> str | None:
+        """The service deployment to stop or follow: the one recorded, else one in
+        flight on the service (started by a task whose ending was decided before it
+        could record it: nothing a restore needs may live only in the table)."""
+        if snapshot.get("reference"):
+            return str(snapshot["reference"])
+        listed = self.ecs.list_service_deployments(
+            cluster=snapshot["cluster"], service=snapshot["service"], status=IN_FLIGHT
+        ).get("serviceDeployments", [])
+        return str(listed[0]["serviceDeploymentArn"]) if listed else None
+
     def restore(self, snapshot: Snapshot) -> str:
-        reference = snapshot.get("reference")
+        reference = self._reference(snapshot)
         if not reference:
             return "no service deployment started: nothing moved"
         try:
@@ -102,7 +114,7 @@ class EcsNativeAdapter:
         return "ECS finished the service deployment"
 
     def observe(self, plan: Plan, snapshot: Snapshot) -> Observation:
-        reference = snapshot.get("reference")
+        reference = self._reference(snapshot)
         status = None
         if reference:
             found = self.ecs.describe_service_deployments(serviceDeploymentArns=[reference])

@@ -17,6 +17,7 @@ from ..checks.reach import ReachPolicy
 from ..store import Deployments
 from ..store import hooks as hook_store
 from .endings import EndingDeps
+from .reaper import ReaperDeps
 
 
 @dataclass
@@ -60,6 +61,11 @@ class SwitchDeps:
             ),
             clock=self.clock,
         )
+
+    def reaper(self) -> ReaperDeps:
+        """For a task that finds its execution ended: settle at once, never wait (a
+        platform still moving is left to the reaper's own retries)."""
+        return ReaperDeps(endings=self.endings(), remaining_seconds=lambda: 0.0)
 
     def renew(self, plan: Mapping[str, Any], ahead_seconds: int) -> int:
         """Renew this switch's lease for what lies ahead (the next wait) plus the margin;

@@ -23,6 +23,7 @@ from ..probes import probe_base, run_probe
 from ..store import OutcomeAlreadyDecided, now_iso
 from .deps import SwitchDeps
 from .endings import target_name
+from .reaper import reap_if_ended
 
 
 class IdleGroupUnhealthy(BlueGreenError):
@@ -69,6 +70,7 @@ def begin(plan: Plan, deps: SwitchDeps) -> Begun:
         guard=snapshot,
         lease_until=lease_until,
     )
+    reap_if_ended(plan["executionArn"], plan["deploymentId"], deps.reaper())
     deps.announcer.announce(
         announce.STARTED,
         {

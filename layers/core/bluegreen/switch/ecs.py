@@ -20,9 +20,11 @@ from ..platforms import adapter_for
 from ..platforms.codedeploy_ecs import CodeDeployEcsAdapter
 from ..platforms.ecs_common import ecs_snapshot, register_new_revision
 from ..platforms.ecs_native import EcsNativeAdapter
+from ..store import OutcomeAlreadyDecided
 from ..store import hooks as hook_store
 from .deps import SwitchDeps
 from .endings import target_name, with_progress
+from .reaper import reap_if_ended
 
 MAX_POLL_SECONDS = 120
 VERDICT_POLLS = 3  # polls to wait for a failed hook's reason after the platform ended
@@ -61,6 +63,7 @@ def begin(plan: Plan, deps: SwitchDeps) -> Begun:
         guard=snapshot,
         lease_until=lease_until,
     )
+    reap_if_ended(plan["executionArn"], plan["deploymentId"], deps.reaper())
     deps.announcer.announce(
         announce.STARTED,
         {
@@ -93,11 +96,7 @@ def start(plan: Plan, begun: Begun, deps: SwitchDeps) -> dict[str, Any]:
             request["image"],
         )  # fmt: skip
         reference = _start(plan, task_definition, deps)
-        deps.store.set_field(
-            plan["deploymentId"],
-            "platformDeployment",
-            {"id": reference, "taskDefinition": task_definition},
-        )
+        _record_start(plan, begun, reference, task_definition, deps)
     snapshot = with_progress(begun["snapshot"], {"reference": reference})
     for alarm in request["alarms"]:
         deps.store.update_guard_rollback(alarm, plan["deploymentId"], snapshot)
@@ -112,12 +111,36 @@ def start(plan: Plan, begun: Begun, deps: SwitchDeps) -> dict[str, Any]:
     }
 
 
+def _record_start(
+    plan: Plan, begun: Begun, reference: str, task_definition: str, deps: SwitchDeps
+) -> None:
+    """Record the platform deployment on the running record. If the ending was decided
+    while it was being created (an alarm, a stop, the reaper settled first), nobody else
+    knows it exists: stop it with a rollback here, then give up."""
+    started = {"id": reference, "taskDefinition": task_definition}
+    try:
+        deps.store.append_step(
+            plan["deploymentId"],
+            {"phase": "platform", "status": "Created", "reference": reference, "events": {}},
+            {"platformDeployment": started},
+        )
+    except OutcomeAlreadyDecided:
+        _adapter(plan, deps).restore(with_progress(begun["snapshot"], {"reference": reference}))
+        raise
+
+
+def _adapter(plan: Plan, deps: SwitchDeps) -> CodeDeployEcsAdapter | EcsNativeAdapter:
+    if plan["adapter"] == "codedeploy-ecs":
+        return CodeDeployEcsAdapter(deps.clients.ecs, deps.clients.codedeploy, deps.clients.elbv2)
+    return EcsNativeAdapter(
+        deps.clients.ecs, deps.clients.elbv2, deps.native_hook_arn, deps.native_hook_role_arn
+    )
+
+
 def _start(plan: Plan, task_definition: str, deps: SwitchDeps) -> str:
     request = plan["request"]
-    if plan["adapter"] == "codedeploy-ecs":
-        adapter = CodeDeployEcsAdapter(
-            deps.clients.ecs, deps.clients.codedeploy, deps.clients.elbv2
-        )
+    adapter = _adapter(plan, deps)
+    if isinstance(adapter, CodeDeployEcsAdapter):
 
         def store_config(reference: str) -> None:
             if request["hooks"] is not None:
@@ -129,10 +152,7 @@ def _start(plan: Plan, task_definition: str, deps: SwitchDeps) -> str:
         return adapter.start_deployment(
             plan, task_definition, deps.hook_function_suffix, store_config
         )
-    native = EcsNativeAdapter(
-        deps.clients.ecs, deps.clients.elbv2, deps.native_hook_arn, deps.native_hook_role_arn
-    )
-    return native.start_deployment(plan, task_definition)
+    return adapter.start_deployment(plan, task_definition)
 
 
 # -- follow ---------------------------------------------------------------------------------------

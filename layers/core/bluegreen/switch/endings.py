@@ -36,6 +36,8 @@ from ..contracts import Actor, Observation, Snapshot
 from ..errors import BlueGreenError, cause_message
 from ..platforms import adapter_for
 from ..platforms.codedeploy_ec2 import CodeDeployEc2
+from ..platforms.codedeploy_ecs import DONE as CODEDEPLOY_DONE
+from ..platforms.ecs_native import DONE as NATIVE_DONE
 from ..store import (
     FAILED,
     ROLLED_BACK,
@@ -400,7 +402,7 @@ def _restore(
         return
     result.actions.append(adapter.restore(snapshot))
     result.restored_at = deps.clock()
-    if not exact_routes:
+    if not settling.get("restoredAt"):  # the first restore is when traffic came back
         settling["restoredAt"] = result.restored_at
         deps.store.set_field(str(record["deploymentId"]), "settling", settling)
 
@@ -494,6 +496,14 @@ def status_for(intent: str, observed: Observation, exact: bool = True) -> tuple[
     return FAILED, f"production traffic is {side}: {observed['detail']}"
 
 
+def _platform_finished(observed: Observation) -> bool:
+    """The platform (CodeDeploy, ECS) completed its blue/green deployment: production
+    serves the release it verified with this stack's hooks; a stop that comes after
+    that cannot undo it (only a new deployment back can)."""
+    finished = observed.get("platformStatus") in (CODEDEPLOY_DONE | NATIVE_DONE)
+    return finished and observed["serving"] == "to"
+
+
 def _outcome(
     subject: Subject,
     settling: Mapping[str, Any],
@@ -506,6 +516,14 @@ def _outcome(
 ) -> dict[str, Any]:
     observed, exact = seen
     status, why = status_for(intent, observed, exact)
+    if status == FAILED and claimer.get("kind") == "reaper" and _platform_finished(observed):
+        status, why = (
+            SUCCEEDED,
+            (
+                "the platform's deployment had succeeded, every hook passing, before the "
+                "execution ended: the release is live"
+            ),
+        )
     cause = str(settling.get("cause") or ask.cause)
     outcome: dict[str, Any] = {
         "status": status,
@@ -521,7 +539,7 @@ def _outcome(
     if subject.platform == "ECS" and reference and intent == ROLLED_BACK:
         outcome["hooks"] = deps.verdicts(str(reference))
     alarm_epoch = settling.get("alarmEpoch")
-    restored_at = result.restored_at or settling.get("restoredAt")
+    restored_at = settling.get("restoredAt") or result.restored_at
     if isinstance(alarm_epoch, int | float) and isinstance(restored_at, int | float):
         outcome["timeToRollbackMs"] = round((restored_at - alarm_epoch) * 1000, 1)
     return outcome

@@ -102,6 +102,28 @@ def reap(
     return {"deploymentId": change.name, "result": "SETTLED", **settled.as_dict()}, settled
 
 
+class ExecutionEnded(BlueGreenError):
+    """The execution ended while this task ran; what the task wrote was settled here."""
+
+
+def reap_if_ended(execution_arn: str, deployment_id: str, deps: ReaperDeps) -> None:
+    """Begin's last word: if the execution was stopped while Begin ran, the reaper may
+    already have looked and found nothing to settle; the locks and the record Begin just
+    wrote would then stay forever. So look again, after writing, and settle them here.
+    (The reaper reads the record only after the execution has ended; this reads the
+    execution only after the record exists: one of the two sees the other.)"""
+    sfn = deps.endings.clients.stepfunctions
+    status = str(sfn.describe_execution(executionArn=execution_arn)["status"])
+    if status == "RUNNING":
+        return
+    change = ExecutionChange(execution_arn, deployment_id, status, "", "")
+    answer, _ = reap(change, deps)
+    raise ExecutionEnded(
+        f"the execution ended ({status}) while Begin ran: {answer.get('result')} "
+        f"{answer.get('status', '')}".strip()
+    )
+
+
 def _settle_patiently(subject: Subject, ask: Ask, deps: ReaperDeps) -> Settled:
     """Settle; while the platform still rolls back, wait and look again (bounded by the
     invocation's remaining time, then Lambda's retry takes over)."""

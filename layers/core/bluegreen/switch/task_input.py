@@ -89,14 +89,14 @@ def plan(event: Any, platform: str | None = "EC2") -> Mapping[str, Any]:
         if not isinstance(found.get(key), str) or not found[key]:
             raise InvalidInput(f"plan.{key}", "must be the text Plan returned")
     request = obj(found, "request")
-    from ..platforms import kind_of
-
-    if found.get("adapter") != kind_of(dict(request)):
-        raise InvalidInput("plan.adapter", "differs from what Plan derives from the request")
     if platform == "EC2":
         _check_ec2(found, request)
     else:
         _check_reparses(request)
+    from ..platforms import kind_of
+
+    if found.get("adapter") != kind_of(dict(request)):
+        raise InvalidInput("plan.adapter", "differs from what Plan derives from the request")
     return found
 
 
