@@ -25,7 +25,7 @@ from typing import Any
 from botocore.client import BaseClient
 
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet, managed_tags
 
 PRICE_PER_TRANSITION = 0.025 / 1000
 PRICE_PER_GB_SECOND = 0.0000133334
@@ -281,6 +281,7 @@ def _more_routes(aws: Emulator, fleet: Ec2Fleet, count: int) -> tuple[list[str],
             Protocol="HTTP",
             Port=80 + extra,
             DefaultActions=forward,
+            Tags=managed_tags(aws),
         )["Listeners"][0]["ListenerArn"]
         listeners.append(listener)
         rules.append(
@@ -289,6 +290,7 @@ def _more_routes(aws: Emulator, fleet: Ec2Fleet, count: int) -> tuple[list[str],
                 Priority=10,
                 Conditions=[{"Field": "path-pattern", "Values": [f"/v{extra}/*"]}],
                 Actions=forward,
+                Tags=managed_tags(aws),
             )["Rules"][0]["RuleArn"]
         )
     return listeners, rules

@@ -1,4 +1,4 @@
-"""What the commands do to a switch: start, plan, approve, abort, roll back, list.
+"""What the commands do to a switch: start, plan, approve, reject, abort, roll back, list.
 
 Each action talks to the stack's own resources (its state machine, its table, its
 reaper) through the `Aws` clients, and raises `CliError` with what to do when it cannot
@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from bluegreen import approval
 from bluegreen.store import ENDED, Deployments
 
 from . import exits
@@ -112,11 +113,39 @@ def plan(aws: Aws, stack: Stack, request: Mapping[str, Any], sleep: Sleep) -> di
     )
 
 
-# -- approve ----------------------------------------------------------------------------------
-def approve(aws: Aws, stack: Stack, deployment_id: str, by: str, comment: str) -> None:
+# -- approve / reject ---------------------------------------------------------------------------
+def caller(aws: Aws) -> str:
+    """Who this CLI acts as, as STS says (GetCallerIdentity needs no permission)."""
+    return str(call(aws, aws.client("sts").get_caller_identity)["Arn"])
+
+
+def approve(aws: Aws, stack: Stack, deployment_id: str, name: str, comment: str) -> dict[str, str]:
+    """Answer the approval: the switch moves traffic. The answer names the approver (STS's
+    identity and `name`), why and when; the switch keeps it in its record."""
     token = _approval_token(aws, stack, deployment_id, "approve")
-    answer = {"approvedBy": by, "comment": comment, "at": datetime.now(UTC).isoformat()}
-    _answer(aws, deployment_id, "send_task_success", taskToken=token, output=json.dumps(answer))
+    given = approval.answer(approval.APPROVED, caller(aws), comment, _now(), name)
+    _answer(aws, deployment_id, "send_task_success", taskToken=token, output=json.dumps(given))
+    return given
+
+
+def reject(aws: Aws, stack: Stack, deployment_id: str, name: str, comment: str) -> dict[str, str]:
+    """Refuse the approval: the switch rolls back (nothing moved in production yet) and
+    keeps who refused it, why and when."""
+    token = _approval_token(aws, stack, deployment_id, "reject")
+    given = approval.answer(approval.REJECTED, caller(aws), comment, _now(), name)
+    _answer(
+        aws,
+        deployment_id,
+        "send_task_failure",
+        taskToken=token,
+        error=approval.REJECTED_ERROR,
+        cause=approval.rejection_cause(given),
+    )
+    return given
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _approval_token(aws: Aws, stack: Stack, deployment_id: str, verb: str) -> str:

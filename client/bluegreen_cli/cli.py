@@ -153,17 +153,30 @@ def cmd_status(ctx: Context) -> int:
 
 
 def cmd_approve(ctx: Context) -> int:
+    return _answer_approval(ctx, "approve")
+
+
+def cmd_reject(ctx: Context) -> int:
+    return _answer_approval(ctx, "reject")
+
+
+def _answer_approval(ctx: Context, verb: str) -> int:
+    """approve / reject: the answer carries who (STS's identity, and --as), why, when."""
     from . import actions, spec
     from .status import exit_code
 
-    by = ctx.args.requested_by or spec.operator()
-    actions.approve(ctx.aws, ctx.stack, ctx.args.id, by, ctx.args.comment or "")
+    name = ctx.args.requested_by or spec.operator()
+    answer = getattr(actions, verb)(ctx.aws, ctx.stack, ctx.args.id, name, ctx.args.comment or "")
     if ctx.args.watch:
         return exit_code(ctx.follow(ctx.args.id, through_approval=True))
+    done, then = {
+        "approve": ("approved", "traffic moves on"),
+        "reject": ("rejected", "it rolls back (no production traffic had moved)"),
+    }[verb]
     ctx.emit(
-        f"approved switch {ctx.args.id} (as {by}); traffic moves on\n"
+        f"{done} switch {ctx.args.id} as {answer['by']} ({name}); {then}\n"
         f"  follow it:  bluegreen status {ctx.args.id}",
-        {"deploymentId": ctx.args.id, "approvedBy": by, "exitCode": 0},
+        {"deploymentId": ctx.args.id, "approval": answer, "exitCode": 0},
     )
     return exits.OK
 
@@ -257,6 +270,7 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "plan": cmd_plan,
     "status": cmd_status,
     "approve": cmd_approve,
+    "reject": cmd_reject,
     "abort": cmd_abort,
     "rollback": cmd_rollback,
     "history": cmd_history,
@@ -268,7 +282,8 @@ HELP = {
     "deploy": "start a switch from a spec file and/or flags",
     "plan": "dry run: the plan the switch would follow; changes nothing",
     "status": "live view of a switch until it ends",
-    "approve": "let a switch waiting for approval move traffic",
+    "approve": "let a switch waiting for approval move traffic (as the stack's approver role)",
+    "reject": "refuse a switch waiting for approval: it rolls back (as the approver role)",
     "abort": "stop a switch; the stack puts traffic back and records it",
     "rollback": "go back from an ended deployment: a new deployment to the release before it",
     "history": "recent deployments from the records (or one in full)",
@@ -375,9 +390,11 @@ def _status_arguments(status: argparse.ArgumentParser) -> None:
 
 def _approve_arguments(approve: argparse.ArgumentParser) -> None:
     approve.add_argument("id")
-    approve.add_argument("--comment")
+    approve.add_argument("--comment", help="why: kept in the record with who and when")
     approve.add_argument("--watch", action="store_true", help="follow it until it ends")
-    approve.add_argument("--as", dest="requested_by", metavar="WHO")
+    approve.add_argument(
+        "--as", dest="requested_by", metavar="WHO", help="your name (the record keeps STS's too)"
+    )
 
 
 def _abort_arguments(abort: argparse.ArgumentParser) -> None:
@@ -403,6 +420,7 @@ _ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "plan": _plan_arguments,
     "status": _status_arguments,
     "approve": _approve_arguments,
+    "reject": _approve_arguments,
     "abort": _abort_arguments,
     "rollback": _rollback_arguments,
     "history": _history_arguments,

@@ -268,7 +268,9 @@ class _Reader:
         self.progress.approval_token = None
         self.progress.approval = "APPROVED"
         self.reach("approved")
-        by = (data.get("approval") or {}).get("approvedBy")
+        given = data.get("approval")
+        answer: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+        by = answer.get("name") or answer.get("by") or answer.get("approvedBy")
         self.add(event, f"approved{f' by {by}' if by else ''}", "ok")
 
     def shifted(self, event: Mapping[str, Any], data: Mapping[str, Any]) -> None:

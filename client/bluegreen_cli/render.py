@@ -170,6 +170,10 @@ def _header(snapshot: Snapshot, width: int) -> list[Line]:
         what.append(who)
     if what:
         lines.append([("  " + ", ".join(what), "")])
+    answered = approval_text(snapshot.answer)
+    if answered:
+        style = "ok" if snapshot.answer.get("decision") == "APPROVED" else "warn"
+        lines.append([("  ", ""), (answered, style)])
     left = countdown(snapshot)
     done = float(snapshot.milestones_done)
     if left is not None and left.what == "bake" and left.total > 0:
@@ -179,6 +183,21 @@ def _header(snapshot: Snapshot, width: int) -> list[Line]:
         lines.append(_countdown(snapshot, left))
     lines += _started(snapshot)
     return lines
+
+
+def approval_text(answer: Mapping[str, Any]) -> str:
+    """`approved by alice (arn:aws:sts::...:assumed-role/...) at ...: "looks good"`."""
+    if not answer.get("decision"):
+        return ""
+    who = answer.get("by") or "?"
+    if answer.get("name") and answer["name"] != who:
+        who = f"{answer['name']} ({who})"
+    text = f"{str(answer['decision']).lower()} by {who}"
+    if answer.get("at"):
+        text += f" at {answer['at']}"
+    if answer.get("comment"):
+        text += f': "{answer["comment"]}"'
+    return text
 
 
 def progress_bar(done: float, total: int) -> str:
@@ -442,6 +461,9 @@ def record(data: Mapping[str, Any]) -> str:
         f"  planned steps: {' -> '.join(f'{p}%' for p in data.get('plannedSteps', []))}",
         f"  locks: {', '.join(data.get('locks', [])) or '-'}",
     ]
+    answered = approval_text(data.get("approval") or {})
+    if answered:
+        lines.append(f"  approval: {answered}")
     for step in data.get("steps", []):
         where = step.get("phase", "?")
         if "index" in step:

@@ -94,6 +94,7 @@ class Snapshot:
     groups: list[Group] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
     approval: str = ""
+    answer: dict[str, str] = field(default_factory=dict)  # the approver's: decision, by, comment
     timeline: list[Entry] = field(default_factory=list)
     error: str = ""
     cause: str = ""
@@ -342,6 +343,7 @@ def snapshot_from(
         milestones_total=len(milestones),
         steps=steps,
         approval=progress.approval if status == "RUNNING" or progress.approval else "",
+        answer=approval_answer(record),
         timeline=progress.timeline,
         error=str(described.get("error") or progress.end_error),
         cause=str(
@@ -364,6 +366,14 @@ def snapshot_from(
     if aws is not None and plan:
         _live(aws, snapshot, plan, request, unreadable)
     return snapshot
+
+
+def approval_answer(record: Mapping[str, Any] | None) -> dict[str, str]:
+    """The record's approval, once someone answered it: decision, by, name, comment, at."""
+    kept = (record or {}).get("approval") or {}
+    if not isinstance(kept, Mapping) or not kept.get("decision"):
+        return {}
+    return {key: str(kept.get(key) or "") for key in ("decision", "by", "name", "comment", "at")}
 
 
 def _timeouts(request: Mapping[str, Any]) -> dict[str, int]:

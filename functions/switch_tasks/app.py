@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bluegreen.approval import rejection_of
 from bluegreen.ec2 import switch as ec2_plan
 from bluegreen.ecs import switch as ecs_plan
 from bluegreen.metrics import emit_settled, emit_started
@@ -79,7 +80,8 @@ def request_approval(event: Event, context: LambdaContext) -> None:
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
 def shift(event: Event, context: LambdaContext) -> Event:
     index = given.whole(event, "index")
-    return ec2.shift(given.plan(event), index, given.begun(event), deps())  # type: ignore[arg-type]
+    answer = event.get("approval")  # the approver's answer (SendTaskSuccess output), if asked
+    return ec2.shift(given.plan(event), index, given.begun(event), deps(), answer)  # type: ignore[arg-type]
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.deploymentId")
@@ -127,6 +129,7 @@ def settle_switch(event: Event, context: LambdaContext) -> Event:
         error=error.get("Error", ""),
         cause=given.optional_text(event, "cause")
         or (describe_failure(failed_at, error) if failed_at else ""),
+        answer=rejection_of(failed_at, error),
     )
     settled = settle(subject, ask, deps().endings())
     emit_settled(settled)

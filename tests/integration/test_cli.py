@@ -1,6 +1,6 @@
 """`bluegreen` against the emulated AWS over HTTP, as an operator or a CI job uses it.
 
-deploy -> status -> approve; abort (waiting for approval, and mid-bake); a rollback a
+deploy -> status -> approve (or reject); abort (waiting for approval, and mid-bake); a rollback a
 gate decided; history; plan changing nothing; lock held; rollback on demand. Each test
 asserts what the operator cares about: the exit code a CI job branches on, where the
 traffic is, what the record says, and that no lock is left behind.
@@ -85,6 +85,42 @@ def test_deploy_waits_for_approval_then_approve_moves_all_traffic(cli: Cli, tmp_
     assert "SUCCEEDED" in approved.out
     assert cli.weights(fleet) == GREEN
     assert cli.record("rel-1")["status"] == "SUCCEEDED"  # type: ignore[index]
+    assert cli.lock_owner(fleet) is None
+    # and the record keeps who approved (as STS named the caller) and when; status shows it
+    kept = cli.record("rel-1")["approval"]  # type: ignore[index]
+    assert (kept["decision"], kept["name"]) == ("APPROVED", "alice")
+    assert kept["by"].startswith("arn:aws:")
+    assert f"approved by alice ({kept['by']}) at {kept['at']}" in cli("status", "rel-1").out
+
+
+def test_reject_rolls_the_switch_back_and_keeps_who_and_why(cli: Cli, tmp_path: Path) -> None:
+    # Given a switch waiting for approval
+    fleet = cli.fleet()
+    spec = spec_file(tmp_path, fleet, approval={"required": True})
+    assert cli("deploy", spec, "--id", "rel-rejected", "--watch").code == 5
+
+    # When an approver rejects it, saying why
+    rejected = cli("reject", "rel-rejected", "--as", "carol", "--comment", "p99 too high")
+
+    # Then the command did what it was asked, naming who answered
+    assert rejected.code == 0, rejected.err
+    assert "rejected switch rel-rejected as arn:aws:" in rejected.out
+    assert "(carol); it rolls back" in rejected.out
+    # and the switch rolled back (exit 3), traffic never left blue, and the record and the
+    # status say who rejected it and why
+    shown = cli("status", "rel-rejected")
+    assert shown.code == 3, shown.err
+    assert "rejected by carol (arn:aws:" in shown.out and '"p99 too high"' in shown.out
+    assert cli.weights(fleet) == BLUE
+    record = cli.record("rel-rejected")
+    assert record is not None and record["status"] == "ROLLED_BACK"
+    assert (record["approval"]["decision"], record["approval"]["comment"]) == (
+        "REJECTED",
+        "p99 too high",
+    )
+    assert record["outcome"]["cause"].startswith(
+        "WaitForApproval: SwitchRejected: rejected by carol: p99 too high"
+    )
     assert cli.lock_owner(fleet) is None
 
 

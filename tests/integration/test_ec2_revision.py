@@ -14,11 +14,11 @@ from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 pytestmark = pytest.mark.integration
 
 REVISION = {
-    "application": "shop",
+    "application": "shop-app",
     "deploymentGroup": "shop-green",
     "revision": {
         "revisionType": "S3",
-        "s3Location": {"bucket": "releases", "key": "shop-v42.zip", "bundleType": "zip"},
+        "s3Location": {"bucket": "shop-releases", "key": "shop-v42.zip", "bundleType": "zip"},
     },
 }
 
@@ -52,7 +52,7 @@ def test_revision_is_deployed_to_the_idle_fleet_before_any_traffic_moves(setup: 
     assert result["status"] == "SUCCEEDED"
     codedeploy = aws.client("codedeploy")
     deployments = codedeploy.list_deployments(
-        applicationName="shop", deploymentGroupName="shop-green"
+        applicationName="shop-app", deploymentGroupName="shop-green"
     )
     assert len(deployments["deployments"]) == 1
     info = codedeploy.get_deployment(deploymentId=deployments["deployments"][0])["deploymentInfo"]
@@ -69,7 +69,7 @@ def test_revision_is_deployed_to_the_idle_fleet_before_any_traffic_moves(setup: 
 def test_a_failed_revision_ends_the_switch_before_any_weight_moves(setup: Any) -> None:
     # Given the in-place deployment to the green fleet will fail
     aws, fleet = setup
-    aws.codedeploy_server_outcomes[("shop", "shop-green")] = "Failed"
+    aws.codedeploy_server_outcomes[("shop-app", "shop-green")] = "Failed"
     # When the switch runs
     result = _run(aws, fleet, "bad-revision")
     # Then it fails naming CodeDeploy, and production traffic never left blue

@@ -67,6 +67,7 @@ SWITCH_CALLS = [
         "elbv2:DescribeRules",
         "elbv2:DescribeLoadBalancers",
         "elbv2:DescribeTargetGroups",
+        "elbv2:DescribeTags",
         "elbv2:DescribeTargetGroupAttributes",  # the fleet checks of the idle group
         "elbv2:DescribeTargetHealth",
         "cloudwatch:DescribeAlarms",
@@ -97,12 +98,13 @@ SWITCH_CALLS = [
     *_calls(
         "ShiftFunction",
         "dynamodb:TransactWriteItems",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
         "elbv2:DescribeTargetHealth",
         "elbv2:DescribeListeners",
         "elbv2:DescribeRules",
         "elbv2:ModifyListener",
         "elbv2:ModifyRule",
-        "dynamodb:UpdateItem",
         "events:PutEvents",
     ),
     *_calls(
@@ -124,13 +126,15 @@ SWITCH_CALLS = [
         "events:PutEvents",
     ),
 ]
-# How many times one Shift invocation makes each call (its snapshot and its read-back
-# both describe the routes): the call at the 100 % step is the next one.
-PER_SHIFT = {"DescribeListeners": 2, "DescribeRules": 2, "TransactWriteItems": 1}
+# How many times the first Shift invocation makes each call (its snapshot and its
+# read-back both describe the routes; it keeps the approval, then the step): the call at
+# the 100 % step is the next one. Reading the record for the approval is the first's only.
+PER_SHIFT = {"DescribeListeners": 2, "DescribeRules": 2, "TransactWriteItems": 1, "UpdateItem": 2}
+FIRST_SHIFT_ONLY = {"GetItem"}
 SWITCH_FAULTS = [(call, 1) for call in SWITCH_CALLS] + [
     (call, PER_SHIFT.get(call.operation, 1) + 1)
     for call in SWITCH_CALLS
-    if call.function == "ShiftFunction"
+    if call.function == "ShiftFunction" and call.operation not in FIRST_SHIFT_ONLY
 ]
 ROLLBACK_CALLS = _calls(
     "SettleFunction",

@@ -281,8 +281,8 @@ def test_a_second_switch_on_a_locked_service_fails_fast_naming_the_holder(calls:
         ),
         (
             "codeDeploy",
-            {"application": "web", "deploymentGroup": "nope"},
-            "codeDeploy: no deployment group web/nope",
+            {"application": "web-app", "deploymentGroup": "nope"},
+            "codeDeploy: no deployment group web-app/nope",
         ),
         ("alarms", ["no-such-alarm"], "alarms[0]: no CloudWatch alarm named 'no-such-alarm'"),
     ],

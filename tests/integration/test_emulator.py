@@ -288,3 +288,50 @@ def test_what_a_function_prints_and_logs_lands_in_its_log_group(tmp_path: Path, 
     # and the first invocation is a cold start, the second is not
     assert structured[0]["cold_start"] is True
     assert json.loads(lines[f"emulated/{second}"][-1])["cold_start"] is False
+
+
+def test_stop_deployment_stops_an_in_place_deployment_as_codedeploy_does(aws: Emulator) -> None:
+    # Given an EC2/on-premises (in-place) deployment group with one successful release
+    codedeploy = aws.client("codedeploy")
+    codedeploy.create_application(applicationName="shop", computePlatform="Server")
+    codedeploy.create_deployment_group(
+        applicationName="shop",
+        deploymentGroupName="fleet",
+        serviceRoleArn=f"arn:aws:iam::{aws.account_id}:role/codedeploy-service",
+    )
+
+    def release(key: str) -> str:
+        revision = {"revisionType": "S3", "s3Location": {"bucket": "b", "key": key}}
+        return str(
+            codedeploy.create_deployment(
+                applicationName="shop", deploymentGroupName="fleet", revision=revision
+            )["deploymentId"]
+        )
+
+    def status(deployment_id: str) -> dict[str, object]:
+        return dict(codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"])
+
+    good = release("v1.zip")
+    assert [status(good)["status"] for _ in range(2)] == ["InProgress", "Succeeded"]
+    # and a second release being installed
+    running = release("v2.zip")
+    assert status(running)["status"] == "InProgress"
+
+    # When it is stopped, asking CodeDeploy to roll back
+    answer = codedeploy.stop_deployment(deploymentId=running, autoRollbackEnabled=True)
+
+    # Then it is stopped, saying why, and the last good release is being redeployed
+    assert answer["status"] == "Succeeded"
+    stopped = status(running)
+    assert stopped["status"] == "Stopped"
+    assert stopped["errorInformation"]["code"] == "MANUAL_STOP"
+    rollback = stopped["rollbackInfo"]["rollbackDeploymentId"]
+    redeployed = status(rollback)
+    assert redeployed["revision"]["s3Location"]["key"] == "v1.zip"
+    assert redeployed["creator"] == "codeDeployRollback"
+    # and stopping it again, or a finished one, is refused as CodeDeploy refuses it
+    for ended in (running, good):
+        with pytest.raises(codedeploy.exceptions.DeploymentAlreadyCompletedException):
+            codedeploy.stop_deployment(deploymentId=ended)
+    with pytest.raises(codedeploy.exceptions.DeploymentDoesNotExistException):
+        codedeploy.stop_deployment(deploymentId="d-NOSUCHONE")

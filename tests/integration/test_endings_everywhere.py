@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 
 from bluegreen_emulator import Emulator
+from bluegreen_emulator.core import clock as clocks
 from bluegreen_emulator.core.identity import acting_as
-from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, managed_tags
 
 from .ec2_helpers import (
     ALL_ON_GREEN,
@@ -48,11 +49,11 @@ from .stopping import ORDERS, StopPoint, stop_at
 pytestmark = pytest.mark.integration
 
 REVISION = {
-    "application": "shop",
+    "application": "shop-app",
     "deploymentGroup": "shop-green",
     "revision": {
         "revisionType": "S3",
-        "s3Location": {"bucket": "releases", "key": "shop-v42.zip", "bundleType": "zip"},
+        "s3Location": {"bucket": "shop-releases", "key": "shop-v42.zip", "bundleType": "zip"},
     },
 }
 STRATEGIES = {
@@ -114,12 +115,15 @@ def _sweep() -> list[Any]:
 def shared() -> Iterator[tuple[Emulator, Fleets]]:
     with Emulator() as aws:
         codedeploy = aws.client("codedeploy")
-        codedeploy.create_application(applicationName="shop", computePlatform="Server")
+        codedeploy.create_application(  # registered, as the stack's registry expects
+            applicationName="shop-app", computePlatform="Server", tags=managed_tags(aws)
+        )
         codedeploy.create_deployment_group(
-            applicationName="shop",
+            applicationName="shop-app",
             deploymentGroupName="shop-green",
             serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
             ec2TagFilters=[{"Key": "colour", "Value": "green", "Type": "KEY_AND_VALUE"}],
+            tags=managed_tags(aws),
         )
         yield aws, Fleets(aws)
 
@@ -330,3 +334,36 @@ def test_a_record_deleted_mid_bake_is_written_back_from_the_execution_and_rolled
     assert assert_one_truthful_ending(aws, fleet, name, point.label) == "ROLLED_BACK"
     saved = record(aws, name)
     assert saved is not None and "recreatedAt" in saved
+
+
+# -- the switch timed out mid-bake -----------------------------------------------------------
+def test_a_switch_timing_out_mid_bake_is_rolled_back_by_the_reaper(
+    aws: Emulator, fleet: Ec2Fleet
+) -> None:
+    # Given a canary switch that starts baking one minute (emulated) before its execution
+    # reaches the state machine's TimeoutSeconds (weeks pass, for the account, as it
+    # enters the bake)
+    name = "timed-out-mid-bake"
+
+    def weeks_pass(aws: Emulator, _: str) -> None:
+        execution = clocks.current()  # the stop point runs on the execution's thread
+        assert execution is not None and execution.kind == "execution"
+        remaining = execution.remaining()
+        assert remaining is not None and remaining > 300  # the bake would end after it
+        aws.clock.advance(remaining - 60)
+
+    point = StopPoint("Bake", 1, "entering", act=weeks_pass)
+    # When the switch runs on, and its five-minute bake reaches the deadline
+    with stop_at(aws, point):
+        run = finished(aws, start_switch(aws, fleet.request(), name))
+    # Then the execution timed out in the bake, where it was
+    assert point.stopped, point.seen
+    assert run.status == "TIMED_OUT", (run.status, run.error, run.cause)
+    assert run.states[-1] == "Bake", run.states
+    # and the reaper put production back on blue, recorded it ROLLED_BACK, freed the
+    # lock and the guards, and announced the ending once
+    assert assert_one_truthful_ending(aws, fleet, name, point.label) == "ROLLED_BACK"
+    saved = record(aws, name)
+    assert saved is not None
+    assert saved["outcome"]["actor"]["kind"] == "reaper"
+    assert saved["outcome"]["failedAt"] == "Bake (timed out)"

@@ -136,7 +136,7 @@ def test_the_ec2_fleet_network_instances_releases_and_alarms(
     assert "pm2 start" in __import__("base64").b64decode(version["UserData"]).decode()
     # CodeDeploy deploys in place to each colour's Auto Scaling group
     group_info = account.client("codedeploy").get_deployment_group(
-        applicationName="shop", deploymentGroupName="shop-green"
+        applicationName="shop-app", deploymentGroupName="shop-green"
     )["deploymentGroupInfo"]
     assert group_info["autoScalingGroups"][0]["name"] == "shop-green"
     assert group_info["deploymentStyle"]["deploymentType"] == "IN_PLACE"

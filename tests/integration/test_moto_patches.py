@@ -25,6 +25,7 @@ import botocore.handlers
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
+from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudformation.models import ChangeSet, CloudFormationBackend
 from moto.cloudwatch.models import CloudWatchBackend
@@ -32,11 +33,16 @@ from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.dynamo_type import LimitedSizeDict
 from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
+    ErrorEqualsDecl,
+)
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
     StateTaskService,
 )
@@ -56,6 +62,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 from bluegreen_emulator import Emulator
 from bluegreen_emulator import moto_patches as patches
 from bluegreen_emulator.core import identity
+from bluegreen_emulator.moto_patches import clock as clock_patch
 from bluegreen_emulator.moto_patches import dynamodb as dynamodb_patch
 from bluegreen_emulator.moto_patches import iam as iam_patch
 
@@ -91,6 +98,16 @@ Resources:
             - Effect: Allow
               Action: sqs:GetQueueUrl
               Resource: !GetAtt DeadLetterQueue.Arn
+  SleeperFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: sleeper/
+      Timeout: 900
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: sqs:ListQueues
+              Resource: "*"  # ListQueues has no resource-level permissions
   DeadLetterQueue:
     Type: AWS::SQS::Queue
 """
@@ -108,7 +125,30 @@ def handler(event, context):
 """
 _ECHO = """
 def handler(event, context):
+    if isinstance(event, dict) and isinstance(event.get("blob"), int):
+        return {"blob": "z" * event["blob"]}  # an answer of that many bytes and 12
     return {"handler": "echo", "event": event}
+"""
+_SLEEPER = """
+import time
+import boto3
+
+def handler(event, context):
+    sqs = boto3.client("sqs")
+    remaining = [context.get_remaining_time_in_millis()]
+    try:
+        for _ in range(event.get("calls", 0)):
+            sqs.list_queues()
+            remaining.append(context.get_remaining_time_in_millis())
+        time.sleep(event.get("sleep", 0))
+        remaining.append(context.get_remaining_time_in_millis())
+    except Exception as error:
+        remaining.append(context.get_remaining_time_in_millis())
+        return {"remaining": remaining, "error": type(error).__name__}
+    finally:
+        if event.get("call_in_finally"):
+            sqs.list_queues()
+    return {"remaining": remaining}
 """
 _FAILING = """
 class ProbeFailure(Exception):
@@ -122,8 +162,10 @@ def handler(event, context):
 @pytest.fixture
 def probe(tmp_path: Path) -> Iterator[Emulator]:
     """The emulator with a throwaway stack: EchoFunction, FailingFunction (async retries
-    then its DeadLetterQueue)."""
-    for folder, source in {"echo": _ECHO, "failing": _FAILING, "caller": _CALLER}.items():
+    then its DeadLetterQueue), CallerFunction (any call, sqs:GetQueueUrl allowed) and
+    SleeperFunction (sleeps and lists queues; 900 s timeout)."""
+    sources = {"echo": _ECHO, "failing": _FAILING, "caller": _CALLER, "sleeper": _SLEEPER}
+    for folder, source in sources.items():
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "app.py").write_text(dedent(source), encoding="utf-8")
     (tmp_path / "template.yaml").write_text(_TEMPLATE, encoding="utf-8")
@@ -810,7 +852,7 @@ def test_stopping_an_execution_waiting_for_a_task_token_aborts_it(probe: Emulato
     assert history[-1]["type"] == "ExecutionAborted"
 
 
-# 23. StopExecution aborts at once; the Lambda task it was in runs to its end -------------
+# 30. StopExecution aborts at once; the Lambda task it was in runs to its end -------------
 def test_a_stopped_execution_is_aborted_at_once_while_its_lambda_runs_on(
     probe: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1269,7 +1311,360 @@ def test_sdk_retry_back_off_takes_emulated_time(probe: Emulator) -> None:
     assert time.monotonic() - started < 1
 
 
-# 23. CloudFormation stacks deploy through the emulator's deployer --------------------------
+# 8c. DescribeExecution keeps a stop's error and cause ---------------------------------------
+def test_an_aborted_execution_describes_and_announces_the_stops_error_and_cause(
+    probe: Emulator,
+) -> None:
+    # Given an execution waiting for a callback
+    definition = {
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": probe.function("EchoFunction").arn,
+                    "Payload": {"token.$": "$$.Task.Token"},
+                },
+                "End": True,
+            }
+        },
+    }
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="asking", definition=json.dumps(definition), roleArn=_machine_role(probe)
+    )["stateMachineArn"]
+    stopped = probe.start_execution(machine, {}, name="with-reason")
+    silent = probe.start_execution(machine, {}, name="without-reason")
+    _eventually(lambda: len(_invocations(probe, "EchoFunction")) == 2)
+
+    # When one is stopped with an error and a cause, the other with neither
+    sfn.stop_execution(executionArn=stopped, error="SwitchAborted", cause="bob: bad canary")
+    sfn.stop_execution(executionArn=silent)
+
+    # Then DescribeExecution shows the first's error and cause, and nothing for the second
+    described = probe.wait_for_execution(stopped, timeout=10)
+    assert (described["status"], described["error"], described["cause"]) == (
+        "ABORTED",
+        "SwitchAborted",
+        "bob: bad canary",
+    )
+    quiet = probe.wait_for_execution(silent, timeout=10)
+    assert quiet["status"] == "ABORTED"
+    assert "error" not in quiet
+    assert "cause" not in quiet
+    # and the ABORTED status change events carry the same
+    aborted = {
+        e["detail"]["name"]: e["detail"]
+        for e in probe.events
+        if e["source"] == "aws.states" and e["detail"]["status"] == "ABORTED"
+    }
+    assert (aborted["with-reason"]["error"], aborted["with-reason"]["cause"]) == (
+        "SwitchAborted",
+        "bob: bad canary",
+    )
+    assert (aborted["without-reason"]["error"], aborted["without-reason"]["cause"]) == (None, None)
+
+
+# 23. An execution's TimeoutSeconds counts its emulated time ---------------------------------
+def test_an_execution_times_out_on_its_emulated_time(probe: Emulator) -> None:
+    # Given moto's Program.eval, which joins the states' worker for TimeoutSeconds real seconds
+    assert _parameters(patches.ORIGINALS["Program.eval"]) == ["self", "env"]
+    assert "join(timeout=timeout)" in inspect.getsource(patches.ORIGINALS["Program.eval"])
+    assert Program.eval is not patches.ORIGINALS["Program.eval"]
+    # and a machine allowed a minute that bakes an hour before invoking EchoFunction
+    definition = {
+        "StartAt": "Bake",
+        "TimeoutSeconds": 60,
+        "States": {
+            "Bake": {"Type": "Wait", "Seconds": 3600, "Next": "Call"},
+            "Call": {"Type": "Task", "Resource": probe.function("EchoFunction").arn, "End": True},
+        },
+    }
+
+    # When it runs
+    described = _run_machine(probe, definition)
+
+    # Then it timed out when its time reached the minute: the state after never ran
+    assert described["status"] == "TIMED_OUT"
+    assert _invocations(probe, "EchoFunction") == []
+    history = probe.client("stepfunctions").get_execution_history(
+        executionArn=described["executionArn"]
+    )["events"]
+    assert [e["type"] for e in history][-1] == "ExecutionTimedOut"
+
+
+def test_an_execution_waiting_for_a_callback_times_out_when_the_accounts_time_moves(
+    probe: Emulator,
+) -> None:
+    # Given an execution allowed ten minutes, waiting for a callback nobody sends
+    definition = {
+        "StartAt": "Ask",
+        "TimeoutSeconds": 600,
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": probe.function("EchoFunction").arn,
+                    "Payload": {"token.$": "$$.Task.Token"},
+                },
+                "End": True,
+            }
+        },
+    }
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="waiting", definition=json.dumps(definition), roleArn=_machine_role(probe)
+    )["stateMachineArn"]
+    execution = probe.start_execution(machine, {}, name="unanswered")
+    _eventually(lambda: len(_invocations(probe, "EchoFunction")) == 1)
+
+    # When nine minutes and 59 seconds pass for the account, it still waits
+    probe.clock.advance(599)
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    # When the last second passes
+    probe.clock.advance(1)
+
+    # Then it is timed out, its history ending as Step Functions ends it
+    assert probe.wait_for_execution(execution, timeout=10)["status"] == "TIMED_OUT"
+    history = sfn.get_execution_history(executionArn=execution)["events"]
+    assert [e["type"] for e in history][-1] == "ExecutionTimedOut"
+
+
+# 24. Executions in flight: announced in order, waited for by Emulator.stop ------------------
+def test_stopping_the_emulator_waits_for_its_executions_and_delivers_nothing_after(
+    probe: Emulator,
+) -> None:
+    # Given moto's ExecutionWorker.start, which starts a thread nobody waits for
+    assert _parameters(patches.ORIGINALS["ExecutionWorker.start"]) == ["self"]
+    assert ExecutionWorker.start is not patches.ORIGINALS["ExecutionWorker.start"]
+    # and a rule sending aborted executions to FailingFunction (retried, then dead-lettered)
+    events = probe.client("events")
+    pattern = {"source": ["aws.states"], "detail": {"status": ["ABORTED"]}}
+    events.put_rule(Name="on-abort", EventPattern=json.dumps(pattern), State="ENABLED")
+    failing = probe.function("FailingFunction").arn
+    events.put_targets(Rule="on-abort", Targets=[{"Id": "failing", "Arn": failing}])
+    # and an execution baking for an hour, on a clock that really waits
+    probe.clock.scale = 1.0
+    definition = {
+        "StartAt": "Bake",
+        "States": {"Bake": {"Type": "Wait", "Seconds": 3600, "End": True}},
+    }
+    described_before: list[str] = []
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="long", definition=json.dumps(definition), roleArn=_machine_role(probe)
+    )["stateMachineArn"]
+    execution = probe.start_execution(machine, {}, name="still-baking")
+    _eventually(lambda: probe.clock.waited == 3600)
+    described_before.append(sfn.describe_execution(executionArn=execution)["status"])
+    raised: list[BaseException | None] = []
+    previous_hook = threading.excepthook
+    threading.excepthook = lambda args: raised.append(args.exc_value)
+    try:
+        # When the emulator stops
+        probe.stop()
+    finally:
+        threading.excepthook = previous_hook
+
+    # Then the execution ended before the account went away, nothing raised in any
+    # thread, and its ABORTED change was not delivered to a stopping account
+    assert described_before == ["RUNNING"]
+    assert probe.inflight.count == 0
+    assert raised == []
+    assert [d["outcome"] for d in probe.deliveries if d["rule"] == "on-abort"] == [
+        "emulator stopping"
+    ]
+    assert _invocations(probe, "FailingFunction") == []
+    # and its status changes were announced in the order they happened
+    statuses = [e["detail"]["status"] for e in probe.events if e["source"] == "aws.states"]
+    assert statuses == ["RUNNING", "ABORTED"]
+
+
+# 25. Step Functions' 256 KiB payload quota --------------------------------------------------
+def test_a_payload_over_256_kib_ends_the_execution_and_states_all_cannot_catch_it(
+    probe: Emulator,
+) -> None:
+    # Given moto's quota check, error matcher and parameter builders, with their signatures
+    assert _parameters(patches.ORIGINALS["quotas.is_within_size_quota"]) == ["value"]
+    assert _parameters(patches.ORIGINALS["ErrorEqualsDecl._eval_body"]) == ["self", "env"]
+    assert _parameters(patches.ORIGINALS["StateTask._eval_parameters"]) == ["self", "env"]
+    assert _parameters(patches.ORIGINALS["StateTaskLambda._eval_parameters"]) == ["self", "env"]
+    assert ErrorEqualsDecl._eval_body is not patches.ORIGINALS["ErrorEqualsDecl._eval_body"]
+    echo = probe.function("EchoFunction").arn
+
+    def pass_state_of(size: int) -> dict[str, Any]:
+        blob = "x" * (size - len('{"blob":""}'))
+        definition = {
+            "StartAt": "Big",
+            "States": {"Big": {"Type": "Pass", "Result": {"blob": blob}, "End": True}},
+        }
+        return _run_machine(probe, definition)
+
+    def task(resource: str, parameters: dict[str, Any], catch: list[str]) -> dict[str, Any]:
+        return {
+            "StartAt": "Call",
+            "States": {
+                "Call": {
+                    "Type": "Task",
+                    "Resource": resource,
+                    "Parameters": parameters,
+                    "Catch": [{"ErrorEquals": catch, "Next": "Caught"}],
+                    "End": True,
+                },
+                "Caught": {"Type": "Succeed"},
+            },
+        }
+
+    # When a state's output is exactly 262,144 bytes, and one byte more
+    at_quota, over = pass_state_of(262_144), pass_state_of(262_145)
+    # Then the first succeeds and the second fails the execution
+    assert at_quota["status"] == "SUCCEEDED"
+    assert (over["status"], over["error"]) == ("FAILED", "States.DataLimitExceeded")
+
+    # When a task's result is over the quota, behind a Catch on States.ALL
+    answer = {"FunctionName": echo, "Payload": {"blob": 300_000}}
+    uncaught = _run_machine(probe, task("arn:aws:states:::lambda:invoke", answer, ["States.ALL"]))
+    # Then States.ALL did not catch it; a Catch naming the error does
+    assert (uncaught["status"], uncaught["error"]) == ("FAILED", "States.DataLimitExceeded")
+    named = ["States.DataLimitExceeded"]
+    caught = _run_machine(probe, task("arn:aws:states:::lambda:invoke", answer, named))
+    assert caught["status"] == "SUCCEEDED"
+
+    # When a task's input after Parameters is over the quota (each half is within it)
+    doubled = {"a.$": "$.half", "b.$": "$.half"}
+    half = {"half": "h" * 140_000}
+    invocations = len(_invocations(probe, "EchoFunction"))
+    sfn = probe.client("stepfunctions")
+    role = _machine_role(probe)
+    endings = []
+    for name, resource, parameters in (
+        (
+            "integration",
+            "arn:aws:states:::lambda:invoke",
+            {"FunctionName": echo, "Payload": doubled},
+        ),
+        ("function", echo, doubled),
+    ):
+        machine = sfn.create_state_machine(
+            name=f"doubling-{name}",
+            definition=json.dumps(task(resource, parameters, ["States.ALL"])),
+            roleArn=role,
+        )["stateMachineArn"]
+        run = probe.start_execution(machine, half, name="doubled")
+        endings.append(probe.wait_for_execution(run, timeout=10))
+    # Then both fail before the function is invoked
+    assert [(e["status"], e["error"]) for e in endings] == [
+        ("FAILED", "States.DataLimitExceeded")
+    ] * 2
+    assert len(_invocations(probe, "EchoFunction")) == invocations
+
+
+# 26. A function's time.sleep is emulated time -----------------------------------------------
+def test_a_functions_sleep_takes_its_invocations_emulated_time(probe: Emulator) -> None:
+    # Given time.sleep is the emulator's, keeping the builtin
+    original = patches.ORIGINALS["time.sleep"]
+    assert time.sleep is not original
+    assert (original.__module__, original.__name__) == ("time", "sleep")
+    sleeper = probe.function("SleeperFunction").name
+
+    # When SleeperFunction (900 s timeout) sleeps ten minutes
+    ran = probe.runtime.invoke(sleeper, {"sleep": 600})
+
+    # Then it returned, its context counted the ten minutes, and so did the clock
+    assert ran.error_type is None
+    assert ran.json()["remaining"] == [900_000, 300_000]
+    assert ran.emulated_ms == 600_000
+    assert probe.clock.waited == 600
+    # and outside a function time.sleep sleeps as shipped (no emulated time)
+    time.sleep(0.001)
+    assert probe.clock.waited == 600
+
+
+# 27. Slowed calls take emulated time; a killed sandbox makes none ---------------------------
+def test_slowed_calls_take_emulated_time_and_a_killed_sandbox_makes_no_call(
+    probe: Emulator,
+) -> None:
+    # Given the emulator's call timing first in botocore's handler list
+    first = [
+        (spec[0], spec[1])
+        for spec in botocore.handlers.BUILTIN_HANDLERS
+        if len(spec) == 3 and spec[2] is botocore.handlers.REGISTER_FIRST
+    ]
+    assert ("before-call", clock_patch._before_call) in first
+    assert ("before-send", clock_patch._before_send) in first
+    sleeper = probe.function("SleeperFunction").name
+
+    # When ListQueues takes 40 s for the functions (under botocore's 60 s read timeout)
+    with probe.slow("sqs", "ListQueues", 40):
+        slow = probe.runtime.invoke(sleeper, {"calls": 2}).json()
+    # Then each call took 40 s of the invocation's time
+    assert slow == {"remaining": [900_000, 860_000, 820_000, 820_000]}
+
+    # When it takes longer than the read timeout
+    with probe.slow("sqs", "List*", 61):
+        timed_out = probe.runtime.invoke(sleeper, {"calls": 1}).json()
+    # Then each attempt failed after 60 s, and the SDK's retries ended in ReadTimeoutError
+    assert timed_out["error"] == "ReadTimeoutError"
+    spent = 900_000 - timed_out["remaining"][-1]
+    assert spent >= 2 * 60_000  # retried at least once, each attempt waited its 60 s
+
+    # When the function's time runs out while it sleeps, with a call in its `finally`
+    listed = len([d for d in probe.iam.decisions if d.action == "sqs:ListQueues"])
+    killed = probe.runtime.invoke(sleeper, {"sleep": 901, "call_in_finally": True})
+    # Then it ended as Lambda ends it, and the call never reached the account
+    assert killed.error_type == "Sandbox.Timedout"
+    assert killed.emulated_ms == 900_000
+    assert len([d for d in probe.iam.decisions if d.action == "sqs:ListQueues"]) == listed
+
+
+# 28. DynamoDB counts an item's size as DynamoDB documents it --------------------------------
+def test_an_item_is_sized_as_dynamodb_documents_it(probe: Emulator) -> None:
+    # Given moto's size-checking attribute map, patched
+    assert _parameters(patches.ORIGINALS["LimitedSizeDict.__setitem__"]) == ["self", "key", "value"]
+    assert LimitedSizeDict.__setitem__ is not patches.ORIGINALS["LimitedSizeDict.__setitem__"]
+    # Then sizes follow "DynamoDB item sizes and formats"
+    assert dynamodb_patch.item_size({"pk": {"S": "héllo"}}) == 2 + 6
+    assert dynamodb_patch.item_size({"n": {"N": "123.4500"}}) == 1 + 3 + 1  # 5 digits
+    assert dynamodb_patch.item_size({"n": {"N": "-0.001"}}) == 1 + 1 + 1
+    assert dynamodb_patch.item_size({"b": {"B": "AAEC"}}) == 1 + 3  # 3 raw bytes
+    assert dynamodb_patch.item_size({"t": {"BOOL": True}, "z": {"NULL": True}}) == 2 + 2
+    assert dynamodb_patch.item_size({"l": {"L": [{"S": "ab"}, {"N": "7"}]}}) == 1 + 3 + 3 + 3
+    assert dynamodb_patch.item_size({"m": {"M": {"k": {"S": "v"}}}}) == 1 + 3 + 1 + 1 + 1
+    assert dynamodb_patch.item_size({"ss": {"SS": ["a", "bc"]}}) == 2 + 3
+
+
+# 29. Lambda's synchronous payload quotas ----------------------------------------------------
+def test_invoke_refuses_requests_and_answers_over_lambdas_quotas(probe: Emulator) -> None:
+    # Given moto's Invoke handler, a method of the request alone
+    assert _parameters(patches.ORIGINALS["LambdaResponse.invoke"]) == ["self"]
+    assert LambdaResponse.invoke is not patches.ORIGINALS["LambdaResponse.invoke"]
+    lam = probe.client("lambda")
+    echo = probe.function("EchoFunction").name
+
+    # When a request of 6 MB and a byte is sent
+    payload = json.dumps({"pad": "p" * (6 * 1024 * 1024 + 1 - len('{"pad":""}'))})
+    with pytest.raises(ClientError) as refused:
+        lam.invoke(FunctionName=echo, Payload=payload.encode())
+    # Then it is refused as Lambda refuses it (a code botocore does not model)
+    error = refused.value.response
+    assert error["Error"]["Code"] == "RequestEntityTooLargeException"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert "Request must be smaller than 6291456 bytes" in error["Error"]["Message"]
+
+    # When the answer (as the runtime serializes it: `{"blob": "zz..."}`) is 6,291,556
+    # bytes exactly, and a byte more
+    exact = lam.invoke(FunctionName=echo, Payload=json.dumps({"blob": 6_291_556 - 12}))
+    over = lam.invoke(FunctionName=echo, Payload=json.dumps({"blob": 6_291_556 - 11}))
+    # Then the first comes back whole, the second as Lambda's size error
+    assert "FunctionError" not in exact
+    assert len(exact["Payload"].read()) == 6_291_556
+    assert over["FunctionError"] == "Unhandled"
+    assert json.loads(over["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
+
+
+# 30. CloudFormation stacks deploy through the emulator's deployer --------------------------
 def test_cloudformation_stacks_deploy_through_the_emulators_deployer(probe: Emulator) -> None:
     # Given moto's create_stack and ChangeSet.apply, with the signatures the patch expects
     assert _parameters(patches.ORIGINALS["CloudFormationBackend.create_stack"])[:4] == [
@@ -1344,7 +1739,7 @@ def test_cloudformation_stacks_deploy_through_the_emulators_deployer(probe: Emul
         cloudformation.execute_change_set(ChangeSetName=update["Id"])
 
 
-# 24. GetDeploymentGroup answers the alarms and Auto Scaling groups ------------------------
+# 31. GetDeploymentGroup answers the alarms and Auto Scaling groups ------------------------
 def test_a_deployment_group_answers_its_alarms_and_auto_scaling_groups(probe: Emulator) -> None:
     # Given moto's deployment group view, with the signature the patch expects
     assert _parameters(patches.ORIGINALS["codedeploy_responses._deployment_group_info"]) == [

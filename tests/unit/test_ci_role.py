@@ -1,6 +1,7 @@
 """The optional CI role (template parameter CiProvider): OIDC only, for one repository and
-branch (or GitHub environment), allowed only to start, follow, approve and abort this
-stack's switches; deployable with the shipped samconfig.toml (CAPABILITY_IAM)."""
+branch (or GitHub environment), allowed only to start, follow, abort and roll back this
+stack's switches, never to approve one nor to become the approver; deployable with the
+shipped samconfig.toml (CAPABILITY_IAM)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
 ROLE = TEMPLATE["Resources"]["CiRole"]
 PROVIDER = "arn:aws:iam::123456789012:oidc-provider/example"
-# What `bluegreen deploy/plan/status/approve/abort/rollback` call, and nothing else.
+# What `bluegreen deploy/plan/status/abort/rollback` call, and nothing else.
 OPERATOR_ACTIONS = {
     "states:StartExecution",
     "states:DescribeExecution",
     "states:GetExecutionHistory",
     "states:StopExecution",
-    "states:SendTaskSuccess",
-    "states:SendTaskFailure",
     "cloudformation:DescribeStacks",
     "cloudformation:DescribeStackResource",
     "lambda:InvokeFunction",  # the reaper only: `rollback` of a switch whose execution died
@@ -187,29 +186,40 @@ def test_the_shipped_samconfig_deploys_the_role_with_capability_iam(environment:
     assert named == [] or "CAPABILITY_NAMED_IAM" in capabilities
 
 
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
 def test_it_may_only_operate_switches_of_this_stack() -> None:
     # Given the role's only policy
     (policy,) = ROLE["Properties"]["Policies"]
     statements = policy["PolicyDocument"]["Statement"]
-    actions = {
-        action
-        for statement in statements
-        for action in (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-    }
+    allowed = [s for s in statements if s["Effect"] == "Allow"]
+    actions = {action for statement in allowed for action in _actions(statement)}
     # Then it grants exactly what the CLI calls to operate a switch
     assert actions == OPERATOR_ACTIONS
-    # and only reads are granted on every resource, besides the task-token answers (AWS
-    # authorizes SendTaskSuccess/SendTaskFailure on "*" only: the token is the capability)
-    on_star = [s for s in statements if s["Resource"] == "*"]
-    token_answers = {"states:SendTaskSuccess", "states:SendTaskFailure"}
-    assert all(
-        a.split(":")[1].startswith("Describe") or a in token_answers
-        for s in on_star
-        for a in s["Action"]
-    ), on_star
+    # and only reads are granted on every resource
+    on_star = [s for s in allowed if s["Resource"] == "*"]
+    assert all(a.split(":")[1].startswith("Describe") for s in on_star for a in s["Action"])
     # and everything else names this stack's state machine, executions, functions, table
-    for statement in statements:
+    for statement in allowed:
         if statement["Resource"] != "*":
             assert "*" not in str(statement["Resource"]).replace("switch:*", ""), statement
+
+
+def test_it_never_approves_nor_becomes_the_approver() -> None:
+    # Given the role's statements
+    (policy,) = ROLE["Properties"]["Policies"]
+    statements = policy["PolicyDocument"]["Statement"]
+    # Then answering a task token and assuming any role are denied outright (whatever
+    # else someone attaches to the role), and nothing allows them
+    denied = [s for s in statements if s["Effect"] == "Deny"]
+    assert len(denied) == 1 and denied[0]["Resource"] == "*"
+    assert set(_actions(denied[0])) == {
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "sts:AssumeRole",
+    }
+    granted = {a for s in statements if s["Effect"] == "Allow" for a in _actions(s)}
+    assert not granted & set(_actions(denied[0]))

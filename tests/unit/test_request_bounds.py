@@ -16,9 +16,11 @@ from typing import Any, ClassVar
 
 import pytest
 
+from bluegreen import approval
 from bluegreen.ec2 import switch
 from bluegreen.ec2.gates import health_verdict
 from bluegreen.platforms.alb import AlbAdapter
+from bluegreen.registry import TAG_KEY, Registry
 from bluegreen.requests import parse_request
 from bluegreen.requests.schema import schema
 from bluegreen.switch.plan import MAX_STEPS
@@ -113,10 +115,14 @@ def largest_request() -> dict[str, Any]:
         "revision": {
             "application": "a" * 100,
             "deploymentGroup": "g" * 100,
-            "revision": {
-                "revisionType": "AppSpecContent",
-                "appSpecContent": {
-                    "content": "x" * DEFS["revisionContent"]["properties"]["content"]["maxLength"]
+            "revision": {  # the largest the registry lets the idle fleet install: from S3
+                "revisionType": "S3",
+                "s3Location": {
+                    "bucket": "b" * 63,
+                    "key": "k" * 1024,
+                    "bundleType": "zip",
+                    "version": "v" * 1024,
+                    "eTag": "e" * 1024,
                 },
             },
         },
@@ -184,6 +190,10 @@ class Elbv2:
             ]
         }  # fmt: skip
 
+    def describe_tags(self, ResourceArns: list[str]) -> dict[str, Any]:
+        tags = [{"Key": TAG_KEY, "Value": "bluegreen"}]
+        return {"TagDescriptions": [{"ResourceArn": a, "Tags": tags} for a in ResourceArns]}
+
     def describe_load_balancers(self, LoadBalancerArns: list[str]) -> dict[str, Any]:
         return {"LoadBalancers": [{"LoadBalancerArn": LB, "VpcId": "vpc-1", "DNSName": "x"}]}
 
@@ -217,9 +227,25 @@ class CodeDeploy:
     def get_deployment_group(self, **_: Any) -> dict[str, Any]:
         return {"deploymentGroupInfo": {}}
 
+    def list_tags_for_resource(self, ResourceArn: str) -> dict[str, Any]:
+        return {"Tags": [{"Key": TAG_KEY, "Value": "bluegreen"}]}
+
 
 def size(value: Any) -> int:
     return len(json.dumps(value).encode())
+
+
+# the largest answer an approver can have kept: every field at its bound
+LARGEST_APPROVAL = approval.kept(
+    approval.answer(
+        approval.APPROVED,
+        "b" * approval.MAX_IDENTITY,
+        "c" * approval.MAX_COMMENT,
+        "t" * approval.MAX_AT,
+        "n" * approval.MAX_IDENTITY,
+    ),
+    approval.APPROVED,
+)
 
 
 def test_the_largest_valid_request_is_valid() -> None:
@@ -230,7 +256,17 @@ def test_the_largest_valid_request_is_valid() -> None:
 
 def test_its_plan_stays_under_half_of_step_functions_state_limit() -> None:
     # Given the largest valid request, planned by the real Plan code
-    deps = SimpleNamespace(elbv2=Elbv2(), cloudwatch=CloudWatch(), codedeploy=CodeDeploy())
+    deps = SimpleNamespace(
+        elbv2=Elbv2(),
+        cloudwatch=CloudWatch(),
+        codedeploy=CodeDeploy(),
+        registry=Registry(
+            tag_value="bluegreen",
+            load_balancers=f"{NAME[:4]}*",
+            codedeploy_applications="a*",
+            artifact_buckets=("b*",),
+        ),
+    )
     plan = switch.plan(parse_request(largest_request()), "d" * 80, "e" * 200, deps)
     plan["adapter"] = "alb"
     assert plan["fleetChecks"]["findings"], "the plan carries the idle group's findings"
@@ -241,6 +277,7 @@ def test_its_plan_stays_under_half_of_step_functions_state_limit() -> None:
         "plan": plan,
         "begun": {"snapshot": snapshot, "startedAt": 0.0, "leaseUntil": 0},
         "progress": {"codeDeployDeploymentId": "d-" + "X" * 9, "polls": 60, "done": True},
+        "approval": LARGEST_APPROVAL,
         "cursor": {"index": MAX_STEPS - 1, "last": True},
         "health": {"polls": 480},
         "failed": {"ShiftTraffic": {"Error": "GateFailed", "Cause": "c" * 32768}},
@@ -307,7 +344,7 @@ def test_its_record_stays_under_half_of_dynamodbs_item_limit() -> None:
     item = {
         "pk": "DEPLOYMENT#" + "d" * 80, "sk": "RECORD", "status": "ROLLED_BACK",
         "body": json.dumps(body), "outcome": json.dumps(outcome),
-        "approval": json.dumps({"state": "APPROVED", "at": "x" * 32}),
+        "approval": json.dumps({**LARGEST_APPROVAL, "since": "x" * 32}),
         "steps": [json.dumps(e) for e in _step_entries(request)],
     }  # fmt: skip
     # Then the item (attribute names and values, as DynamoDB counts) is at most half the limit

@@ -13,13 +13,16 @@ EventBridge, EventBridge delivery to Lambda and Step Functions), each named as e
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +44,10 @@ from ..services.iam.enforce import IamEnforcement
 from ..services.states_events import publish_status
 from ..stack.deploy import DeployedStack, deploy
 from ..stack.runtime import FunctionSpec, LambdaRuntime
+from . import clock as clocks
 from . import identity
 from .clock import Clock
+from .inflight import InFlight
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
@@ -56,6 +61,19 @@ _CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+DRAIN_SECONDS = 30.0  # real seconds stop() waits for executions and deliveries in flight
+# What the emulated stack registers (docs/security.md): the names the example fleets of
+# fixtures/ give their load balancers (<name>-alb), ECS services (<name>-cluster/<name>),
+# CodeDeploy applications (<name>-app), release buckets and task roles; each fleet tags
+# its resources bluegreen:managed=<stack name> too.
+FLEET_REGISTRY = {
+    "ManagedLoadBalancerNames": "*-alb",
+    "ManagedEcsServices": "*-cluster/*",
+    "ManagedCodeDeployApplications": "*-app",
+    "ManagedArtifactBuckets": "*-releases",
+    "PassableTaskRoles": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/*-task,"
+    f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/*-execution",
+}
 _SESSION: boto3.session.Session | None = None
 _SESSION_LOCK = threading.Lock()
 
@@ -72,6 +90,22 @@ def _session() -> boto3.session.Session:
 
 class EmulatorError(Exception):
     """The emulator was used wrongly (not started, unknown resource, ...)."""
+
+
+@dataclass(frozen=True)
+class SlowCall:
+    """AWS calls of the account's actors matching `service`/`operation` (botocore
+    service name and operation name, shell-style patterns) take `seconds` of emulated
+    time each (see `Emulator.slow`)."""
+
+    service: str
+    operation: str
+    seconds: float
+
+    def matches(self, service: str, operation: str) -> bool:
+        return fnmatch.fnmatchcase(service, self.service) and fnmatch.fnmatchcase(
+            operation, self.operation
+        )
 
 
 class Emulator:
@@ -92,8 +126,16 @@ class Emulator:
         self.parameters = dict(parameters or {})
         if template == DEFAULT_TEMPLATE:  # the emulated ALBs answer on 127.0.0.1
             self.parameters.setdefault("ProbeAllowedNetworks", "127.0.0.1/32")
+            for name, value in FLEET_REGISTRY.items():
+                self.parameters.setdefault(name, value)
         self.clock = Clock(scale=clock_scale)
-        self.runtime = LambdaRuntime(self._lambda_environment(), log_sink=self._write_logs)
+        self.runtime = LambdaRuntime(
+            self._lambda_environment(), log_sink=self._write_logs, clock=lambda: self.clock
+        )
+        self.slow_calls: list[SlowCall] = []
+        self.inflight = InFlight()  # executions and their status deliveries in flight
+        self.closing = False
+        self.answered = 0  # requests the account has answered: how tests see it progress
         self.layers: dict[str, Path] = {}
         self.async_config: dict[str, dict[str, Any]] = {}
         self.state_machine_definitions: dict[str, str] = {}
@@ -140,7 +182,13 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        """Stop every running execution, wait for what is in flight (the executions'
+        last steps, their status deliveries, asynchronous invocations), then tear down.
+        Deliveries made while stopping are not delivered (`deliveries` says so)."""
+        self.closing = True
         self._stop_running_executions()
+        self.inflight.drain(DRAIN_SECONDS)
+        self.runtime.drain(DRAIN_SECONDS)
         while self.cleanups:
             self.cleanups.pop()()
         patches.activate(None)
@@ -155,6 +203,28 @@ class Emulator:
 
     def __enter__(self) -> Emulator:
         return self.start()
+
+    # -- time (core/clock.py) ------------------------------------------------------------
+    @contextmanager
+    def slow(self, service: str, operation: str, seconds: float) -> Iterator[SlowCall]:
+        """While inside, every AWS call a function or an execution makes to `service`
+        (botocore name: "dynamodb", "elbv2", ...) and `operation` ("GetItem", "*", shell
+        patterns) takes `seconds` of its emulated time before it is answered. A call
+        slower than its client's `read_timeout` fails as botocore fails it: after
+        `read_timeout` seconds, with `ReadTimeoutError` (retried by the SDK as usual)."""
+        rule = SlowCall(service, operation, float(seconds))
+        self.slow_calls.append(rule)
+        try:
+            yield rule
+        finally:
+            self.slow_calls.remove(rule)
+
+    def slowness(self, service: str, operation: str) -> float:
+        """Emulated seconds a call takes (the latest matching `slow` rule; 0: none)."""
+        for rule in reversed(self.slow_calls):
+            if rule.matches(service, operation):
+                return rule.seconds
+        return 0.0
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -202,18 +272,35 @@ class Emulator:
     ) -> dict[str, Any]:
         """Poll until the execution ends; returns DescribeExecution's answer. With `quiet`
         (the default) also wait until the task it was in when stopped has run to its end
-        (see wait_until_quiet), so that what a test then reads is final."""
+        (see wait_until_quiet), so that what a test then reads is final.
+
+        What the execution waits for passes on the emulated clock; `timeout` is only a
+        safety net in real seconds: how long the account may go without answering a
+        single request while the execution still runs (a slow machine never trips it, a
+        hung execution does). An execution still running after 10 x `timeout` fails too
+        (one spinning in a loop)."""
         sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
+        now = time.monotonic
+        stalled_at, give_up, answered = now() + timeout, now() + 10 * timeout, -1
         while True:
             described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:
                 if quiet:
                     self.wait_until_quiet(execution_arn, timeout)
                 return described
-            if time.monotonic() > deadline:
+            if self.answered != answered + 1:  # something else was answered meanwhile
+                stalled_at = now() + timeout
+            answered = self.answered
+            if now() > stalled_at or now() > give_up:
                 raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout}s")
             time.sleep(0.01)
+
+    def idle(self, timeout: float = 60.0) -> None:
+        """Wait until no execution runs and no status change is being delivered (the
+        reaper a FAILED execution set off has finished); real seconds, at most `timeout`."""
+        left = self.inflight.drain(timeout)
+        if left:
+            raise TimeoutError(f"{left} execution(s) still running after {timeout}s")
 
     def execution_quiet(self, execution_arn: str) -> None:
         with self._quiet_changed:
@@ -267,8 +354,15 @@ class Emulator:
     # EventBridge, Step Functions and CloudWatch act as the account here, whoever's call
     # set them off (a function putting an event, a test changing an alarm): the function a
     # delivery invokes then acts as its own role again.
+    # A delivery is asynchronous: it runs on no actor's time (the function that put the
+    # event does not wait for its targets, nor for Lambda's retries of them).
     def deliver_event(self, rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
-        with identity.acting_as(None):
+        if self.closing:
+            self.eventbridge.deliveries.append(
+                {"rule": rule.name, "target": target["Arn"], "outcome": "emulator stopping"}
+            )
+            return
+        with identity.acting_as(None), clocks.detached():
             self.eventbridge.deliver(rule.name, target, event)
 
     def publish_execution_status(self, execution: Any, status: str | None = None) -> None:

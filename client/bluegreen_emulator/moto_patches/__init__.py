@@ -16,6 +16,7 @@ from typing import Any
 
 from . import (
     awslambda,
+    clock,
     cloudformation,
     cloudwatch,
     codedeploy,
@@ -45,6 +46,7 @@ _MODULES = (
     iam,
     dynamodb,
     cloudformation,
+    clock,
 )
 _applied = False
 _apply_lock = threading.Lock()

@@ -1,4 +1,4 @@
-"""moto's DynamoDB: serializable, as DynamoDB is.
+"""moto's DynamoDB: serializable, and sized, as DynamoDB is.
 
 Each patch names the moto behaviour it changes and why; tests/integration/test_moto_patches.py
 checks each against the installed moto.
@@ -6,10 +6,16 @@ checks each against the installed moto.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import copy
 import threading
+from collections.abc import Mapping
 from typing import Any
 
+from moto.dynamodb.exceptions import ItemSizeTooLarge, ItemSizeToUpdateTooLarge
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 from moto.dynamodb.responses import DynamoHandler
 
 from . import registry
@@ -43,7 +49,7 @@ def lock_of(backend: Any) -> threading.RLock:
 #     and around TransactGetItems, which moto runs as several reads.
 def _patch_serializable_items() -> None:
     def locked(name: str) -> Any:
-        original = registry.ORIGINALS[f"DynamoDBBackend.{name}"]
+        original = _SIZED.get(name, registry.ORIGINALS[f"DynamoDBBackend.{name}"])
 
         def method(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
             with lock_of(self):
@@ -63,5 +69,127 @@ def _patch_serializable_items() -> None:
     DynamoHandler.transact_get_items = transact_get_items  # type: ignore[method-assign]
 
 
+# 28. DynamoDB's item size (Developer Guide, "DynamoDB item sizes and formats"; the
+#     400 KB item quota, 409,600 bytes): the sum of every attribute's UTF-8 name length
+#     and value size - a string its UTF-8 bytes, a number 1 byte per two significant
+#     digits plus 1, a binary its raw bytes, a Boolean or null 1 byte, a List or Map 3
+#     bytes plus 1 byte per element plus its elements (a Map element's name counted), a
+#     set the sum of its elements. moto counts names and values without the overheads,
+#     numbers by their text, and refuses above 405,000 (LimitedSizeDict.__setitem__);
+#     an UpdateItem that grows a nested attribute is never checked, and one refused half
+#     way is left half applied. Count as DynamoDB does; an UpdateItem too large is
+#     refused whole ("Item size to update has exceeded the maximum allowed size"), a
+#     PutItem too large with "Item size has exceeded the maximum allowed size".
+MAX_ITEM_BYTES = 400 * 1024
+
+
+def _utf8(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _number_size(text: str) -> int:
+    mantissa = str(text).lstrip("+-").lower().split("e", 1)[0].replace(".", "")
+    digits = len(mantissa.strip("0"))
+    return (digits + 1) // 2 + 1
+
+
+def _binary_size(value: Any) -> int:
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    try:
+        return len(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        return _utf8(str(value))
+
+
+def _typed(value: Any) -> DynamoType:
+    return value if isinstance(value, DynamoType) else DynamoType(value)
+
+
+_SCALARS = {
+    "S": _utf8,
+    "N": _number_size,
+    "B": _binary_size,
+    "BOOL": lambda _: 1,
+    "NULL": lambda _: 1,
+}
+_SETS = {"SS": "S", "NS": "N", "BS": "B"}
+
+
+def value_size(value: Any) -> int:
+    """The size DynamoDB counts for one attribute value (its name not included)."""
+    typed = _typed(value)
+    kind, inner = typed.type, typed.value
+    if kind in _SCALARS:
+        return _SCALARS[kind](inner)
+    if kind in _SETS:
+        return sum(_SCALARS[_SETS[kind]](v) for v in inner)
+    if kind == "L":
+        return 3 + sum(1 + value_size(v) for v in inner)
+    if kind == "M":
+        return 3 + sum(1 + _utf8(k) + value_size(v) for k, v in inner.items())
+    raise ValueError(f"unknown DynamoDB attribute type {kind!r}")
+
+
+def item_size(attributes: Mapping[str, Any]) -> int:
+    """The size DynamoDB counts for an item: every attribute's name and value."""
+    return sum(_utf8(name) + value_size(value) for name, value in attributes.items())
+
+
+def _patch_item_size() -> None:
+    set_item = registry.ORIGINALS["LimitedSizeDict.__setitem__"]
+
+    def setitem(self: LimitedSizeDict, key: str, value: Any) -> None:
+        if registry.ACTIVE is None:
+            set_item(self, key, value)
+            return
+        if item_size({**self, key: value}) > MAX_ITEM_BYTES:
+            raise ItemSizeTooLarge
+        dict.__setitem__(self, key, value)
+
+    LimitedSizeDict.__setitem__ = setitem  # type: ignore[method-assign,assignment]
+
+
+def _sized_update_item() -> Any:
+    original = registry.ORIGINALS["DynamoDBBackend.update_item"]
+
+    def update_item(
+        self: DynamoDBBackend, table_name: str, key: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        if registry.ACTIVE is None:
+            return original(self, table_name, key, *args, **kwargs)
+        table = self.get_table(table_name)
+        hash_value, range_value = self.get_keys_value(table, key)
+        before = table.get_item(hash_value, range_value)
+        saved = copy.deepcopy(before.attrs) if before is not None else None
+        try:
+            item = original(self, table_name, key, *args, **kwargs)
+        except (ItemSizeTooLarge, ItemSizeToUpdateTooLarge):
+            item = None
+        if item is None or item_size(item.attrs) > MAX_ITEM_BYTES:
+            _restore(table, hash_value, range_value, saved)
+            raise ItemSizeToUpdateTooLarge
+        return item
+
+    return update_item
+
+
+def _restore(table: Any, hash_value: Any, range_value: Any, saved: Any) -> None:
+    """Put the item back as it was before a refused update (gone if it was new)."""
+    current = table.get_item(hash_value, range_value)
+    if saved is None:
+        if current is not None:
+            table.delete_item(hash_value, range_value)
+        return
+    if current is not None:
+        current.attrs = saved
+
+
+# DynamoDBBackend methods whose sized version the account lock wraps
+_SIZED: dict[str, Any] = {}
+
+
 def apply() -> None:
+    _patch_item_size()
+    _SIZED["update_item"] = _sized_update_item()
     _patch_serializable_items()

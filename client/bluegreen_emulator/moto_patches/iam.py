@@ -68,7 +68,7 @@ def _patch_botocore_authorization() -> None:
 
 # 19. moto answers a request inside the caller's thread (BotocoreStubber.__call__): the
 #     emulated service acts as the account while it does; a role's request that was not
-#     authorized is refused.
+#     authorized is refused. Every request answered is counted (Emulator.answered).
 def _patch_stubber_identity() -> None:
     original = registry.ORIGINALS["BotocoreStubber.__call__"]
 
@@ -86,6 +86,7 @@ def _patch_stubber_identity() -> None:
                 "check: its session lacks the emulator's botocore handlers"
             )
         checked = getattr(_CHECKED, "operation", None)
+        registry.ACTIVE.answered += 1
         try:
             with identity.acting_as(None):
                 return original(self, event_name, request, **kwargs)

@@ -6,12 +6,14 @@ most one at a time); with none running (`ACTIVE is None`), moto behaves as shipp
 
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import botocore.loaders
 import botocore.session
 from botocore import endpoint as botocore_endpoint
+from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudformation.models import ChangeSet, CloudFormationBackend
 from moto.cloudwatch.models import CloudWatchBackend, Statistics
@@ -19,11 +21,21 @@ from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import LimitedSizeDict
 from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
+from moto.stepfunctions.parser import quotas
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
+    ErrorEqualsDecl,
+)
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.program.program import Program
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
+    StateTaskLambda,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
@@ -59,6 +71,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
         )
     },
     "DynamoHandler.transact_get_items": DynamoHandler.transact_get_items,
+    "LimitedSizeDict.__setitem__": LimitedSizeDict.__setitem__,
     "BotocoreStubber.__call__": BotocoreStubber.__call__,
     "ExecutionWorker._execution_logic": ExecutionWorker._execution_logic,
     "CodeDeployBackend.create_deployment": CodeDeployBackend.create_deployment,
@@ -70,6 +83,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "retrier_decl.time": retrier_decl.time,  # type: ignore[dict-item]
     "botocore.endpoint.time": botocore_endpoint.time,  # type: ignore[dict-item]
     "LambdaSimpleBackend.invoke": LambdaSimpleBackend.invoke,
+    "LambdaResponse.invoke": LambdaResponse.invoke,
     "Rule.send_to_targets": Rule.send_to_targets,
     "CloudWatchBackend.set_alarm_state": CloudWatchBackend.set_alarm_state,
     "EventsBackend.put_events": EventsBackend.put_events,
@@ -86,6 +100,13 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "codedeploy_responses._deployment_group_info": codedeploy_responses._deployment_group_info,
     "CloudFormationBackend.create_stack": CloudFormationBackend.create_stack,
     "ChangeSet.apply": ChangeSet.apply,
+    "time.sleep": time.sleep,
+    "Program.eval": Program.eval,
+    "ExecutionWorker.start": ExecutionWorker.start,
+    "quotas.is_within_size_quota": quotas.is_within_size_quota,
+    "ErrorEqualsDecl._eval_body": ErrorEqualsDecl._eval_body,
+    "StateTask._eval_parameters": StateTask._eval_parameters,
+    "StateTaskLambda._eval_parameters": StateTaskLambda._eval_parameters,
     "EventManager.add_event": EventManager.add_event,
 }
 

@@ -14,12 +14,39 @@ from moto.stepfunctions.parser.api import (
     ExecutionAbortedEventDetails,
     ExecutionStatus,
     HistoryEventType,
+    TaskFailedEventDetails,
 )
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
+    ErrorEqualsDecl,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.program.program import Program
+from moto.stepfunctions.parser.asl.component.state import state as state_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+    state_task_lambda,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
     StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
+    StateTaskLambda,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
@@ -30,22 +57,29 @@ from moto.stepfunctions.parser.asl.eval.event.event_manager import (
     EventHistoryContext,
     EventManager,
 )
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
 from moto.stepfunctions.parser.asl.parse.asl_parser import (
     AmazonStateLanguageParser,
     ASLParserException,
     SyntaxErrorListener,
 )
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.execution import (
     BaseExecutionWorkerCommunication,
     Execution,
 )
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from ..core import clock as clocks
 from ..core import identity
 from . import registry
+
+# Step Functions' payload quota: "256 KiB of data as a UTF-8 encoded string" per state
+# input or output (Step Functions Developer Guide, "Step Functions service quotas").
+MAX_PAYLOAD_BYTES = 256 * 1024
 
 
 # 1. moto's ASL interpreter really sleeps in `Wait` states
@@ -92,7 +126,7 @@ def _patch_stop_execution_cause() -> None:
     StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
 
 
-# 23. moto's StopExecution only asks the program to stop: the execution stays RUNNING,
+# 30. moto's StopExecution only asks the program to stop: the execution stays RUNNING,
 #     with no `ExecutionAborted` event and no status change, until the state it is in
 #     returns (a Lambda task runs to its end first, however long it takes). On AWS the
 #     execution is ABORTED at once: DescribeExecution says so, the history ends with
@@ -123,6 +157,7 @@ def _abort_at_once(execution: Any, stopped_at: datetime, error: str, cause: str)
     env.event_manager.closed = True
     execution.exec_status = ExecutionStatus.ABORTED
     execution.stop_date = stopped_at
+    execution.error, execution.cause = error or None, cause or None  # as 8c keeps them
     # EventBridge delivers the status change on its own, not inside the StopExecution
     # call: the caller (an alarm's settle, say) goes on while the reaper runs.
     execution.announcing = threading.Thread(
@@ -165,18 +200,23 @@ def _patch_stop_wakes_task_token_waits() -> None:
         stop_original(self, stop_date=stop_date, error=error, cause=cause)
         if registry.ACTIVE is None:
             return
-        callbacks = getattr(self.env, "callback_pool_manager", None)  # None before it ran
-        pool = getattr(callbacks, "_pool", {})
-        for endpoint in list(pool.values()):
-            endpoint.interrupt_all()
+        _wake_callback_waits(self.env)
 
     def set_error(self: Environment, error: Any) -> None:
-        if registry.ACTIVE is not None and isinstance(self.program_state(), ProgramStopped):
+        ended = (ProgramStopped, ProgramTimedOut)
+        if registry.ACTIVE is not None and isinstance(self.program_state(), ended):
             return
         set_error_original(self, error)
 
     ExecutionWorker.stop = stop  # type: ignore[method-assign]
     Environment.set_error = set_error  # type: ignore[method-assign]
+
+
+def _wake_callback_waits(env: Any) -> None:
+    callbacks = getattr(env, "callback_pool_manager", None)  # None before it ran
+    pool = getattr(callbacks, "_pool", {})
+    for endpoint in list(pool.values()):
+        endpoint.interrupt_all()
 
 
 # 17. moto parses a definition with ANTLR (AmazonStateLanguageParser.parse) on
@@ -250,17 +290,22 @@ def _patch_execution_status_events() -> None:
         start(self)
         _announce(self, status="RUNNING")  # it may have ended already: RUNNING came first
         self.started_announced.set()
+        gate = getattr(self.exec_worker, GATE, None)  # its first state waits until now (24)
+        if gate is not None:
+            gate.set()
 
     def terminated_and_announce(self: BaseExecutionWorkerCommunication) -> None:
         execution: Any = self.execution
         with _ABORT_LOCK:
             aborted = getattr(execution, "aborted_at_once", False)
             execution.ending = not aborted
-        if aborted:  # ended and announced by its StopExecution (23): quiet once delivered
+        if aborted:  # ended and announced by its StopExecution (30): quiet once delivered
             execution.announcing.join()
             _quiet(execution)
             return
         terminated(self)
+        if registry.ACTIVE is not None:
+            _keep_abort_reason(execution)
         execution.started_announced.wait()
         _announce(execution)
         _quiet(execution)
@@ -305,8 +350,186 @@ def _patch_execution_history_pages() -> None:
     StepFunctionResponse.get_execution_history = get_execution_history  # type: ignore[method-assign]
 
 
+# 8c. moto's DescribeExecution of an execution stopped with StopExecution(error, cause)
+#     shows neither (BaseExecutionWorkerCommunication._reflect_execution_status sets them
+#     for FAILED only). Step Functions keeps them (StopExecution: "Step Functions will
+#     encrypt the error and cause fields"): DescribeExecution shows them, and so does the
+#     ABORTED status change event (both null when the stop gave none).
+def _keep_abort_reason(execution: Any) -> None:
+    worker = getattr(execution, "exec_worker", None)
+    state = worker.env.program_state() if worker is not None and worker.env else None
+    if isinstance(state, ProgramStopped):
+        execution.error = state.error or None
+        execution.cause = state.cause or None
+
+
+# 23. moto times an execution out in real time (Program.eval runs the states on a worker
+#     thread and joins it for TimeoutSeconds real seconds) and counts none of the time
+#     its states wait. Run each execution on its own timeline of the emulated clock
+#     (core/clock.py): its Wait states, retry back-offs and the emulated time of the
+#     functions its tasks invoke move it, and it is TIMED_OUT when that time reaches the
+#     state machine's TimeoutSeconds, before any further state runs. A task waiting for a
+#     callback is woken, so the history ends with ExecutionTimedOut as on AWS.
+POLL_SECONDS = 0.05  # real seconds between looks at an execution's emulated time
+
+
+def _patch_execution_timeline() -> None:
+    original = registry.ORIGINALS["Program.eval"]
+
+    def eval_program(self: Program, env: Environment) -> None:
+        if registry.ACTIVE is None or env.is_frame():
+            original(self, env)
+            return
+        timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
+        name = str(env.states.context_object.context_object_data["Execution"]["Id"])
+        timeline = registry.ACTIVE.clock.execution(name, timeout)
+        try:
+            with clocks.running_on(timeline):
+                env.next_state_name = self.start_at.start_at_name
+                worker = threading.Thread(target=EvalComponent.eval, args=(self, env), daemon=True)
+                TMP_THREADS.append(worker)
+                worker.start()
+                if _out_of_time(worker, timeline):
+                    env.set_timed_out()
+                    _wake_callback_waits(env)
+                    timeline.released.set()
+                    worker.join(clocks.RELEASE_SECONDS)  # its history ends ExecutionTimedOut
+        finally:
+            timeline.released.set()
+            clocks.ended(timeline)
+
+    Program.eval = eval_program  # type: ignore[method-assign]
+
+
+def _out_of_time(worker: threading.Thread, timeline: clocks.ExecutionTimeline) -> bool:
+    """Wait for the states to end; True if the execution's time ran out first."""
+    while worker.is_alive():
+        if timeline.deadline is None:
+            worker.join()
+            return False
+        worker.join(POLL_SECONDS)
+        if timeline.expired.is_set() and worker.is_alive():
+            return True
+    return False
+
+
+# 24. moto's executions run on threads nobody waits for (ExecutionWorker.start): stopping
+#     the emulator left them, and the status events they still delivered, calling into a
+#     torn-down account. Count each execution in flight (Emulator.inflight) from its start
+#     to its last status delivery, so Emulator.stop() can wait for them. Its first state
+#     waits until RUNNING is announced (22), so the events come in the order they happen.
+GATE = "_bluegreen_announced"
+
+
+def _patch_execution_in_flight() -> None:
+    original = registry.ORIGINALS["ExecutionWorker.start"]
+
+    def start(self: ExecutionWorker) -> None:
+        if registry.ACTIVE is None:
+            original(self)
+            return
+        inflight = registry.ACTIVE.inflight
+        logic = self._execution_logic
+        announced = threading.Event()
+        setattr(self, GATE, announced)
+
+        def run() -> None:
+            try:
+                announced.wait(clocks.RELEASE_SECONDS)
+                logic()
+            finally:
+                inflight.done()
+
+        thread = threading.Thread(target=run, daemon=True)
+        TMP_THREADS.append(thread)
+        inflight.begin()
+        thread.start()
+
+    ExecutionWorker.start = start  # type: ignore[method-assign]
+
+
+# 25. Step Functions' 256 KiB payload quota. moto refuses a state output or a task result
+#     of 256 KiB exactly (quotas.is_within_size_quota uses `<`, and measures JSON with
+#     spaces) and never checks a task's input after Parameters; its States.ALL catches
+#     States.DataLimitExceeded and States.Runtime (ErrorEqualsDecl._eval_body matches
+#     every error). AWS ("Error handling in Step Functions workflows"): DataLimitExceeded
+#     when a connector's output, a state's output, or a state's input after Parameters is
+#     larger than the quota; "a terminal error that can't be caught by the States.ALL
+#     error type", like the runtime errors. So: a payload is too large above 262,144
+#     bytes of compact UTF-8 JSON; a task's Parameters are measured too; and States.ALL
+#     matches neither error (a Catch naming them explicitly still does).
+_QUOTA_MODULES = (state_module, state_task_lambda, state_task_service)
+_UNCATCHABLE_BY_ALL = (
+    StatesErrorNameType.StatesStatesDataLimitExceeded,
+    StatesErrorNameType.StatesRuntime,
+)
+
+
+def payload_bytes(value: Any) -> int:
+    text = value if isinstance(value, str) else to_json_str(value, separators=(",", ":"))
+    return len(text.encode("utf-8"))
+
+
+def within_payload_quota(value: Any) -> bool:
+    if registry.ACTIVE is None:
+        return registry.ORIGINALS["quotas.is_within_size_quota"](value)  # type: ignore[no-any-return]
+    return payload_bytes(value) <= MAX_PAYLOAD_BYTES
+
+
+def _patch_payload_quota() -> None:
+    for module in _QUOTA_MODULES:
+        module.is_within_size_quota = within_payload_quota  # type: ignore[attr-defined]
+    error_equals = registry.ORIGINALS["ErrorEqualsDecl._eval_body"]
+
+    def eval_body(self: ErrorEqualsDecl, env: Environment) -> None:
+        error_name = env.stack[-1] if env.stack else None
+        terminal = isinstance(error_name, StatesErrorName) and error_name.typ in _UNCATCHABLE_BY_ALL
+        if registry.ACTIVE is None or not terminal:
+            error_equals(self, env)
+            return
+        env.stack.pop()
+        env.stack.append(error_name in self.error_names)  # only by its own name
+
+    ErrorEqualsDecl._eval_body = eval_body  # type: ignore[method-assign]
+    for cls in (StateTask, StateTaskLambda):
+        _check_parameters(cls)
+
+
+def _check_parameters(cls: type) -> None:
+    original = registry.ORIGINALS[f"{cls.__name__}._eval_parameters"]
+
+    def eval_parameters(self: Any, env: Environment) -> dict[str, Any]:
+        parameters: dict[str, Any] = original(self, env)
+        if registry.ACTIVE is not None and not within_payload_quota(parameters):
+            raise _input_too_large(env, self.name, payload_bytes(parameters))
+        return parameters
+
+    cls._eval_parameters = eval_parameters  # type: ignore[attr-defined]
+
+
+def _input_too_large(env: Environment, state: str, size: int) -> FailureEventException:
+    error = StatesErrorNameType.StatesStatesDataLimitExceeded
+    cause = (
+        f"The state/task '{state}' has an input of {size} bytes after Parameters, "
+        f"exceeding the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES})."
+    )
+    return FailureEventException(
+        failure_event=FailureEvent(
+            env=env,
+            error_name=StatesErrorName(typ=error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # one of them, as moto's
+                taskFailedEventDetails=TaskFailedEventDetails(error=error.to_name(), cause=cause)
+            ),
+        )
+    )
+
+
 def apply() -> None:
     _patch_closed_history()
+    _patch_execution_timeline()
+    _patch_execution_in_flight()
+    _patch_payload_quota()
     _patch_execution_history_pages()
     _patch_execution_status_events()
     _patch_retry_backoff()

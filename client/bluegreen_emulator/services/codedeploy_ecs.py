@@ -43,6 +43,7 @@ from moto.codedeploy.models import CodeDeployBackend, DeploymentInfo, codedeploy
 from moto.core.exceptions import JsonRESTError
 from moto.ecs.models import EC2ContainerServiceBackend, Service, TaskSet, ecs_backends
 
+from ..core import clock as clocks
 from ..core.flow import Flow, FlowDriver, Step, Wait
 from .elb import deregister_tasks, register_tasks, route_listener
 
@@ -172,6 +173,7 @@ class Report:
     execution_id: str
     lifecycle_event: str
     status: str
+    at: float = 0.0  # emulated time it arrived, on the reporter's clock (core/clock.py)
 
 
 class CodeDeployEmulation(FlowDriver):
@@ -186,6 +188,9 @@ class CodeDeployEmulation(FlowDriver):
         self.configs: dict[str, dict[str, Any]] = {}
         self.reports: list[Report] = []
         self.replacement_running: int | None = None  # tasks that start (None: all of them)
+        # EC2/on-premises (Server) deployments stopped with StopDeployment: what
+        # GetDeployment shows beyond moto's record (errorInformation, rollbackInfo)
+        self.server_overlays: dict[str, dict[str, Any]] = {}
 
     # -- moto backends ---------------------------------------------------------------
     @property
@@ -380,7 +385,8 @@ class CodeDeployEmulation(FlowDriver):
         for attempt in range(1 + retries):
             if attempt:
                 self.emulated_seconds += 60 * attempt  # Lambda retries after ~1 min, then ~2 min
-            last = self.aws.runtime.invoke(spec.name, payload)
+            with clocks.detached():  # CodeDeploy invokes hooks asynchronously
+                last = self.aws.runtime.invoke(spec.name, payload)
             if last.error_type is None:
                 return None
         return f"{last.error_type} after {1 + retries} attempts" if last else None
@@ -527,7 +533,9 @@ class CodeDeployEmulation(FlowDriver):
                     f"{owner[1]} is already {event.status}",
                 )
             event.finish(status, "" if status == "Succeeded" else "the hook reported Failed")
-            self.reports.append(Report(deployment_id, execution_id, owner[1], status))
+            self.reports.append(
+                Report(deployment_id, execution_id, owner[1], status, at=self.aws.clock.now())
+            )
         return {"lifecycleEventHookExecutionId": execution_id}
 
     def stop_deployment(self, get: Callable[[str], Any]) -> dict[str, Any]:
@@ -536,10 +544,7 @@ class CodeDeployEmulation(FlowDriver):
         with self.lock:
             dep = self.deployments.get(deployment_id)
             if dep is None:
-                raise _error(
-                    "DeploymentDoesNotExistException",
-                    f"The deployment {deployment_id} does not exist",
-                )
+                return self._stop_server_deployment(deployment_id, auto_rollback)
             if dep.info.status in TERMINAL:
                 raise _error(
                     "DeploymentAlreadyCompletedException",
@@ -551,6 +556,56 @@ class CodeDeployEmulation(FlowDriver):
         if not self.throw(deployment_id, abort):  # a step is running: stopped right after it
             return {"status": "Pending", "statusMessage": f"Stopping deployment {deployment_id}"}
         return {"status": "Succeeded", "statusMessage": f"Deployment {deployment_id} stopped"}
+
+    def _stop_server_deployment(self, deployment_id: str, auto_rollback: bool) -> dict[str, Any]:
+        """StopDeployment of an EC2/on-premises (in-place) deployment, moto's own record:
+        a running one ends `Stopped` (the instances not yet updated keep their revision);
+        with `autoRollbackEnabled`, CodeDeploy redeploys the group's last successful
+        revision in a new deployment (`rollbackInfo`); an ended one is refused."""
+        info = self._codedeploy.deployments.get(deployment_id)
+        if info is None:
+            raise _error(
+                "DeploymentDoesNotExistException", f"The deployment {deployment_id} does not exist"
+            )
+        if info.status in TERMINAL:
+            raise _error(
+                "DeploymentAlreadyCompletedException",
+                f"The deployment {deployment_id} has already completed: {info.status}",
+            )
+        info.status = "Stopped"
+        info.complete_time = _now()
+        overlay: dict[str, Any] = {
+            "errorInformation": {
+                "code": "MANUAL_STOP",
+                "message": "The deployment was stopped by a user",
+            }
+        }
+        previous = self._last_succeeded(info) if auto_rollback else None
+        if previous is not None:
+            rollback_id = self._codedeploy.create_deployment(
+                application_name=info.application_name,
+                deployment_group_name=info.deployment_group_name,
+                revision=previous.revision,
+                description=f"Rollback of {deployment_id}",
+            )
+            self._codedeploy.deployments[rollback_id].creator = "codeDeployRollback"
+            overlay["rollbackInfo"] = {
+                "rollbackDeploymentId": rollback_id,
+                "rollbackMessage": f"Redeploying the last successful revision "
+                f"({previous.deployment_id})",
+            }
+        self.server_overlays[deployment_id] = overlay
+        return {"status": "Succeeded", "statusMessage": f"Deployment {deployment_id} stopped"}
+
+    def _last_succeeded(self, info: DeploymentInfo) -> DeploymentInfo | None:
+        done = [
+            d
+            for d in self._codedeploy.deployments.values()
+            if d.application_name == info.application_name
+            and d.deployment_group_name == info.deployment_group_name
+            and d.status == "Succeeded"
+        ]
+        return max(done, key=lambda d: d.create_time) if done else None
 
     def create_deployment_config(self, get: Callable[[str], Any]) -> dict[str, Any]:
         name = get("deploymentConfigName")
@@ -642,7 +697,7 @@ class CodeDeployEmulation(FlowDriver):
         """What GetDeployment shows beyond moto's record."""
         dep = self.deployments.get(deployment_id)
         if dep is None:
-            return {}
+            return dict(self.server_overlays.get(deployment_id, {}))
         out: dict[str, Any] = {
             "deploymentStatusMessages": [e.message for e in dep.events.values() if e.message]
         }

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from moto.core.exceptions import JsonRESTError
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 
+from ..core import clock as clocks
 from ..core.flow import Flow, FlowDriver, Step, Wait
 from .elb import deregister_tasks, register_tasks, route_rule
 
@@ -380,7 +381,8 @@ class EcsNativeEmulation(FlowDriver):
             spec = self.aws.runtime.find(function)
         except KeyError:
             return "ERROR", {"reason": f"function {function} not found"}
-        result = self.aws.runtime.invoke(spec.name, event)
+        with clocks.detached():  # ECS invokes the hook: no caller waits for it
+            result = self.aws.runtime.invoke(spec.name, event)
         answer = result.json() if result.payload else None
         if result.error_type is not None or not isinstance(answer, dict):
             return "ERROR", {"reason": f"the hook failed: {result.error_type}"}

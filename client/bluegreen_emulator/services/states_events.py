@@ -5,7 +5,8 @@ changes status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), as the EventBri
 reference documents it ("AWS Step Functions events"): `source: aws.states`,
 `resources: [executionArn]` and a detail with the execution's ARN, its state machine's,
 its name and status, `startDate`/`stopDate` in epoch milliseconds, its input and output
-with their `inputDetails`/`outputDetails`, and `error`/`cause` when it failed. moto puts
+with their `inputDetails`/`outputDetails`, and `error`/`cause` when it failed or was
+stopped with them (as DescribeExecution shows them). moto puts
 none (moto_patches/stepfunctions.py calls here); the events reach rules like any other,
 so a rule on them delivers to its Lambda or Step Functions targets, with retries and DLQ.
 """
@@ -48,8 +49,9 @@ def status_detail(execution: Any, status: str | None = None) -> dict[str, Any]:
         "output": output,
         "inputDetails": {"included": True},
         "outputDetails": {"included": True} if output is not None else None,
-        "error": execution.error if status == "FAILED" else None,
-        "cause": execution.cause if status == "FAILED" else None,
+        # a failure's, or a stop's (StopExecution's error and cause, none if it gave none)
+        "error": execution.error if status in {"FAILED", "ABORTED"} else None,
+        "cause": execution.cause if status in {"FAILED", "ABORTED"} else None,
     }
 
 

@@ -639,6 +639,8 @@ def _create_roles(
     for lid, resource in stack.cloudformation["Resources"].items():
         if resource["Type"] != "AWS::IAM::Policy":
             continue
+        if "Condition" in resource and not resolver.condition(resource["Condition"]):
+            continue
         props = resolver.resolve(resource.get("Properties", {}))
         for role_name in props.get("Roles", []):
             name = props.get("PolicyName", lid)

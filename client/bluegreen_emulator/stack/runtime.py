@@ -12,6 +12,12 @@ Invocations run concurrently, like Lambda's: each sees its own environment, beca
 to that invocation's overlay (`ThreadLocalEnviron`). A global lock would deadlock as
 soon as a function calls an emulated service that is itself waiting on a function
 (CodeDeploy waiting on a hook while the switch stops the deployment).
+
+Each invocation runs on its own timeline of the emulated clock (core/clock.py): the
+context's remaining time counts emulated time, and a wait that reaches the function's
+`Timeout` kills the sandbox: the invocation ends `Sandbox.Timedout`, as Lambda reports
+it, and every AWS call the function would still make is refused. A synchronous caller
+(a Step Functions task, another function) spends the callee's time waiting for it.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+from ..core import clock as clocks
 from ..core import identity
+from ..core.clock import Clock, InvocationTimeline, SandboxTimedOut
 
 
 @dataclass
@@ -57,22 +65,29 @@ class FunctionSpec:
 
 @dataclass
 class Invocation:
-    """What one invocation returned: the payload and, on failure, the error type."""
+    """What one invocation returned: the payload and, on failure, the error type.
+
+    `duration_ms` is the real time it took (what the benchmarks measure), `emulated_ms`
+    the emulated time (what Lambda would bill and what its timeout counts), `started_at`
+    the emulated time it began (core/clock.py `Clock.now`)."""
 
     function: str
     payload: bytes
     error_type: str | None
     duration_ms: float
     request_id: str
+    emulated_ms: float = 0.0
+    started_at: float = 0.0
 
     def json(self) -> Any:
         return json.loads(self.payload) if self.payload else None
 
 
 class LambdaContext:
-    """The attributes of the AWS Lambda context object that handlers use."""
+    """The attributes of the AWS Lambda context object that handlers use; the remaining
+    time counts the invocation's emulated time."""
 
-    def __init__(self, spec: FunctionSpec, request_id: str) -> None:
+    def __init__(self, spec: FunctionSpec, request_id: str, timeline: InvocationTimeline) -> None:
         self.function_name = spec.name
         self.function_version = "$LATEST"
         self.invoked_function_arn = spec.arn
@@ -80,10 +95,10 @@ class LambdaContext:
         self.aws_request_id = request_id
         self.log_group_name = f"/aws/lambda/{spec.name}"
         self.log_stream_name = f"emulated/{request_id}"
-        self._deadline = time.monotonic() + spec.timeout
+        self._timeline = timeline
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return int((self._timeline.remaining() or 0.0) * 1000)
 
 
 # Which buffer the current thread's output goes to, shared by every router ever
@@ -234,13 +249,16 @@ def _start_in_sandbox(self: threading.Thread) -> None:
     overlay = environ.overlay if isinstance(environ, ThreadLocalEnviron) else None
     buffer = getattr(_ROUTING, "buffer", None)
     role = identity.current()
+    timeline = clocks.current()
     target = getattr(self, "_target", None)
     module = getattr(target, "__module__", "") or ""
     sandboxed = (overlay is not None or buffer is not None) and not module.startswith(_HOST_MODULES)
-    # moto's own threads (a task of an execution) call AWS as the role that started them;
-    # the emulator's threads (its HTTP servers, deployment flows) act as the account
-    inherits_role = role is not None and (sandboxed or module.startswith("moto"))
-    if sandboxed or inherits_role:
+    # moto's own threads (a task of an execution) call AWS as the role that started them
+    # and run on its timeline; the emulator's threads (its HTTP servers, deployment flows)
+    # act as the account, on no actor's time
+    joins_actor = sandboxed or module.startswith("moto")
+    inherits_role = role is not None and joins_actor
+    if sandboxed or inherits_role or (timeline is not None and joins_actor):
         run = self.run
 
         def run_in_sandbox() -> None:
@@ -249,6 +267,7 @@ def _start_in_sandbox(self: threading.Thread) -> None:
                     environ.overlay = overlay
                 _ROUTING.buffer = buffer
             identity.set_current(role if inherits_role else None)
+            clocks.set_current(timeline if joins_actor else None)
             run()
 
         self.run = run_in_sandbox  # type: ignore[method-assign]
@@ -259,13 +278,24 @@ threading.Thread.start = _start_in_sandbox  # type: ignore[method-assign]
 
 
 class LambdaRuntime:
-    """Registry and invoker of the emulated stack's functions."""
+    """Registry and invoker of the emulated stack's functions.
 
-    def __init__(self, base_environment: Mapping[str, str], log_sink: LogSink | None = None):
+    `clock` gives the account's clock at the moment of each invocation (a test may
+    replace the emulator's clock while it runs)."""
+
+    def __init__(
+        self,
+        base_environment: Mapping[str, str],
+        log_sink: LogSink | None = None,
+        clock: Callable[[], Clock] = Clock,
+    ):
         self.functions: dict[str, FunctionSpec] = {}
         self.base_environment = dict(base_environment)
         self.log_sink = log_sink
+        self.clock = clock
         self.history: list[Invocation] = []
+        self._async: set[threading.Thread] = set()
+        self._async_lock = threading.Lock()
         self._load_lock = threading.RLock()  # one cold start at a time (imports)
         self._environ = install_thread_local_environ()
         self._local = _ROUTING
@@ -290,39 +320,87 @@ class LambdaRuntime:
         raise KeyError(f"no function with logical id {logical_id!r}")
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation:
-        """Invoke synchronously (RequestResponse); errors come back as Lambda reports them."""
+        """Invoke synchronously (RequestResponse); errors come back as Lambda reports them.
+
+        The caller, if it runs on a timeline, spends the invocation's emulated time."""
         spec = self.find(name_or_arn)
         request_id = str(uuid.uuid4())
         buffer = io.StringIO()
-        with self._environment(spec), self._captured(buffer), identity.acting_as(spec.role_arn):
-            _route_console_output()
-            started = time.perf_counter()
-            payload, error_type = self._call(spec, event, request_id)
-            duration_ms = (time.perf_counter() - started) * 1000
-        if error_type is None and duration_ms > spec.timeout * 1000:
-            payload, error_type = _error_payload(
-                "Sandbox.Timedout", f"Task timed out after {spec.timeout:.2f} seconds", request_id
-            )
-        result = Invocation(spec.name, payload, error_type, duration_ms, request_id)
+        caller = clocks.current()
+        timeline = self.clock().invocation(spec.name, float(spec.timeout))
+        try:
+            with (
+                self._environment(spec),
+                self._captured(buffer),
+                identity.acting_as(spec.role_arn),
+                clocks.running_on(timeline),
+            ):
+                _route_console_output()
+                started = time.perf_counter()
+                payload, error_type = self._call(spec, event, request_id)
+                duration_ms = (time.perf_counter() - started) * 1000
+        finally:
+            clocks.ended(timeline)
+        result = Invocation(
+            spec.name,
+            payload,
+            error_type,
+            duration_ms,
+            request_id,
+            emulated_ms=timeline.elapsed() * 1000,
+            started_at=timeline.start_now,
+        )
         self.history.append(result)
         if self.log_sink is not None:
             self.log_sink(spec, request_id, buffer.getvalue())
+        if caller is not None:  # the caller waited for the answer all that time
+            with clocks.running_on(caller):
+                self.clock().spend(timeline.own)
         return result
 
     def invoke_async(self, name_or_arn: str, event: Any) -> None:
-        """Invoke with InvocationType=Event: accepted at once, run on its own thread."""
+        """Invoke with InvocationType=Event: accepted at once, run on its own thread (on
+        its own time: the caller does not wait for it)."""
         self.find(name_or_arn)  # unknown function: fail the caller, as Lambda does
-        thread = threading.Thread(target=self.invoke, args=(name_or_arn, event), daemon=True)
+        thread = threading.Thread(target=self._invoke_queued, args=(name_or_arn, event))
+        thread.daemon = True
+        with self._async_lock:
+            self._async.add(thread)
         thread.start()
 
+    def _invoke_queued(self, name_or_arn: str, event: Any) -> None:
+        try:
+            self.invoke(name_or_arn, event)
+        finally:
+            with self._async_lock:
+                self._async.discard(threading.current_thread())
+
+    def drain(self, timeout: float) -> list[str]:
+        """Wait (real seconds, at most `timeout`) for the asynchronous invocations in
+        flight; the names of threads still running after it."""
+        with self._async_lock:
+            running = list(self._async)
+        for thread in running:
+            thread.join(timeout)
+        return [t.name for t in running if t.is_alive()]
+
     def _call(self, spec: FunctionSpec, event: Any, request_id: str) -> tuple[bytes, str | None]:
+        """Run the handler on the calling thread, which runs on the invocation's timeline."""
+        timeline = clocks.current()
+        assert isinstance(timeline, InvocationTimeline), "an invocation runs on its own time"
         spec.invocations += 1
         try:
             handler = self._handler(spec)
-            result = handler(event, LambdaContext(spec, request_id))
+            result = handler(event, LambdaContext(spec, request_id, timeline))
+        except SandboxTimedOut:
+            return _timed_out(spec, request_id)
         except Exception as exc:  # noqa: BLE001 - report like the Lambda runtime does
+            if timeline.expired.is_set():
+                return _timed_out(spec, request_id)
             traceback.print_exc()
             return _error_payload(type(exc).__name__, str(exc), request_id, exc)
+        if timeline.expired.is_set():  # it swallowed the end of its own time: still dead
+            return _timed_out(spec, request_id)
         try:
             return json.dumps(result).encode(), None
         except (TypeError, ValueError) as exc:
@@ -402,6 +480,17 @@ def _load_module(spec: FunctionSpec, module_name: str) -> ModuleType:
     sys.modules[unique_name] = module
     module_spec.loader.exec_module(module)
     return module
+
+
+def _timed_out(spec: FunctionSpec, request_id: str) -> tuple[bytes, str]:
+    """What Lambda answers for an invocation stopped at its timeout."""
+    print(f"{request_id} Task timed out after {spec.timeout:.2f} seconds")
+    body = {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
+        f"{spec.timeout:.2f} seconds",
+    }
+    return json.dumps(body).encode(), "Sandbox.Timedout"
 
 
 def _error_payload(

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 from . import announce, settings
 from .aws import Clients
 from .checks.reach import ReachPolicy
+from .registry import Registry
 from .store import Deployments
 from .switch.deps import SwitchDeps
 from .switch.reaper import ReaperDeps
@@ -44,6 +45,15 @@ class SwitchSettings:
     ECS_HOOK_ROLE_ARN: str = ""
     PROBE_ALLOWED_HOSTS: str = ""  # comma-separated (template parameter ProbeAllowedHosts)
     PROBE_ALLOWED_NETWORKS: str = ""  # comma-separated CIDRs (ProbeAllowedNetworks)
+    # The registry (Plan's): the stack's name as the bluegreen:managed tag value, and the
+    # template parameters ManagedLoadBalancerNames, ManagedEcsServices,
+    # ManagedCodeDeployApplications, ManagedArtifactBuckets, PassableTaskRoles
+    MANAGED_TAG_VALUE: str = ""
+    MANAGED_LOAD_BALANCER_NAMES: str = ""
+    MANAGED_ECS_SERVICES: str = ""
+    MANAGED_CODEDEPLOY_APPLICATIONS: str = ""
+    MANAGED_ARTIFACT_BUCKETS: str = ""
+    PASSABLE_TASK_ROLES: str = ""
 
 
 class LazyClient:
@@ -68,6 +78,15 @@ def switch_deps(clients: Clients | None = None) -> SwitchDeps:
         ),
         lease_margin_seconds=config.LOCK_TTL_SECONDS,
         reach=ReachPolicy.from_settings(config.PROBE_ALLOWED_HOSTS, config.PROBE_ALLOWED_NETWORKS),
+        registry=Registry.from_settings(
+            tag_value=config.MANAGED_TAG_VALUE,
+            load_balancers=config.MANAGED_LOAD_BALANCER_NAMES,
+            ecs_services=config.MANAGED_ECS_SERVICES,
+            codedeploy_applications=config.MANAGED_CODEDEPLOY_APPLICATIONS,
+            artifact_buckets=config.MANAGED_ARTIFACT_BUCKETS,
+            task_roles=config.PASSABLE_TASK_ROLES,
+            hook_role=config.ECS_HOOK_ROLE_ARN,
+        ),
         table=config.DEPLOYMENTS_TABLE,
         hook_function_suffix=config.HOOK_FUNCTION_SUFFIX,
         native_hook_arn=config.ECS_NATIVE_HOOK_ARN,

@@ -45,6 +45,13 @@ class Evaluated:
     statement: str | None  # "<role>/<policy>#<index>" of the statement that decided
 
 
+# Calls AWS answers for any caller, whatever its policies say: "No permissions are
+# required to perform this operation. If an administrator attaches a policy to your
+# identity that explicitly denies access to the sts:GetCallerIdentity action, you can
+# still perform this operation" (AWS STS API Reference, GetCallerIdentity).
+NO_PERMISSION_NEEDED = frozenset({("sts", "GetCallerIdentity")})
+
+
 class AccessDenied(Exception):
     def __init__(self, code: str, message: str, status: int) -> None:
         super().__init__(message)
@@ -100,6 +107,8 @@ class IamEnforcement:
     def authorize(self, principal: str, service: str, operation: str, params: Any) -> None:
         """Raise AccessDenied unless `principal` may make this call."""
         call = Call(iam_prefix(service), operation, dict(params or {}))
+        if (call.prefix, call.operation) in NO_PERMISSION_NEEDED:
+            return
         statements = self.statements_of(principal)
         for request in requests_for(call, principal, self):
             decision = evaluate(statements, request)

@@ -1,5 +1,6 @@
-"""The EC2 switch's first state: validate a parsed request against AWS and plan the
-steps; read-only (nothing is locked or written). The tasks after it are in
+"""The EC2 switch's first state: validate a parsed request against AWS (every resource
+exists and hangs together, and is one the stack's registry holds) and plan the steps;
+read-only (nothing is locked or written). The tasks after it are in
 `bluegreen.switch.ec2`; every ending is `bluegreen.switch.endings.settle`.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .. import registry
 from ..errors import InvalidInput
 from ..platforms import alb as traffic
 from ..requests import live as live_check
@@ -22,6 +24,9 @@ def plan(
 ) -> dict[str, Any]:
     """Validate a parsed request (`parse_request`) against AWS; change nothing."""
     resources = live_check.check_ec2(request, deps.elbv2, deps.codedeploy)
+    registry.check_ec2(
+        request, resources.load_balancer_arn, deps.registry, deps.elbv2, deps.codedeploy
+    )
     routes = traffic.routes_from(request["listeners"], request["rules"])
     saved = _snapshot_or_refuse(deps.elbv2, routes)
     live, idle = _live_and_idle(request, saved)

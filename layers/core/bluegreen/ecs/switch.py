@@ -1,6 +1,7 @@
 """The ECS switch's first state: validate a parsed request against AWS (the service,
-its deployment controller, the task definition, the CodeDeploy deployment group and its
-automatic rollback, the alarms); read-only. The tasks after it are in
+its deployment controller and routes, the task definition, the CodeDeploy deployment
+group, its routes and its automatic rollback, the alarms; each one the stack's registry
+holds, the release's roles ones it may pass); read-only. The tasks after it are in
 `bluegreen.switch.ecs`; every ending is `bluegreen.switch.endings.settle`.
 """
 
@@ -9,10 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .. import registry
 from ..ec2.gates import refuse_alarms_in_alarm
 from ..errors import InvalidInput
 from ..platforms.codedeploy_ecs import auto_rollback_problem
-from ..requests.live import check_deployment_group_cluster, check_ecs_container
+from ..requests.live import (
+    check_codedeploy_routes,
+    check_deployment_group_cluster,
+    check_ecs_container,
+    check_native_routes,
+)
 
 
 # -- plan (read-only) ----------------------------------------------------------------------
@@ -28,9 +35,13 @@ def plan(
             f"service {service['serviceName']} uses deployment controller {controller}, "
             f"not {wanted}",
         )
-    task_definition = _task_definition_arn(deps.ecs, request, service)
+    described = _task_definition(deps.ecs, request, service)
     if request["mode"] == "codedeploy":
-        _check_codedeploy_group(deps.codedeploy, request, service)
+        _check_codedeploy_group(deps.codedeploy, deps.elbv2, request, service)
+    else:
+        check_native_routes(service, deps.elbv2)
+    registry.check_ecs(request, service, described, deps.registry, deps.ecs, deps.codedeploy)
+    task_definition = "" if request["image"] else str(described["taskDefinitionArn"])
     refuse_alarms_in_alarm(deps.cloudwatch, request["alarms"], request["allowStartInAlarm"])
     return {
         "platform": "ECS",
@@ -60,7 +71,10 @@ def _service(ecs: Any, request: Mapping[str, Any]) -> dict[str, Any]:
     return dict(services[0])
 
 
-def _task_definition_arn(ecs: Any, request: Mapping[str, Any], service: Mapping[str, Any]) -> str:
+def _task_definition(
+    ecs: Any, request: Mapping[str, Any], service: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The request's task definition, described (the release, or the one it copies)."""
     try:
         described = ecs.describe_task_definition(taskDefinition=request["taskDefinition"])[
             "taskDefinition"
@@ -76,11 +90,11 @@ def _task_definition_arn(ecs: Any, request: Mapping[str, Any], service: Mapping[
             f"task definition has no container {request['container']['name']!r} (has {names})",
         )
     check_ecs_container(request, service, described)
-    return "" if request["image"] else str(described["taskDefinitionArn"])
+    return dict(described)
 
 
 def _check_codedeploy_group(
-    codedeploy: Any, request: Mapping[str, Any], service: Mapping[str, Any]
+    codedeploy: Any, elbv2: Any, request: Mapping[str, Any], service: Mapping[str, Any]
 ) -> None:
     target = request["codeDeploy"]
     try:
@@ -95,6 +109,7 @@ def _check_codedeploy_group(
             "codeDeploy", f"no deployment group {target['application']}/{target['deploymentGroup']}"
         ) from None
     check_deployment_group_cluster(request, group, service)
+    check_codedeploy_routes(group, service, elbv2)
     problem = auto_rollback_problem(group)
     if problem:
         raise InvalidInput(

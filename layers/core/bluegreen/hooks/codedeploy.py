@@ -87,6 +87,10 @@ class Reporter:
             raise HookReportFailed(f"could not report {status}: {error}") from error
 
 
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up per call: the sleep of the process the layer runs in
+
+
 @dataclass
 class CodeDeployHookDeps:
     clients: Any  # built with HOOK_CLIENT_CONFIG and `guard` installed on every client
@@ -95,7 +99,7 @@ class CodeDeployHookDeps:
     load_table: Callable[[], str | None]  # DEPLOYMENTS_TABLE alone: dedupe needs only it
     store_for: Callable[[str], BasePersistenceLayer | None]
     transport: HttpTransport | None = None
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = _sleep
 
 
 def answer_codedeploy_hook(event: Any, context: Any, deps: CodeDeployHookDeps) -> dict[str, Any]:

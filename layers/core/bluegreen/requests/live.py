@@ -2,11 +2,16 @@
 is locked or written.
 
 Every resource the request names must exist and hang together: the routes are on one
-load balancer, the two target groups are that load balancer's (or not yet attached) and in
-its VPC, the test listener is another listener of it and speaks HTTP(S), the revision's
-deployment group deploys to the idle fleet, the ECS service sends its traffic to the
-request's container and port, the CodeDeploy group deploys that service in that
-cluster. Each refusal is an `InvalidInput` naming the request's field.
+load balancer, a rule is a rule of a production listener (not a default rule, not a rule
+of the test listener), the two target groups are that load balancer's (or not yet
+attached) and in its VPC, the test listener is another listener of it and speaks
+HTTP(S), the revision's deployment group is an EC2/on-premises group that deploys to the
+idle fleet, the ECS service sends its traffic to the request's container and port, the
+CodeDeploy group deploys that service in that cluster between the service's target group
+and one other, through listeners that forward to those two only; an ECS-native service
+names its alternate target group and a production rule that forwards to its two groups
+only. Each refusal is an `InvalidInput` naming the request's field. Whether the stack may
+act on them at all is `bluegreen.registry`'s question, asked right after.
 """
 
 from __future__ import annotations
@@ -16,8 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInput
+from ..platforms.alb import forward_weights
 
 PROBED_PROTOCOLS = ("HTTP", "HTTPS")
+EC2_PLATFORM = "Server"  # CodeDeploy's compute platform of EC2/on-premises groups
+_TRAFFIC_ROUTES = (
+    ("production listener", "prodTrafficRoute"),
+    ("test listener", "testTrafficRoute"),
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +40,7 @@ class Ec2Resources:
 # -- EC2 -------------------------------------------------------------------------------------
 def check_ec2(request: Mapping[str, Any], elbv2: Any, codedeploy: Any) -> Ec2Resources:
     """Listeners, rules, test listener and target groups exist and belong together."""
-    listeners = _listeners(elbv2, request)
+    listeners, rules = _listeners(elbv2, request)
     balancer = _one_load_balancer(request, listeners)
     described = _load_balancer(elbv2, balancer)
     groups = _target_groups(elbv2, request)
@@ -37,6 +48,7 @@ def check_ec2(request: Mapping[str, Any], elbv2: Any, codedeploy: Any) -> Ec2Res
         _check_target_group(field, groups[arn], described)
     if request["testTraffic"]:
         _check_test_listener(request, listeners, balancer)
+    _check_rules(request, rules)
     if request.get("revision"):
         _check_revision(codedeploy, request["revision"], groups)
     return Ec2Resources(balancer, groups)
@@ -84,7 +96,15 @@ def _arn_of(described: Mapping[str, Any]) -> str:
     raise KeyError("no ARN in the description")
 
 
-def _listeners(elbv2: Any, request: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def listener_of_rule(arn: str) -> str:
+    """The listener ARN a rule ARN belongs to (`listener-rule/app/<lb>/<id>/<listener>/<rule>`)."""
+    return arn.replace(":listener-rule/", ":listener/", 1).rsplit("/", 1)[0]
+
+
+def _listeners(
+    elbv2: Any, request: Mapping[str, Any]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The listeners and the rules the request names, described (each must exist)."""
     named = [(f"listeners[{i}]", a) for i, a in enumerate(request["listeners"])]
     if request["testTraffic"]:
         named.append(("testTraffic.listenerArn", request["testTraffic"]["listenerArn"]))
@@ -94,13 +114,32 @@ def _listeners(elbv2: Any, request: Mapping[str, Any]) -> dict[str, dict[str, An
         elbv2.exceptions.ListenerNotFoundException,
         "listener",
     )
-    _described_each(
+    rules = _described_each(
         lambda arns: elbv2.describe_rules(RuleArns=arns)["Rules"],
         [(f"rules[{i}]", a) for i, a in enumerate(request["rules"])],
         elbv2.exceptions.RuleNotFoundException,
         "listener rule",
     )
-    return found
+    return found, rules
+
+
+def _check_rules(request: Mapping[str, Any], rules: Mapping[str, Mapping[str, Any]]) -> None:
+    """A rule the switch moves is a listener's own rule of production traffic: not its
+    default rule (that is the listener's default action: name the listener), not a rule
+    of the test listener (test traffic is moved by the test step only)."""
+    test = (request.get("testTraffic") or {}).get("listenerArn")
+    for index, arn in enumerate(request["rules"]):
+        field = f"rules[{index}]"
+        if rules[arn].get("IsDefault"):
+            raise InvalidInput(
+                field,
+                "is the default rule of its listener: name that listener in `listeners` instead "
+                "(its default action is the default rule)",
+            )
+        if test and listener_of_rule(arn) == test:
+            raise InvalidInput(
+                field, "is a rule of the test listener (testTraffic.listenerArn), not production"
+            )
 
 
 def _one_load_balancer(request: Mapping[str, Any], listeners: Mapping[str, Any]) -> str:
@@ -178,6 +217,13 @@ def _check_revision(
     codedeploy: Any, revision: Mapping[str, Any], groups: Mapping[str, Mapping[str, Any]]
 ) -> None:
     group = _deployment_group(codedeploy, revision["application"], revision["deploymentGroup"])
+    platform = group.get("computePlatform") or EC2_PLATFORM
+    if platform != EC2_PLATFORM:
+        raise InvalidInput(
+            "revision.deploymentGroup",
+            f"is a {platform} deployment group: the idle fleet's revision needs an "
+            "EC2/on-premises (Server) one",
+        )
     infos = (group.get("loadBalancerInfo") or {}).get("targetGroupInfoList") or []
     names = {i.get("name") for i in infos if i.get("name")}
     ours = {g["TargetGroupName"] for g in groups.values()}
@@ -245,3 +291,96 @@ def check_deployment_group_cluster(
             "codeDeploy.deploymentGroup",
             f"does not deploy service {service['serviceName']} of cluster {cluster}",
         )
+
+
+def check_codedeploy_routes(
+    group: Mapping[str, Any], service: Mapping[str, Any], elbv2: Any
+) -> None:
+    """The deployment group switches between the service's target group and one other,
+    through production (and test) listeners that exist and forward to those two only."""
+    field = "codeDeploy.deploymentGroup"
+    pairs = (group.get("loadBalancerInfo") or {}).get("targetGroupPairInfoList") or []
+    if not pairs:
+        raise InvalidInput(field, "has no target group pair: it cannot shift the service's traffic")
+    names = [str(g.get("name")) for g in pairs[0].get("targetGroups") or []]
+    served = {
+        _target_group_name(lb.get("targetGroupArn")) for lb in service.get("loadBalancers", [])
+    }
+    if len(names) != 2 or not served & set(names):
+        raise InvalidInput(
+            field,
+            f"shifts between target groups {names}, not between the service's "
+            f"{sorted(served)} and one other",
+        )
+    routes = [
+        (label, arn)
+        for label, key in _TRAFFIC_ROUTES
+        for arn in (pairs[0].get(key) or {}).get("listenerArns") or []
+    ]
+    if not any(label == "production listener" for label, _ in routes):
+        raise InvalidInput(field, "names no production listener (prodTrafficRoute)")
+    for label, arn in routes:
+        try:
+            found = elbv2.describe_listeners(ListenerArns=[arn])["Listeners"]
+        except elbv2.exceptions.ListenerNotFoundException:
+            found = []
+        if not found:
+            raise InvalidInput(field, f"its {label} {arn} does not exist")
+        names_of = {g: _target_group_name(g) for g in forward_weights(found[0]["DefaultActions"])}
+        _forwards_within(field, f"{label} {arn}", found[0]["DefaultActions"], names, names_of)
+
+
+def check_native_routes(service: Mapping[str, Any], elbv2: Any) -> None:
+    """An ECS-native blue/green service names its alternate target group and its production
+    listener rule, which exist; its rules forward to the service's two groups only."""
+    for lb in service.get("loadBalancers", []):
+        advanced = lb.get("advancedConfiguration") or {}
+        if not advanced.get("alternateTargetGroupArn") or not advanced.get(
+            "productionListenerRule"
+        ):
+            raise InvalidInput(
+                "service",
+                f"{service['serviceName']}'s load balancer has no advancedConfiguration with an "
+                "alternateTargetGroupArn and a productionListenerRule: ECS-native blue/green "
+                "needs both",
+            )
+        groups = [str(lb.get("targetGroupArn")), str(advanced["alternateTargetGroupArn"])]
+        _described_each(
+            lambda arns: elbv2.describe_target_groups(TargetGroupArns=arns)["TargetGroups"],
+            [("service", arn) for arn in groups],
+            elbv2.exceptions.TargetGroupNotFoundException,
+            "target group of the service",
+        )
+        rules = [("production listener rule", advanced["productionListenerRule"])]
+        if advanced.get("testListenerRule"):
+            rules.append(("test listener rule", advanced["testListenerRule"]))
+        described = _described_each(
+            lambda arns: elbv2.describe_rules(RuleArns=arns)["Rules"],
+            [("service", arn) for _, arn in rules],
+            elbv2.exceptions.RuleNotFoundException,
+            "listener rule of the service",
+        )
+        for label, arn in rules:
+            actions = described[arn].get("Actions") or []
+            _forwards_within("service", f"{label} {arn}", actions, groups)
+
+
+def _target_group_name(arn: Any) -> str:
+    parts = str(arn or "").split("/")
+    return parts[-2] if len(parts) >= 3 else ""
+
+
+def _forwards_within(
+    field: str,
+    route: str,
+    actions: Sequence[Mapping[str, Any]],
+    pair: Sequence[str],
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """The route forwards, and only to the pair (ARNs, or names through `names`)."""
+    weights = forward_weights(actions)
+    if not weights:
+        raise InvalidInput(field, f"its {route} has no forward action")
+    for arn, weight in weights.items():
+        if weight and (names or {}).get(arn, arn) not in pair:
+            raise InvalidInput(field, f"its {route} also forwards to {arn}, outside the pair")

@@ -409,6 +409,27 @@ class Deployments:
         if written is None:
             raise RecordNotFound(f"no record for deployment {deployment_id}")
 
+    def record_approval(self, deployment_id: str, answer: Mapping[str, Any]) -> None:
+        """Keep an approver's answer in the record's `approval` (with when the wait
+        began), while the switch runs: `OutcomeAlreadyDecided` once it is settling."""
+        record = self.get(deployment_id)
+        approval = {**(record.get("approval") or {}), **answer}
+        written = self._conditional(
+            self.dynamodb.update_item,
+            Key=keys.record(deployment_id),
+            UpdateExpression="SET approval = :a",
+            ConditionExpression="#st = :running",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues={
+                ":a": {"S": json.dumps(approval)},
+                ":running": {"S": IN_PROGRESS},
+            },
+        )
+        if written is None:
+            raise OutcomeAlreadyDecided(
+                f"deployment {deployment_id} is not running: the approval came too late"
+            )
+
     def update_guard_rollback(
         self, alarm: str, deployment_id: str, rollback: Mapping[str, Any]
     ) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from .. import announce
 from ..checks.http import HttpTransport
 from ..checks.reach import ReachPolicy
+from ..registry import Registry
 from ..store import Deployments
 from ..store import hooks as hook_store
 from .endings import EndingDeps
@@ -28,6 +29,7 @@ class SwitchDeps:
     lease_margin_seconds: int = 7200
     clock: Callable[[], float] = time.time
     reach: ReachPolicy = field(default_factory=ReachPolicy)  # what the stack lets probes reach
+    registry: Registry = field(default_factory=Registry)  # what the stack may act on (Plan)
     transport: HttpTransport | None = None  # default: one pinned to the checked address
     table: str = ""
     hook_function_suffix: str = ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from .. import announce
+from .. import announce, approval
 from ..checks.http import PinnedTransport
 from ..contracts import Begun, Plan, Snapshot
 from ..ec2 import gates
@@ -172,11 +172,16 @@ def request_approval(plan: Plan, deps: SwitchDeps) -> None:
 
 
 # -- traffic steps -----------------------------------------------------------------------------
-def shift(plan: Plan, index: int, begun: Begun, deps: SwitchDeps) -> dict[str, Any]:
-    """One traffic step: renew (the ownership check), refuse an idle group without
-    healthy targets, write the weights on every route and read them back."""
+def shift(
+    plan: Plan, index: int, begun: Begun, deps: SwitchDeps, answer: Any = None
+) -> dict[str, Any]:
+    """One traffic step: renew (the ownership check), keep the approver's answer that let
+    the first step happen, refuse an idle group without healthy targets, write the
+    weights on every route and read them back."""
     step = plan["steps"][index]  # type: ignore[typeddict-item]
     deps.renew(plan, int(step["bakeSeconds"]))
+    if index == 0 and plan.get("needsApproval"):  # recorded before any traffic moves
+        deps.store.record_approval(plan["deploymentId"], approval.kept(answer, approval.APPROVED))
     min_healthy = plan["request"]["healthCheck"]["minHealthy"]
     health = gates.health_verdict(deps.clients.elbv2, plan["to"], min_healthy)
     if not health["ok"]:
@@ -185,14 +190,10 @@ def shift(plan: Plan, index: int, begun: Begun, deps: SwitchDeps) -> dict[str, A
         )
     adapter = alb.AlbAdapter(deps.clients.elbv2)
     observed = adapter.apply(begun["snapshot"], step["weights"])
-    fields = None
-    if index == 0 and plan.get("needsApproval"):  # the approval let this first step happen
-        fields = {"approval": {"state": "APPROVED", "at": now_iso(deps.clock)}}
     try:
         deps.store.append_step(
             plan["deploymentId"],
             {"phase": "shift", "index": index, "percent": step["percent"], "observed": observed},
-            fields,
         )
     except OutcomeAlreadyDecided:
         undo_late_write(plan, begun["snapshot"], deps)

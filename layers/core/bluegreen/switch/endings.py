@@ -191,9 +191,10 @@ class Ask:
     error: str = ""
     cause: str = ""
     alarm_epoch: float | None = None  # when the alarm changed state (time to rollback)
+    answer: Mapping[str, Any] | None = None  # a rejection: who, when, why (bluegreen.approval)
 
     def settling(self, at: str) -> dict[str, Any]:
-        return {
+        claim = {
             "intent": self.intent,
             "actor": dict(self.actor),
             "at": at,
@@ -202,6 +203,9 @@ class Ask:
             "cause": self.cause,
             "alarmEpoch": self.alarm_epoch,
         }
+        if self.answer:
+            claim["answer"] = dict(self.answer)
+        return claim
 
 
 @dataclass
@@ -465,7 +469,8 @@ def _read_back(
 def _close_approval(
     record: Mapping[str, Any], settling: Mapping[str, Any], deps: EndingDeps
 ) -> None:
-    """A switch that ends while it waits for approval records how the wait ended."""
+    """A switch that ends while it waits for approval records how the wait ended (a
+    rejection with its approver's answer: who, when, why)."""
     approval = dict(record.get("approval") or {})
     failed_at = str(settling.get("failedAt") or "")
     if not failed_at.startswith("WaitForApproval") or approval.get("state") != "WAITING":
@@ -476,7 +481,7 @@ def _close_approval(
         state = "TIMED_OUT"
     else:
         state = "REJECTED"
-    approval.update(state=state, at=_now_iso(deps))
+    approval.update({"at": _now_iso(deps), **(settling.get("answer") or {}), "state": state})
     deps.store.set_field(str(record["deploymentId"]), "approval", approval)
 
 

@@ -61,10 +61,14 @@ class ExecutionChange:
         )
 
 
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up per call: the sleep of the process the layer runs in
+
+
 @dataclass
 class ReaperDeps:
     endings: EndingDeps
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = _sleep
     remaining_seconds: Callable[[], float] = lambda: 60.0
     pending_poll_seconds: float = 10.0
 

@@ -1,0 +1,254 @@
+"""The emulated clock the functions and executions see (docs/emulator.md, "Time").
+
+No test here measures wall time: each asserts what the emulated clock says (a context's
+remaining time, when a report arrived, how an execution ended), so each holds on a
+loaded machine. The hook test is the one the layer needs: a CodeDeploy hook facing a
+DynamoDB table whose every call takes nearly (or just over) its read timeout still
+reports exactly one status, before its function's timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from textwrap import dedent
+from typing import Any
+
+import pytest
+
+from bluegreen_emulator import Emulator
+from bluegreen_emulator.fixtures.ec2_fleet import build_ec2_fleet
+from bluegreen_emulator.fixtures.ecs_fleet import build_ecs_fleet
+from bluegreen_emulator.services.codedeploy_ecs import HOOK_EVENTS
+from tests.integration.ec2_helpers import (
+    ALL_ON_BLUE,
+    everything_on,
+    locks_and_guards,
+    production,
+    record,
+    start_switch,
+)
+from tests.integration.test_codedeploy_hooks import GREEN_VERSION_PROBE, deploy
+
+pytestmark = pytest.mark.integration
+
+_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  NapFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.13
+      Handler: app.handler
+      CodeUri: nap/
+      Timeout: 60
+"""
+_NAP = """
+import time
+
+def handler(event, context):
+    seen = [context.get_remaining_time_in_millis()]
+    for seconds in event["naps"]:
+        time.sleep(seconds)
+        seen.append(context.get_remaining_time_in_millis())
+    return seen
+"""
+
+
+@pytest.fixture
+def napper(tmp_path: Path) -> Iterator[Emulator]:
+    """An account whose NapFunction (60 s timeout) sleeps each of `naps` in turn and
+    answers its remaining time after each."""
+    (tmp_path / "nap").mkdir()
+    (tmp_path / "nap" / "app.py").write_text(dedent(_NAP), encoding="utf-8")
+    (tmp_path / "template.yaml").write_text(_TEMPLATE, encoding="utf-8")
+    with Emulator(template=tmp_path / "template.yaml", stack_name="clock") as aws:
+        yield aws
+
+
+def _machine(aws: Emulator, name: str, definition: dict[str, Any]) -> str:
+    iam = aws.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(trust))
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": aws.function("NapFunction").arn,
+            }
+        ],
+    }
+    iam.put_role_policy(
+        RoleName=f"{name}-role", PolicyName="invoke", PolicyDocument=json.dumps(policy)
+    )
+    return str(
+        aws.client("stepfunctions").create_state_machine(
+            name=name, definition=json.dumps(definition), roleArn=role["Role"]["Arn"]
+        )["stateMachineArn"]
+    )
+
+
+# -- functions ------------------------------------------------------------------------------
+def test_concurrent_invocations_each_count_only_their_own_time(napper: Emulator) -> None:
+    # Given two invocations of NapFunction running at once, one napping 50 s in five
+    # naps, the other 5 s in five
+    name = napper.function("NapFunction").name
+    answers: dict[str, list[int]] = {}
+    barrier = threading.Barrier(2)
+
+    def nap(label: str, seconds: float) -> None:
+        barrier.wait()
+        answers[label] = napper.runtime.invoke(name, {"naps": [seconds] * 5}).json()
+
+    threads = [
+        threading.Thread(target=nap, args=("long", 10.0)),
+        threading.Thread(target=nap, args=("short", 1.0)),
+    ]
+    # When they run
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    # Then each context counted its own naps, whatever the other did meanwhile
+    assert answers["long"] == [60_000, 50_000, 40_000, 30_000, 20_000, 10_000]
+    assert answers["short"] == [60_000, 59_000, 58_000, 57_000, 56_000, 55_000]
+
+
+def test_a_task_waits_for_its_function_and_the_account_time_moves_for_everyone(
+    napper: Emulator,
+) -> None:
+    # Given a machine allowed 100 s that invokes NapFunction (40 s of naps) twice
+    nap = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {
+            "FunctionName": napper.function("NapFunction").arn,
+            "Payload": {"naps": [40]},
+        },
+    }
+    definition = {
+        "StartAt": "First",
+        "TimeoutSeconds": 100,
+        "States": {"First": {**nap, "Next": "Second"}, "Second": {**nap, "End": True}},
+    }
+    machine = _machine(napper, "napping", definition)
+
+    # When it runs
+    ended = napper.wait_for_execution(napper.start_execution(machine, {}, name="twice"))
+    # Then the execution waited 80 s for its tasks, within its 100 s
+    assert ended["status"] == "SUCCEEDED"
+
+    # When three naps run and then the account's time moves past the 100 s
+    definition["States"] = {
+        "First": {**nap, "Next": "Second"},
+        "Second": {**nap, "Next": "Third"},
+        "Third": {**nap, "End": True},
+    }
+    longer = _machine(napper, "napping-longer", definition)
+    ended = napper.wait_for_execution(napper.start_execution(longer, {}, name="thrice"))
+    # Then the third task's answer came after the deadline: the execution timed out
+    assert ended["status"] == "TIMED_OUT"
+    invocations = [i for i in napper.runtime.history if i.function.endswith("NapFunction")]
+    assert len(invocations) == 5
+
+
+# -- the switch machine's own TimeoutSeconds --------------------------------------------------
+def test_a_switch_outliving_its_timeout_is_timed_out_and_reaped(aws: Emulator) -> None:
+    # Given a canary switch waiting for an approval nobody gives (a task's own timeout,
+    # a week here, counts real time: see docs/emulator.md)
+    fleet = build_ec2_fleet(aws, with_http=False)
+    request = fleet.request(approval={"required": True, "timeoutSeconds": 604800})
+    machine = aws.client("stepfunctions").describe_state_machine(
+        stateMachineArn=aws.output("SwitchStateMachineArn")
+    )
+    timeout = json.loads(machine["definition"])["TimeoutSeconds"]
+    execution = start_switch(aws, request, name="forgotten-1")
+    waiting = aws.client("stepfunctions")
+
+    def asked() -> bool:
+        saved = record(aws, "forgotten-1")
+        return saved is not None and saved.get("approval", {}).get("state") == "WAITING"
+
+    _until(asked)
+
+    # When the account's time moves past the machine's TimeoutSeconds
+    aws.clock.advance(timeout)
+    ended = aws.wait_for_execution(execution)
+    aws.idle()
+
+    # Then the execution timed out, and the reaper settled it: traffic as snapshotted,
+    # the record ROLLED_BACK, the listeners and alarms free
+    assert ended["status"] == "TIMED_OUT"
+    assert waiting.describe_execution(executionArn=execution)["status"] == "TIMED_OUT"
+    assert production(aws, fleet) == everything_on(ALL_ON_BLUE)
+    saved = record(aws, "forgotten-1")
+    assert saved is not None
+    assert saved["status"] == "ROLLED_BACK"
+    assert saved["outcome"]["failedAt"] == "WaitForApproval (timed out)"
+    assert locks_and_guards(aws, fleet) == []
+
+
+def _until(condition: Any, polls: int = 2000) -> None:
+    """Poll `condition` (each poll a millisecond of real time at least; a bound, not a
+    verdict: the condition is about what the account did, not about time)."""
+    ready = threading.Event()
+    for _ in range(polls):
+        if condition():
+            return
+        ready.wait(0.005)
+    raise AssertionError("the condition never held")
+
+
+# -- the hook facing a slow table --------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("latency", "status"),
+    [
+        pytest.param(4.9, "Succeeded", id="every call answered just inside its read timeout"),
+        pytest.param(5.1, "Failed", id="every call timing out, retried once"),
+    ],
+)
+def test_a_hook_facing_a_slow_table_reports_once_before_its_timeout(
+    aws: Emulator, latency: float, status: str
+) -> None:
+    # Given a CodeDeploy canary whose hooks read their configuration (and record their
+    # verdicts, and deduplicate) in a DynamoDB table answering every call in `latency`
+    # seconds (the hooks' clients time a call out after 5 s, and retry once)
+    fleet = build_ecs_fleet(aws)
+    deployment_id = deploy(
+        aws, fleet, GREEN_VERSION_PROBE, deploymentConfigName="CodeDeployDefault.ECSAllAtOnce"
+    )
+
+    # When CodeDeploy runs it to the end
+    with aws.slow("dynamodb", "*", latency):
+        aws.codedeploy_emulation.run_until_done(deployment_id)
+
+    # Then every hook invoked reported exactly one status, the one its checks reached
+    reports = [r for r in aws.codedeploy_emulation.reports if r.deployment_id == deployment_id]
+    invoked = [i for i in aws.runtime.history if "CodeDeployHook_" in i.function]
+    expected = list(HOOK_EVENTS) if status == "Succeeded" else [HOOK_EVENTS[0]]
+    assert [(r.lifecycle_event, r.status) for r in reports] == [(e, status) for e in expected]
+    assert len(invoked) == len(reports)
+    # and each report arrived before its function's timeout, on the function's own clock,
+    # though its table calls took a long time of it
+    for report, invocation in zip(reports, invoked, strict=True):
+        timeout = aws.runtime.find(invocation.function).timeout
+        assert invocation.error_type is None, invocation.payload
+        assert 0 < report.at - invocation.started_at < timeout
+        assert invocation.emulated_ms >= 2 * latency * 1000
+    # and the deployment ended as those statuses say
+    info = aws.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["status"] == status
