@@ -40,6 +40,12 @@ venv: $(STAMP)
 demo: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_emulator demo
 
+## make dashboard-picture: run the demo's switches, then draw the stack's dashboard from the
+## emulated account's data into docs/dashboard.png (the picture in docs/operations.md)
+.PHONY: dashboard-picture
+dashboard-picture: $(STAMP) $(SAMSTAMP)
+	PYTHONPATH=client:layers/core $(PY) scripts/render_dashboard.py --after-demo --out docs/dashboard.png
+
 ## make server: the emulated AWS on 127.0.0.1:$(PORT) (PORT=5005 by default) with the bundle
 ## deployed; SCALE=0.01 makes a 300 s bake take 3 s (default 0: waits take no time). Its
 ## temporary files (the example switch request) live in a folder removed when it stops.

@@ -3,6 +3,11 @@
     python scripts/render_dashboard.py --out dashboard.png                   # AWS
     python scripts/render_dashboard.py --endpoint-url http://127.0.0.1:5005 \\
         --out dashboard.png                                                 # make server
+    python scripts/render_dashboard.py --after-demo --out docs/dashboard.png # the demo's data
+
+`--after-demo` runs `make demo`'s switches on an emulated account and draws the
+dashboard from that account's data, pointed at the demo's EC2 fleet (stack shop-fleet):
+the picture in docs/operations.md (`make dashboard-picture`).
 
 The dashboard body is read from template.yaml (`DeploymentsDashboard`), its `!Sub`
 resolved for the stack name, region, account and parameters given here, its variables
@@ -411,7 +416,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--var", action="append", default=[], metavar="ID=VALUE", help="dashboard variable"
     )
+    parser.add_argument(
+        "--after-demo", action="store_true", help="run the demo, draw its emulated account's"
+    )
     args = parser.parse_args(argv)
+    if args.after_demo:
+        return after_demo(args.out, args.template)
     import boto3
 
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
@@ -444,6 +454,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"wrote {args.out}")
     return 0
+
+
+def after_demo(out: Path, template: Path) -> int:
+    """Run the demo's switches, then draw the dashboard from its emulated account (the
+    ALB panels on the demo's EC2 fleet, as DashboardLoadBalancer and its variables set)."""
+    sys.path.insert(0, str(ROOT / "layers" / "core"))
+    from bluegreen_emulator import demo
+
+    def render(aws: Any) -> None:
+        stack = aws.client("cloudformation").describe_stacks(StackName="shop-fleet")["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        body = dashboard_body(
+            template,
+            aws.stack_name,
+            aws.region,
+            aws.account_id,
+            {"DashboardLoadBalancer": outputs["LoadBalancerFullName"]},
+            {
+                "BlueTargetGroup": outputs["BlueTargetGroupFullName"],
+                "GreenTargetGroup": outputs["GreenTargetGroupFullName"],
+            },
+        )
+        end = datetime.now(UTC)
+        start = end - timedelta(minutes=30)
+        panels = collect(body, aws.client("cloudwatch"), start, end)
+        title = f"{aws.stack_name}-deployments, emulated account after the demo's switches"
+        draw(panels, out, title, start, end)
+        print(f"wrote {out}")
+
+    return demo.main(["--scale", "0.002"], after=render)
 
 
 def _pairs(items: Sequence[str]) -> dict[str, str]:

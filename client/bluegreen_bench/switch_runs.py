@@ -238,8 +238,10 @@ def _grow_idle_group(aws: Emulator, fleet: Ec2Fleet, count: int) -> None:
     extra = count - len(fleet.green_instances)
     if extra <= 0:
         return
+    vpc = ec2.describe_vpcs(VpcIds=[fleet.vpc_id])["Vpcs"][0]["CidrBlock"]  # a /16
+    upper_half = ".".join(vpc.split(".")[:2]) + ".128.0/17"  # clear of the fleet's subnets
     subnet = ec2.create_subnet(
-        VpcId=fleet.vpc_id, CidrBlock="10.20.128.0/17", AvailabilityZone=f"{aws.region}a"
+        VpcId=fleet.vpc_id, CidrBlock=upper_half, AvailabilityZone=f"{aws.region}a"
     )["Subnet"]["SubnetId"]
     for start in range(0, extra, 500):
         batch = min(500, extra - start)

@@ -222,6 +222,8 @@ class _Reader:
             f"validated: {self.name(plan.get('from', ''))} -> {self.name(plan.get('to', ''))}, "
             f"{strategy_text(plan)}, {routes} route{'s' if routes != 1 else ''}",
         )
+        for finding in (plan.get("fleetChecks") or {}).get("findings", []):
+            self.add(event, f"fleet check {finding['severity']}: {finding['message']}", "warn")
 
     def locked(self, event: Mapping[str, Any], _data: Mapping[str, Any]) -> None:
         self.reach("locked")

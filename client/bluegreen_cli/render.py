@@ -612,6 +612,7 @@ def plan(data: Mapping[str, Any]) -> str:
         lines.append(f"    point the test listener at {target}, run {len(probes)} probe(s)")
     if data.get("needsApproval"):
         lines.append("    wait for approval (bluegreen approve / abort)")
+    lines += fleet_check_lines(data.get("fleetChecks"), target)
     alarms = ", ".join(request.get("alarms", [])) or "none"
     lines += ["", f"  steps (gate after each: alarms {alarms}; target health; metrics)"]
     for step in data.get("steps", []):
@@ -623,6 +624,19 @@ def plan(data: Mapping[str, Any]) -> str:
             f"bake {duration(step['bakeSeconds'])}"
         )
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def fleet_check_lines(checks: Mapping[str, Any] | None, target: str) -> list[str]:
+    """The plan's fleet checks: the idle group's settings, each finding with its severity."""
+    if not checks:
+        return []
+    findings = checks.get("findings") or []
+    if not findings:
+        return ["", f"  fleet checks ({checks.get('mode')}): {target}'s settings are safe"]
+    lines = ["", f"  fleet checks ({checks.get('mode')}): {len(findings)} finding(s) on {target}"]
+    for finding in findings:
+        lines.append(f"    {finding['severity']:<7} {finding['message']}")
+    return lines
 
 
 def _ecs_plan(data: Mapping[str, Any], request: Mapping[str, Any]) -> str:

@@ -41,6 +41,11 @@ def add_request_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--require-approval", action="store_true", help="wait for `bluegreen approve`"
     )
+    parser.add_argument(
+        "--fleet-checks",
+        choices=("warn", "enforce"),
+        help="enforce: refuse an unsafe idle target group (EC2; default warn)",
+    )
     parser.add_argument("--version", dest="release", metavar="TEXT", help="release label")
     parser.add_argument("--description", metavar="TEXT")
     parser.add_argument("--requested-by", metavar="WHO", help="default: $BLUEGREEN_USER/CI user")
@@ -67,6 +72,8 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
         request["healthCheck"] = {**request.get("healthCheck", {}), "minHealthy": args.min_healthy}
     if args.require_approval:
         request["approval"] = {**request.get("approval", {}), "required": True}
+    if args.fleet_checks:
+        request["fleetChecks"] = args.fleet_checks
     request["requestedBy"] = args.requested_by or request.get("requestedBy") or operator()
     return request
 

@@ -1,7 +1,8 @@
 """`python -m bluegreen_emulator serve|demo`: the emulated AWS from a shell.
 
 serve  the stack deployed into an emulated account, served on http://127.0.0.1:5005
-       (use it with `aws --endpoint-url` or boto3 `endpoint_url`) until Ctrl-C
+       (use it with `aws --endpoint-url` or boto3 `endpoint_url`) until Ctrl-C, with the
+       example fleets deployed from examples/ (stacks shop-fleet, web-service, web-native)
 demo   deploy and run the demo switch (`make demo`)
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from .core.emulator import Emulator
 from .demo import main as demo_main
 from .fixtures.ec2_fleet import build_ec2_fleet
+from .fixtures.ecs_fleet import build_ecs_fleet
 from .server import DEFAULT_HOST, DEFAULT_PORT, EmulatorServer, PortInUseError
 
 
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--no-fleet",
         action="store_true",
-        help="do not build the example EC2 fleet (VPC, ALB, blue/green target groups)",
+        help="do not deploy the example fleets (examples/ec2-fleet, examples/ecs-service)",
     )
     serve.add_argument(
         "--scale",
@@ -68,6 +70,8 @@ def _serve(port: int, with_fleet: bool, scale: float, parameters: dict[str, str]
     except PortInUseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for emulation in (emulator.codedeploy_emulation, emulator.ecs_emulation):
+        emulation.background = True  # ECS deployments run on their own, on the clock
     stop = threading.Event()  # SIGTERM (e.g. from a supervisor) stops like Ctrl-C
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with server:
@@ -81,16 +85,45 @@ def _serve(port: int, with_fleet: bool, scale: float, parameters: dict[str, str]
 
 
 def _build_fleet(emulator: Emulator) -> str:
-    """Deploy the example EC2 fleet; print it and return a canary request file for it."""
+    """Deploy the example fleets from their templates (an EC2 fleet, an ECS service
+    released by CodeDeploy, one released by ECS-native blue/green); print them and
+    return the EC2 fleet's canary request file."""
     fleet = build_ec2_fleet(emulator)
-    path = Path(tempfile.mkdtemp(prefix="bluegreen-")) / "switch-request.json"
+    folder = Path(tempfile.mkdtemp(prefix="bluegreen-"))
+    path = folder / "switch-request.json"
     path.write_text(json.dumps(fleet.request(), indent=2), encoding="utf-8")
+    services = {
+        "codedeploy": build_ecs_fleet(emulator, name="web", mode="CODE_DEPLOY"),
+        "ecs-native": build_ecs_fleet(emulator, name="api", mode="ECS", stack_name="web-native"),
+    }
+    files = {}
+    for mode, service in services.items():
+        request: dict[str, object] = {
+            "platform": "ECS",
+            "mode": mode,
+            "cluster": service.cluster,
+            "service": service.service,
+            "taskDefinition": service.release,
+            "container": {"name": "app", "port": 80},
+            "strategy": {"type": "canary", "percent": 10, "bakeSeconds": 300},
+            "alarms": service.alarms,
+        }
+        if service.application:
+            request["codeDeploy"] = {
+                "application": service.application,
+                "deploymentGroup": service.deployment_group,
+            }
+        files[mode] = folder / f"switch-request-{mode}.json"
+        files[mode].write_text(json.dumps(request, indent=2), encoding="utf-8")
     print(
-        "An example EC2 fleet is deployed (ALB, production and test listeners, blue/green):\n"
-        f"  listener {fleet.listener_arn}\n"
-        f"  blue     {fleet.blue_arn}\n"
-        f"  green    {fleet.green_arn}\n"
+        "The example fleets are deployed from examples/ (CloudFormation stacks shop-fleet,\n"
+        "web-service, web-native):\n"
+        f"  EC2 listener {fleet.listener_arn}\n"
+        f"      blue     {fleet.blue_arn}\n"
+        f"      green    {fleet.green_arn}\n"
         f"  a canary switch request for it: {path}\n"
+        f"  ECS service web-cluster/web (CodeDeploy): {files['codedeploy']}\n"
+        f"  ECS service api-cluster/api (ECS-native): {files['ecs-native']}\n"
     )
     return str(path)
 

@@ -1,14 +1,16 @@
-"""`make demo`: the whole product on an emulated AWS account, in about half a minute.
+"""`make demo`: the whole product on an emulated AWS account, in under a minute.
 
 1. deploys template.yaml (functions, state machine, table, rules) into moto;
-2. builds a realistic EC2 fleet: ALB, production listener + /api/* rule, test listener,
-   blue (v41, live) and green (v42, idle) target groups with instances, alarms;
+2. deploys the example EC2 fleet from examples/ec2-fleet: ALB, production listener +
+   /api/* rule, test listener, blue (v41, live) and green (v42, idle) target groups with
+   their Auto Scaling groups' instances, alarms per colour;
 3. switch 1: a 10% canary that probes green through the test listener, bakes, passes its
    gates and moves all traffic to green;
-4. switch 2: the next release (v43 on blue) as a canary; during the bake the 5xx alarm
+4. switch 2: the next release (v43 on blue) as a canary; during the bake blue's 5xx alarm
    fires and traffic goes back to where it was, verified by read-back;
-5. switches 3 and 4: an ECS service released through CodeDeploy, then rolled back by its hook;
-6. switch 5: a canary (v44) that errs more than the live colour, judged by the
+5. switches 3-5 on the example ECS service (examples/ecs-service), released by CodeDeploy
+   and by ECS-native blue/green (demo_ecs.py);
+6. switch 6: a canary (v44) that errs more than the live colour, judged by the
    comparative analysis from the ALB's per-target-group metrics of users' requests, and
    rolled back at its first gate.
 
@@ -26,8 +28,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .core.emulator import Emulator
+from .demo_ecs import ecs_switches
 from .fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
-from .fixtures.ecs_fleet import build_ecs_fleet
 from .fixtures.traffic import user_traffic
 
 WIDTH = 78
@@ -52,6 +54,8 @@ class Timeline:
     def start(self) -> None:
         self.origin = time.monotonic()
         self.origin_waited = self.aws.clock.waited
+        while not self.lines.empty():  # each switch's lines under its own header only
+            self.lines.get()
 
     def out(self, line: str) -> None:
         self.lines.put(line)
@@ -187,7 +191,11 @@ def _weights_now(aws: Emulator, fleet: Ec2Fleet) -> str:
     return f"listener :80 [{show(listener)}]   rule /api/* [{show(rule)}]"
 
 
-def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
+def main(
+    argv: list[str] | None = None,
+    out: Callable[[str], None] = print,
+    after: Callable[[Emulator], None] | None = None,  # given the account, before it stops
+) -> int:
     parser = argparse.ArgumentParser(prog="bluegreen_emulator demo")
     parser.add_argument(
         "--scale", type=float, default=0.01, help="real seconds per emulated second (default 0.01)"
@@ -204,7 +212,10 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         )
         out(f"           table {aws.output('DeploymentsTableName')}")
         fleet = build_ec2_fleet(aws)
-        out("fleet      ALB shop-alb: listener :80 (+ rule /api/*), test listener :8080")
+        out(
+            "fleet      examples/ec2-fleet as stack shop-fleet: ALB shop-alb, listener :80 "
+            "(+ rule /api/*), test listener :8080"
+        )
         out(
             f"           blue  {len(fleet.blue_instances)} instances, v41, live     green {len(fleet.green_instances)} instances, v42, idle"
         )
@@ -224,36 +235,40 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         )
         fleet.versions[fleet.blue_arn] = "v43"
         request = fleet.request(
-            blueTargetGroupArn=fleet.green_arn, greenTargetGroupArn=fleet.blue_arn, version="v43"
+            blueTargetGroupArn=fleet.green_arn,
+            greenTargetGroupArn=fleet.blue_arn,
+            version="v43",
+            alarms=fleet.alarms_of(fleet.blue_arn),  # the colour going live
         )
         request["testTraffic"]["probes"][1]["expectBody"] = "v43"
-        _fire_alarm_during_first_bake(aws, fleet.alarms[0])
+        _fire_alarm_during_first_bake(aws, request["alarms"][0])
         second = run_switch(aws, timeline, request, "release-v43")
         _summary(out, second, aws, fleet)
 
-        third, fourth = _ecs_part(aws, timeline, out)
-        fifth = _analysis_part(aws, timeline, fleet, out)
+        ecs = ecs_switches(aws, timeline, out, run_switch)
+        sixth = _analysis_part(aws, timeline, fleet, out)
 
         out("")
         out(rule)
         ok = (
             first["status"] == "SUCCEEDED"
             and second["record"]["status"] == "ROLLED_BACK"
-            and third["record"]["status"] == "SUCCEEDED"
-            and fourth["record"]["status"] == "ROLLED_BACK"
-            and fifth["record"]["status"] == "ROLLED_BACK"
+            and ecs.ok
+            and sixth["record"]["status"] == "ROLLED_BACK"
         )
         out(
             "result     "
             + (
                 "EC2: v42 went live, v43 was rolled back by its alarm (traffic stayed on v42)\n"
-                "           ECS: web:2 went live through CodeDeploy, web:3 was rolled back by its hook\n"
+                f"           {ecs.result()}\n"
                 "           EC2: v44 erred more than v42 and was rolled back by the analysis"
                 if ok
                 else "UNEXPECTED: see the output above"
             )
         )
         out(rule)
+        if after is not None:
+            after(aws)
     return 0 if ok else 1
 
 
@@ -263,11 +278,11 @@ USERS_PER_SECOND = 150  # the users of the shop during the analysis switch's bak
 def _analysis_part(
     aws: Emulator, timeline: Timeline, fleet: Ec2Fleet, out: Callable[[str], None]
 ) -> dict[str, Any]:
-    """Switch 5: a canary judged against the live colour by the comparative analysis."""
+    """Switch 6: a canary judged against the live colour by the comparative analysis."""
     assert fleet.http is not None
     out("")
     out(
-        "switch 5   release v44 to blue: canary 10%, judged against green by the comparative "
+        "switch 6   release v44 to blue: canary 10%, judged against green by the comparative "
         "analysis;"
     )
     out(f"           {USERS_PER_SECOND} users a second; v44 answers 5% of them with a 503")
@@ -283,11 +298,11 @@ def _analysis_part(
     )
     try:
         with user_traffic(aws, fleet.listener_arn, USERS_PER_SECOND):
-            fifth = run_switch(aws, timeline, request, "release-v44")
+            sixth = run_switch(aws, timeline, request, "release-v44")
     finally:
         fleet.http.degrade("blue")
-    _summary(out, fifth, aws, fleet)
-    return fifth
+    _summary(out, sixth, aws, fleet)
+    return sixth
 
 
 def _fire_alarm_during_first_bake(aws: Emulator, alarm: str) -> None:
@@ -345,62 +360,3 @@ def _summary(
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _ecs_part(
-    aws: Emulator, timeline: Timeline, out: Callable[[str], None]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Switches 3 and 4: an ECS service released through CodeDeploy blue/green."""
-    aws.codedeploy_emulation.background = True
-    ecs = build_ecs_fleet(aws, name="web")
-    out("")
-    out(f"fleet      ECS service {ecs.service} (CodeDeploy blue/green), ALB {ecs.dns_name}")
-    out(
-        f"           runs web:1 behind {_serving(aws, ecs)}; hooks: the stack's CodeDeployHook_* functions"
-    )
-    request: dict[str, Any] = {
-        "platform": "ECS",
-        "mode": "codedeploy",
-        "cluster": ecs.cluster,
-        "service": ecs.service,
-        "taskDefinition": ecs.release,
-        "container": {"name": "app", "port": 80},
-        "strategy": {"type": "canary", "percent": 10, "bakeSeconds": 300},
-        "codeDeploy": {"application": ecs.application, "deploymentGroup": ecs.deployment_group},
-        "requestedBy": "demo@example.com",
-    }
-    out("")
-    out(
-        "switch 3   release web:2: CodeDeploy canary 10% for 5 minutes, hooks probe the test listener"
-    )
-    third = run_switch(aws, timeline, request, "web-2")
-    _ecs_summary(out, third, aws, ecs)
-
-    out("")
-    out(
-        "switch 4   release web:3 (new image on web:2's definition); it answers 503 to the hooks' probes"
-    )
-    aws.alb_http.respond(ecs.blue_arn, status=503, body="upstream connect error")
-    request.update(image="example/web:3", taskDefinition=ecs.release)
-    fourth = run_switch(aws, timeline, request, "web-3")
-    _ecs_summary(out, fourth, aws, ecs)
-    return third, fourth
-
-
-def _serving(aws: Emulator, ecs: Any) -> str:
-    return ", ".join(f"{name} {weight}%" for name, weight in ecs.serving(aws).items())
-
-
-def _ecs_summary(out: Callable[[str], None], run: dict[str, Any], aws: Emulator, ecs: Any) -> None:
-    record = run["record"]
-    out(
-        f"  => {record['status']}  ({run['transitions']} state transitions, {run['real_seconds']:.1f} s real)"
-    )
-    if record["status"] != "SUCCEEDED":
-        out(f"     cause: {record.get('outcome', {}).get('cause') or run['cause']}")
-    service = aws.client("ecs").describe_services(cluster=ecs.cluster, services=[ecs.service])[
-        "services"
-    ][0]
-    out(
-        f"     now  production -> {_serving(aws, ecs)}; service runs {service['taskDefinition'].rsplit('/', 1)[-1]}"
-    )

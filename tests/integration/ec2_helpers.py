@@ -458,5 +458,5 @@ def assert_one_truthful_ending(aws: Emulator, fleet: Ec2Fleet, name: str, point:
     assert len(endings) == 1, f"{point}: announced {endings}"
     assert "announcedAt" in saved
     if saved["status"] == "ROLLED_BACK":
-        assert on_test_listener(aws, fleet) == {"green": 1}, f"{point}: test listener"
+        assert on_test_listener(aws, fleet) == {"blue": 0, "green": 1}, f"{point}: test listener"
     return str(saved["status"])

@@ -141,11 +141,13 @@ def table(aws: Emulator) -> Deployments:
 
 def settled(aws: Emulator, deployment_id: str) -> dict[str, Any]:
     """The record once its ending is written and announced (the reaper runs on the
-    execution's thread after it ends); a generous bound, never the verdict."""
+    execution's thread after it ends; the settle marks the record announced just before
+    it puts the event, so both are waited for); a generous bound, never the verdict."""
     deadline = time.monotonic() + 30
     while True:
         record = table(aws).get(deployment_id)
-        done = record["status"] in records.ENDED and "announcedAt" in record
+        put = any(e["detail"].get("deploymentId") == deployment_id for e in ended_events(aws))
+        done = record["status"] in records.ENDED and "announcedAt" in record and put
         if done or time.monotonic() > deadline:
             return record
         time.sleep(0.01)
@@ -155,6 +157,11 @@ def set_alarm(aws: Emulator, name: str, state: str = "ALARM", reason: str = "") 
     aws.client("cloudwatch").set_alarm_state(
         AlarmName=name, StateValue=state, StateReason=reason or f"{name} crossed its threshold"
     )
+
+
+def ended_events(aws: Emulator) -> list[dict[str, Any]]:
+    ended = {"Switch Succeeded", "Switch Rolled Back", "Switch Failed"}
+    return [e for e in list(aws.events) if e["detail-type"] in ended]
 
 
 def rolled_back_events(aws: Emulator) -> list[dict[str, Any]]:
@@ -225,7 +232,7 @@ def test_a_guarding_alarm_rolls_a_baking_canary_back_with_traffic_restored_first
     execution = start_canary_held_in_bake(aws, fleet, monkeypatch)
 
     # When the 5xx alarm that guards it goes to ALARM
-    set_alarm(aws, "shop-5xx", reason="Threshold Crossed: 42 5xx in 1 minute")
+    set_alarm(aws, "shop-green-5xx", reason="Threshold Crossed: 42 5xx in 1 minute")
 
     # Then traffic was restored by the first calls: the guard Query, the claim on the
     # record (so an alarm can never undo a switch that already succeeded), then one write
@@ -242,27 +249,34 @@ def test_a_guarding_alarm_rolls_a_baking_canary_back_with_traffic_restored_first
     assert weights(aws, fleet) == {"listener": SNAPSHOT, "rule": SNAPSHOT}
     test_listener = aws.client("elbv2").describe_listeners(ListenerArns=[fleet.test_listener_arn])
     groups = test_listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    assert {g["TargetGroupArn"]: g["Weight"] for g in groups} == {fleet.green_arn: 1}
+    assert {g["TargetGroupArn"]: g["Weight"] for g in groups} == {
+        fleet.blue_arn: 0,
+        fleet.green_arn: 1,
+    }
     # and the execution was stopped, with a cause naming the alarm and its reason
     assert aws.wait_for_execution(execution)["status"] == "ABORTED"
     aborted = abort_details(aws, execution)
     assert aborted["error"] == "AlarmRollback"
-    assert aborted["cause"] == "alarm shop-5xx in ALARM: Threshold Crossed: 42 5xx in 1 minute"
+    assert (
+        aborted["cause"] == "alarm shop-green-5xx in ALARM: Threshold Crossed: 42 5xx in 1 minute"
+    )
     # and the record says ROLLED_BACK, by that alarm, with the routes it read back
     record = table(aws).get("canary-1")
     assert record["status"] == records.ROLLED_BACK
     outcome = record["outcome"]
-    assert (outcome["actor"]["alarm"], outcome["failedAt"]) == ("shop-5xx", "Alarm")
-    assert outcome["cause"] == "alarm shop-5xx in ALARM: Threshold Crossed: 42 5xx in 1 minute"
+    assert (outcome["actor"]["alarm"], outcome["failedAt"]) == ("shop-green-5xx", "Alarm")
+    assert (
+        outcome["cause"] == "alarm shop-green-5xx in ALARM: Threshold Crossed: 42 5xx in 1 minute"
+    )
     assert outcome["observed"]["serving"] == "from"
     assert {r["arn"] for r in outcome["observed"]["routes"]} == {fleet.listener_arn, fleet.rule_arn}
     # and the locks are free, the guards gone, one event announced
     assert table(aws).holder(fleet.listener_arn) is None
     assert table(aws).holder(fleet.test_listener_arn) is None
-    assert table(aws).guards_for_alarm("shop-5xx") == []
-    assert table(aws).guards_for_alarm("shop-p99") == []
+    assert table(aws).guards_for_alarm("shop-green-5xx") == []
+    assert table(aws).guards_for_alarm("shop-green-p99") == []
     assert [(e["deploymentId"], e["alarm"]) for e in rolled_back_events(aws)] == [
-        ("canary-1", "shop-5xx")
+        ("canary-1", "shop-green-5xx")
     ]
     # and TimeToRollback (alarm state time -> traffic restored) went out as an EMF metric
     # (once per dimension set: by platform, and by platform and load balancer)
@@ -286,7 +300,7 @@ def test_the_same_event_delivered_three_times_rolls_back_once(
         deliver(*args)
 
     monkeypatch.setattr(aws, "deliver_event", keep_alarm_deliveries)
-    set_alarm(aws, "shop-5xx")
+    set_alarm(aws, "shop-green-5xx")
 
     # When the same event is delivered twice more
     assert len(delivered) == 1
@@ -299,7 +313,7 @@ def test_the_same_event_delivered_three_times_rolls_back_once(
     assert [r.error_type for r in runs] == [None, None, None]
     assert [r.json()["deployments"] != [] for r in runs] == [True, False, False]
     assert spy.count(*RESTORES) == 2  # the listener and the rule, once
-    assert table(aws).get("canary-1")["outcome"]["actor"]["alarm"] == "shop-5xx"
+    assert table(aws).get("canary-1")["outcome"]["actor"]["alarm"] == "shop-green-5xx"
     assert len(rolled_back_events(aws)) == 1
     assert dead_letters(aws) == []
 
@@ -323,7 +337,7 @@ def test_a_duplicate_arriving_mid_rollback_records_and_announces_once(
     monkeypatch.setattr(aws, "deliver_event", deliver_and_keep)
 
     # When the alarm goes to ALARM
-    set_alarm(aws, "shop-5xx")
+    set_alarm(aws, "shop-green-5xx")
 
     # Then the duplicate claimed and restored; the first found its own claim already
     # concluded and changed nothing: one restore, one record, one event
@@ -338,7 +352,7 @@ def test_a_duplicate_arriving_mid_rollback_records_and_announces_once(
 def test_an_alarm_that_guards_nothing_changes_nothing(
     aws: Emulator, ec2: Ec2Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a baking canary guarded by shop-5xx and shop-p99, and an unrelated alarm
+    # Given a baking canary guarded by shop-green-5xx and shop-green-p99, and an unrelated alarm
     spy = spy_on_alarm_function(aws)
     execution = start_canary_held_in_bake(aws, ec2, monkeypatch)
     aws.client("cloudwatch").put_metric_alarm(
@@ -354,7 +368,7 @@ def test_an_alarm_that_guards_nothing_changes_nothing(
 
     # When the unrelated alarm goes to ALARM, and a guarding one to INSUFFICIENT_DATA
     set_alarm(aws, "billing-estimated-charges")
-    set_alarm(aws, "shop-p99", state="INSUFFICIENT_DATA")
+    set_alarm(aws, "shop-green-p99", state="INSUFFICIENT_DATA")
 
     # Then the function looked the alarm up once and did nothing else (the other change
     # does not match the rule at all)
@@ -390,7 +404,7 @@ def test_the_alarm_name_prefix_parameter_keeps_other_alarms_away_from_the_functi
         # Then only the one inside the prefix reached the function
         name = aws.function(FUNCTION).name
         ran = [i.json()["alarm"] for i in aws.runtime.history if i.function == name]
-        assert ran == ["shop-5xx"]
+        assert ran == ["shop-green-5xx"]
 
 
 # -- racing the machine's own gate ---------------------------------------------------------------
@@ -413,7 +427,7 @@ def test_the_alarm_racing_the_machines_own_gate_restores_one_snapshot_and_record
 
     def on_event(event: dict[str, Any]) -> None:
         if event["detail-type"] == "Switch Step" and not held:
-            set_alarm(aws, "shop-5xx", reason="Threshold Crossed: 42 5xx")
+            set_alarm(aws, "shop-green-5xx", reason="Threshold Crossed: 42 5xx")
 
     aws.on_event.append(on_event)
 
@@ -458,14 +472,14 @@ def test_the_alarm_racing_the_machines_own_gate_restores_one_snapshot_and_record
     assert record["status"] == records.ROLLED_BACK
     assert len(rolled_back_events(aws)) == 1
     assert table(aws).holder(ec2.listener_arn) is None
-    assert table(aws).guards_for_alarm("shop-5xx") == []
+    assert table(aws).guards_for_alarm("shop-green-5xx") == []
     # and the record names who decided: the alarm if it claimed first, else the gate
     if order.startswith("machine's rollback before"):
         assert record["outcome"]["failedAt"] == "Gate"
-        assert "shop-5xx" in record["outcome"]["cause"]
+        assert "shop-green-5xx" in record["outcome"]["cause"]
         assert described["status"] == "FAILED"
     else:
-        assert record["outcome"]["actor"]["alarm"] == "shop-5xx"
+        assert record["outcome"]["actor"]["alarm"] == "shop-green-5xx"
         assert described["status"] in {"ABORTED", "FAILED"}  # stopped, or ended backing off
     # and the alarm function wrote traffic at most once (the same snapshot)
     assert spy.count(*RESTORES) == (0 if order.startswith("machine's rollback before") else 2)
@@ -515,13 +529,13 @@ def test_an_ecs_canary_is_stopped_with_the_platforms_rollback(
     aws: Emulator, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     # Given an ECS switch whose platform deployment has 10% on the release, guarded by
-    # web-5xx (the switch put the deployment's id in the guards when it started it)
+    # web-green-5xx (the switch put the deployment's id in the guards when it started it)
     fleet = build_ecs_fleet(aws, mode=ECS_MODES[mode])
     spy = spy_on_alarm_function(aws)
     execution, reference = start_ecs_canary_held(aws, fleet, mode, monkeypatch)
 
-    # When web-5xx goes to ALARM (and the platform carries its rollback out)
-    set_alarm(aws, "web-5xx", reason="Threshold Crossed: 9 5xx")
+    # When web-green-5xx goes to ALARM (and the platform carries its rollback out)
+    set_alarm(aws, "web-green-5xx", reason="Threshold Crossed: 9 5xx")
     if mode == "ecs-native":
         aws.ecs_emulation.run_until_done(reference)
 
@@ -549,17 +563,18 @@ def test_an_ecs_canary_is_stopped_with_the_platforms_rollback(
     assert fleet.serving(aws) == {"web-blue": 100}
     assert aws.wait_for_execution(execution)["status"] == "ABORTED"
     assert (
-        abort_details(aws, execution)["cause"] == "alarm web-5xx in ALARM: Threshold Crossed: 9 5xx"
+        abort_details(aws, execution)["cause"]
+        == "alarm web-green-5xx in ALARM: Threshold Crossed: 9 5xx"
     )
     # and one ROLLED_BACK record naming the alarm (written by whoever saw the platform
     # finish: the alarm function, or the reaper its StopExecution brought), the service
     # lock free, one event
     record = settled(aws, "ecs-1")
     assert record["status"] == records.ROLLED_BACK
-    assert record["outcome"]["actor"]["alarm"] == "web-5xx"
+    assert record["outcome"]["actor"]["alarm"] == "web-green-5xx"
     assert record["outcome"]["observed"]["serving"] == "from"
     assert table(aws).holder(fleet.service_arn) is None
-    assert [e["alarm"] for e in rolled_back_events(aws)] == ["web-5xx"]
+    assert [e["alarm"] for e in rolled_back_events(aws)] == ["web-green-5xx"]
 
 
 # -- failure -----------------------------------------------------------------------------------
@@ -572,13 +587,13 @@ def test_a_failing_aws_call_is_retried_then_dead_lettered_with_no_half_written_r
     execution = start_canary_held_in_bake(aws, ec2, monkeypatch)
 
     # When the guarding alarm goes to ALARM
-    set_alarm(aws, "shop-5xx")
+    set_alarm(aws, "shop-green-5xx")
 
     # Then Lambda ran it three times (two async retries), and the event is dead-lettered
     runs = [i for i in aws.runtime.history if i.function == aws.function(FUNCTION).name][1:]
     assert [r.error_type for r in runs] == ["RollbackIncomplete"] * 3
     [letter] = dead_letters(aws)
-    assert letter["body"]["detail"]["alarmName"] == "shop-5xx"
+    assert letter["body"]["detail"]["alarmName"] == "shop-green-5xx"
     assert letter["error"] == "RollbackIncomplete"
     assert spy.count("ModifyListener") == 3
     # and the record says exactly that much: claimed for a rollback by the alarm (so no
@@ -586,9 +601,9 @@ def test_a_failing_aws_call_is_retried_then_dead_lettered_with_no_half_written_r
     # stay for a redrive or the reaper, and nothing was announced
     record = table(aws).get("canary-1")
     assert (record["status"], record["settling"]["intent"]) == ("SETTLING", "ROLLED_BACK")
-    assert record["settling"]["actor"]["alarm"] == "shop-5xx"
+    assert record["settling"]["actor"]["alarm"] == "shop-green-5xx"
     assert "outcome" not in record
-    assert [g.deployment_id for g in table(aws).guards_for_alarm("shop-5xx")] == ["canary-1"]
+    assert [g.deployment_id for g in table(aws).guards_for_alarm("shop-green-5xx")] == ["canary-1"]
     assert table(aws).holder(ec2.listener_arn) is not None
     assert rolled_back_events(aws) == []
     assert spy.count("StopExecution", "DeleteItem", "PutEvents") == 0

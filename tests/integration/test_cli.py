@@ -33,12 +33,12 @@ from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, set_health
 from bluegreen_emulator.fixtures.ecs_fleet import build_ecs_fleet
 from bluegreen_emulator.server import DEFAULT_PORT
 from tests.integration.cli_support import BLUE, GREEN, Cli, cli, served
+from tests.integration.docs_support import RUNBOOK, WALKTHROUGH, on_endpoint
 
 pytestmark = pytest.mark.integration
 __all__ = ["cli", "served"]  # fixtures
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-SECTION = "## Operating it: the bluegreen CLI"
 EXIT = re.compile(r"#\s*exit (\d+)")
 
 
@@ -453,12 +453,10 @@ def test_errors_say_what_to_do(cli: Cli) -> None:
 # -- the README walkthrough ----------------------------------------------------------------------
 def console_lines() -> list[tuple[str, int]]:
     """(command, expected exit code) of every `$ ` line in the section's console blocks."""
-    text = README.read_text(encoding="utf-8")
-    assert SECTION in text, f"the README lost its section {SECTION!r}"
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
     lines = []
-    for block in re.findall(r"```console\n(.*?)```", section, flags=re.S):
-        for line in block.splitlines():
+    for block in WALKTHROUGH.blocks():
+        assert block.lang == "console", f"{block.where}: the walkthrough runs console blocks"
+        for line in block.text.splitlines():
             if not line.startswith("$ "):
                 continue
             command, _, comment = line[2:].partition("#")
@@ -498,17 +496,6 @@ def test_the_readme_walkthrough_runs_against_the_emulator(
 
 
 # -- the runbook (docs/operations.md) --------------------------------------------------------
-OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
-
-
-def runbook_blocks() -> list[str]:
-    """The runbook's `sh` blocks: the commands meant to run as they are (`bash` blocks need
-    a real account or an incident in progress)."""
-    text = OPERATIONS.read_text(encoding="utf-8")
-    assert "## Runbook" in text, "docs/operations.md lost its runbook"
-    return re.findall(r"```sh\n(.*?)```", text.split("## Runbook", 1)[1], flags=re.S)
-
-
 def test_the_runbook_commands_run_against_the_emulator(cli: Cli, tmp_path: Path) -> None:
     # Given an incident to look at: a switch that went live and left a lock behind, an
     # alarm event Lambda could not deliver in the dead-letter queue, an ECS service
@@ -536,29 +523,27 @@ def test_the_runbook_commands_run_against_the_emulator(cli: Cli, tmp_path: Path)
     failure_record = {"version": "1.0", "requestPayload": event, "responsePayload": {}}
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(failure_record))
     ecs = build_ecs_fleet(cli.aws, name="runbook")
-    blocks = runbook_blocks()
-    assert len(blocks) >= 6
-
-    # When the runbook's blocks run in order in one shell, as a person pastes them
-    bin_dir = str(Path(sys.executable).parent)  # aws and bluegreen, installed by make venv
-    env = {
-        "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
-        "HOME": str(tmp_path),
-        "BLUEGREEN_ENDPOINT_URL": cli.server.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
+    blocks = RUNBOOK.blocks()
+    assert len(blocks) >= 8
+    # the first block sets the incident's values (the runbook's examples): this one's follow
+    assert "export DEPLOYMENT=" in blocks[0].text
+    incident = {
         "DEPLOYMENT": "runbook-1",
         "LISTENER": fleet.listener_arn,
         "TARGET_GROUP": fleet.green_arn,
         "CLUSTER": ecs.cluster,
         "SERVICE": ecs.service,
     }
-    preamble = (  # what the runbook says to type first against the emulator
-        f'set -euo pipefail\naws() {{ command aws --endpoint-url {cli.server.endpoint} "$@"; }}\n'
-    )
-    script = preamble + "\n".join(
-        f"echo '### runbook block {number}' >&2\n{block}" for number, block in enumerate(blocks)
+    ours = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in incident.items())
+
+    # When the runbook's blocks run in order in one shell, as a person pastes them (the
+    # emulator served on a free port instead of the runbook's 5005)
+    bin_dir = str(Path(sys.executable).parent)  # aws and bluegreen, installed by make venv
+    env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}", "HOME": str(tmp_path)}
+    pasted = [on_endpoint(block.text, cli.server.endpoint) for block in blocks]
+    script = "set -euo pipefail\n" + "\n".join(
+        f"echo '### {block.where}' >&2\n{text}" + (ours if number == 0 else "")
+        for number, (block, text) in enumerate(zip(blocks, pasted, strict=True))
     )
     ran = subprocess.run(
         ["bash", "-c", script],

@@ -293,7 +293,7 @@ def test_in_background_mode_a_deployment_runs_on_its_own(aws: Emulator) -> None:
 
 def test_an_alarm_firing_during_the_canary_stops_the_shift_and_rolls_back(aws: Emulator) -> None:
     # Given a canary deployment on a deployment group that watches the service's alarm
-    fleet = build_ecs_fleet(aws, group_alarms=True)
+    fleet = build_ecs_fleet(aws)
     deployment_id = deploy(
         aws, fleet, deploymentConfigName="CodeDeployDefault.ECSCanary10Percent5Minutes"
     )

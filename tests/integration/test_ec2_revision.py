@@ -9,7 +9,7 @@ import pytest
 from bluegreen.platforms.alb import forward_weights
 from bluegreen.store import Deployments
 from bluegreen_emulator import Emulator
-from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet, managed_tags
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 
 pytestmark = pytest.mark.integration
 
@@ -26,18 +26,8 @@ REVISION = {
 @pytest.fixture
 def setup() -> Any:
     with Emulator() as aws:
+        # the example fleet's CodeDeploy application and its in-place group per colour
         fleet = build_ec2_fleet(aws, with_http=False)
-        codedeploy = aws.client("codedeploy")
-        codedeploy.create_application(
-            applicationName="shop-app", computePlatform="Server", tags=managed_tags(aws)
-        )
-        codedeploy.create_deployment_group(
-            applicationName="shop-app",
-            deploymentGroupName="shop-green",
-            serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
-            ec2TagFilters=[{"Key": "colour", "Value": "green", "Type": "KEY_AND_VALUE"}],
-            tags=managed_tags(aws),
-        )
         yield aws, fleet
 
 

@@ -197,7 +197,7 @@ def test_a_dry_run_returns_the_plan_and_changes_nothing(aws: Emulator, fleet: Ec
     assert run.states == ["ValidateInput", "IsDryRun", "DryRunPlan"]
     # and nothing changed: weights, test listener, no record, no lock, no event
     assert production(aws, fleet) == everything_on(ALL_ON_BLUE)
-    assert on_test_listener(aws, fleet) == {"green": 1}
+    assert on_test_listener(aws, fleet) == {"blue": 0, "green": 1}
     assert record(aws, run.name) is None
     assert locks_and_guards(aws, fleet) == []
     assert detail_types(aws, run.name) == []
@@ -261,7 +261,7 @@ def test_without_a_test_listener_the_switch_skips_the_probes(aws: Emulator, flee
     assert run.transitions == STRATEGIES["all-at-once"][2] - 1
     assert production(aws, fleet) == everything_on(ALL_ON_GREEN)
     # and the test listener, never used, was left alone
-    assert on_test_listener(aws, fleet) == {"green": 1}
+    assert on_test_listener(aws, fleet) == {"blue": 0, "green": 1}
 
 
 def test_a_switch_holds_its_lock_for_as_long_as_it_may_bake(aws: Emulator, fleet: Ec2Fleet) -> None:

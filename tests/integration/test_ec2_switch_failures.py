@@ -76,7 +76,7 @@ def assert_rolled_back(
         assert words in run.cause
     # traffic is back on the snapshot, read back from the load balancer
     assert production(aws, fleet) == everything_on(ALL_ON_BLUE)
-    assert on_test_listener(aws, fleet) == {"green": 1}
+    assert on_test_listener(aws, fleet) == {"blue": 0, "green": 1}
     # the record says so
     saved = record(aws, run.name)
     assert saved is not None
@@ -95,7 +95,7 @@ def assert_rolled_back(
     assert restored == {
         fleet.listener_arn: ALL_ON_BLUE,
         fleet.rule_arn: ALL_ON_BLUE,
-        fleet.test_listener_arn: {"green": 1},
+        fleet.test_listener_arn: {"blue": 0, "green": 1},
     }
     assert "endedAt" in saved
     # nothing is left locked or guarded; the bus heard the rollback
@@ -111,7 +111,7 @@ def assert_rolled_back(
 # -- refused before anything changes -----------------------------------------------------------
 def _nothing_changed(aws: Emulator, fleet: Ec2Fleet, run: Run) -> None:
     assert production(aws, fleet) == everything_on(ALL_ON_BLUE)
-    assert on_test_listener(aws, fleet) == {"green": 1}
+    assert on_test_listener(aws, fleet) == {"blue": 0, "green": 1}
     assert record(aws, run.name) is None
     assert locks_and_guards(aws, fleet) == []
     assert detail_types(aws, run.name) == []
@@ -496,7 +496,7 @@ def test_an_alarm_during_the_canary_bake_rolls_back_at_once(
     assert run.cause == f"alarm {fleet.alarms[0]} in ALARM: 5xx above 10"
     assert "Finish" not in run.states
     assert production(aws, fleet) == everything_on(ALL_ON_BLUE)
-    assert on_test_listener(aws, fleet) == {"green": 1}
+    assert on_test_listener(aws, fleet) == {"blue": 0, "green": 1}
     # and recorded the rollback once, with the alarm as the cause
     saved = record(aws, run.name)
     assert saved is not None

@@ -68,6 +68,8 @@ SWITCH_CALLS = [
         "elbv2:DescribeLoadBalancers",
         "elbv2:DescribeTargetGroups",
         "elbv2:DescribeTags",
+        "elbv2:DescribeTargetGroupAttributes",  # the fleet checks of the idle group
+        "elbv2:DescribeTargetHealth",
         "cloudwatch:DescribeAlarms",
     ),
     *_calls(
@@ -202,7 +204,7 @@ def assert_never_stranded(aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls, run: 
         assert now == everything_on(ALL_ON_BLUE), f"traffic stranded: {now} ({run.cause})"
         assert run.status == "FAILED"
         assert saved is None or saved["status"] == "ROLLED_BACK", saved and saved["status"]
-        assert on_test_listener(aws, fleet) == {"green": 1}
+        assert on_test_listener(aws, fleet) == {"blue": 0, "green": 1}
     assert locks_and_guards(aws, fleet) == []
     assert calls.unsafe_writes(fleet) == []
 

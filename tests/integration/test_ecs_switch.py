@@ -176,7 +176,7 @@ def test_the_switch_writes_the_hook_configuration_with_its_alarms(calls: AwsCall
             TableName=aws.output("DeploymentsTableName"),
             Key={"pk": {"S": f"HOOKCONFIG#{deployment}"}, "sk": {"S": "CONFIG"}},
         )["Item"]
-        assert json.loads(item["config"]["S"]) == {"minHealthy": 2, "alarms": fleet.alarms}
+        assert json.loads(item["config"]["S"]) == {"minHealthy": 2, "alarms": sorted(fleet.alarms)}
     finally:
         aws.stop()
 

@@ -29,6 +29,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.cloudformation.models import ChangeSet, CloudFormationBackend
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
@@ -822,7 +823,7 @@ def test_describe_services_never_sees_half_an_update(probe: Emulator) -> None:
     thread.join(10)
 
 
-# 12. botocore's service models are parsed once per process ------------------------------
+# 16. botocore's service models are parsed once per process ------------------------------
 def test_botocore_sessions_share_one_model_loader_while_an_emulator_runs() -> None:
     # Given botocore's loader factory, with the signature the patch expects
     assert _parameters(patches.ORIGINALS["botocore.session.create_loader"]) == [
@@ -1108,7 +1109,7 @@ def test_an_execution_calls_aws_as_its_state_machine_role(probe: Emulator) -> No
     assert _invocations(probe, "EchoFunction") == []
 
 
-# 21. DynamoDB item operations are serializable -------------------------------------------
+# 35. DynamoDB item operations are serializable -------------------------------------------
 def test_dynamodb_item_operations_hold_the_account_lock(probe: Emulator) -> None:
     # Given moto's item operations, each patched to run under one lock per account/region
     ORIGINALS = patches.ORIGINALS
@@ -1796,3 +1797,105 @@ def test_the_alb_stamps_a_request_with_the_time_its_sender_is_at(probe: Emulator
     assert sent_at - probe.clock.epoch() >= 600
     assert requests(sent_at - 60, sent_at + 60) == 1
     assert requests(probe.clock.epoch() - 60, probe.clock.epoch() + 60) == 1
+
+
+# 33. CloudFormation stacks deploy through the emulator's deployer --------------------------
+def test_cloudformation_stacks_deploy_through_the_emulators_deployer(probe: Emulator) -> None:
+    # Given moto's create_stack and ChangeSet.apply, with the signatures the patch expects
+    assert _parameters(patches.ORIGINALS["CloudFormationBackend.create_stack"])[:4] == [
+        "self",
+        "name",
+        "template",
+        "parameters",
+    ]
+    assert _parameters(patches.ORIGINALS["ChangeSet.apply"]) == ["self"]
+    assert (
+        CloudFormationBackend.create_stack
+        is not (patches.ORIGINALS["CloudFormationBackend.create_stack"])
+    )
+    assert ChangeSet.apply is not patches.ORIGINALS["ChangeSet.apply"]
+    cloudformation = probe.client("cloudformation")
+    template = {
+        "Parameters": {"Cidr": {"Type": "String", "Default": "10.8.0.0/16"}},
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": {"Ref": "Cidr"}}},
+            "Subnet": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {
+                    "VpcId": {"Ref": "Vpc"},
+                    "CidrBlock": {  # the VPC's first /24
+                        "Fn::Join": [
+                            "",
+                            [{"Fn::Select": [0, {"Fn::Split": ["/", {"Ref": "Cidr"}]}]}, "/24"],
+                        ]
+                    },
+                    "AvailabilityZone": {"Fn::Select": [1, {"Fn::GetAZs": ""}]},
+                },
+            },
+        },
+        "Outputs": {"SubnetZone": {"Value": {"Fn::GetAtt": ["Subnet", "AvailabilityZone"]}}},
+    }
+
+    # When one stack is created directly and another through a CREATE change set
+    cloudformation.create_stack(StackName="direct", TemplateBody=json.dumps(template))
+    change_set = cloudformation.create_change_set(
+        StackName="reviewed",
+        ChangeSetName="first",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "Cidr", "ParameterValue": "10.9.0.0/16"}],
+    )
+    cloudformation.execute_change_set(ChangeSetName=change_set["Id"])
+
+    # Then both were deployed by the emulator: their outputs are its resolved values
+    for name, cidr in (("direct", "10.8.0.0/16"), ("reviewed", "10.9.0.0/16")):
+        [stack] = cloudformation.describe_stacks(StackName=name)["Stacks"]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        assert stack["Outputs"][0]["OutputValue"] == "us-east-1b"
+        vpcs = probe.client("ec2").describe_vpcs(Filters=[{"Name": "cidr", "Values": [cidr]}])
+        assert len(vpcs["Vpcs"]) == 1
+    # and what it cannot deploy is refused by name, as a validation error
+    with pytest.raises(ClientError) as refused:
+        cloudformation.create_stack(
+            StackName="database",
+            TemplateBody=json.dumps({"Resources": {"Db": {"Type": "AWS::RDS::DBInstance"}}}),
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert "cannot deploy: ['AWS::RDS::DBInstance']" in str(refused.value)
+    # and an update change set is refused: the emulator deploys a stack once
+    update = cloudformation.create_change_set(
+        StackName="direct",
+        ChangeSetName="second",
+        ChangeSetType="UPDATE",
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "Cidr", "ParameterValue": "10.10.0.0/16"}],
+    )
+    with pytest.raises(ClientError, match="does not update it"):
+        cloudformation.execute_change_set(ChangeSetName=update["Id"])
+
+
+# 34. GetDeploymentGroup answers the alarms and Auto Scaling groups ------------------------
+def test_a_deployment_group_answers_its_alarms_and_auto_scaling_groups(probe: Emulator) -> None:
+    # Given moto's deployment group view, with the signature the patch expects
+    assert _parameters(patches.ORIGINALS["codedeploy_responses._deployment_group_info"]) == [
+        "deployment_group"
+    ]
+    codedeploy = probe.client("codedeploy")
+    codedeploy.create_application(applicationName="app", computePlatform="Server")
+    alarms = {"enabled": True, "alarms": [{"name": "app-5xx"}]}
+
+    # When a group is created with alarms and an Auto Scaling group
+    codedeploy.create_deployment_group(
+        applicationName="app",
+        deploymentGroupName="fleet",
+        serviceRoleArn=f"arn:aws:iam::{probe.account_id}:role/codedeploy-service",
+        autoScalingGroups=["app-green"],
+        alarmConfiguration=alarms,
+    )
+
+    # Then GetDeploymentGroup answers both as CodeDeploy does
+    info = codedeploy.get_deployment_group(applicationName="app", deploymentGroupName="fleet")[
+        "deploymentGroupInfo"
+    ]
+    assert info["alarmConfiguration"] == alarms
+    assert info["autoScalingGroups"] == [{"name": "app-green"}]

@@ -158,19 +158,12 @@ def test_iam_refuses_a_write_on_an_untagged_listener_whatever_the_request_said(
 def test_a_revision_from_a_bucket_the_stack_does_not_register_is_refused(
     aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
 ) -> None:
-    codedeploy = aws.client("codedeploy")
-    app = f"{fleet.listener_arn.split('/')[2].removesuffix('-alb')}-app"
-    tags = [{"Key": MANAGED_TAG, "Value": aws.stack_name}]
-    codedeploy.create_application(applicationName=app, computePlatform="Server", tags=tags)
-    codedeploy.create_deployment_group(
-        applicationName=app,
-        deploymentGroupName="green",
-        serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
-        tags=tags,
-    )
+    # Given the fleet's own CodeDeploy application and green group (registered, tagged)
+    assert fleet.stack is not None
+    outputs = fleet.stack.outputs
     revision = {
-        "application": app,
-        "deploymentGroup": "green",
+        "application": outputs["CodeDeployApplicationName"],
+        "deploymentGroup": outputs["GreenDeploymentGroupName"],
         "revision": {"revisionType": "S3", "s3Location": {"bucket": "attacker", "key": "x.zip"}},
     }
     run = run_switch(aws, fleet.request(revision=revision), name="foreign-bucket")

@@ -87,6 +87,7 @@ def test_a_valid_request_is_normalised_with_every_default() -> None:
         None,
     )
     assert (parsed["requestedBy"], parsed["metricChecks"]) == ("unknown", [])
+    assert parsed["fleetChecks"] == "warn"  # findings recorded and shown, never refusing
 
 
 def test_alarms_keep_the_callers_order_so_errors_can_name_them_by_position() -> None:
@@ -125,6 +126,7 @@ def test_the_live_colour_can_be_left_to_the_current_weights() -> None:
         ({"alarms": ["ok", ""]}, "alarms[1]", "must not be empty"),
         ({"alarms": ["a", "a"]}, "alarms", "lists 'a' twice"),
         ({"allowStartInAlarm": "yes"}, "allowStartInAlarm", "true or false"),
+        ({"fleetChecks": "strict"}, "fleetChecks", "warn, enforce"),
         ({"metricChecks": [{"type": "p99Latency"}]}, "metricChecks[0].threshold", "is required"),
         (
             {"metricChecks": [{"type": "errors", "threshold": 1}]},

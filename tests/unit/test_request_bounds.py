@@ -257,6 +257,10 @@ class Elbv2:
     def describe_load_balancers(self, LoadBalancerArns: list[str]) -> dict[str, Any]:
         return {"LoadBalancers": [{"LoadBalancerArn": LB, "VpcId": "vpc-1", "DNSName": "x"}]}
 
+    def describe_target_group_attributes(self, TargetGroupArn: str) -> dict[str, Any]:
+        # AWS's default delay, longer than the fleet checks' bound: a finding in the plan
+        return {"Attributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "300"}]}
+
     def describe_target_health(self, TargetGroupArn: str) -> dict[str, Any]:
         unhealthy = {"State": "unhealthy", "Reason": "Target.FailedHealthChecks",
                      "Description": "d" * 200}  # fmt: skip
@@ -325,6 +329,7 @@ def test_its_plan_stays_well_under_step_functions_state_limit() -> None:
     )
     plan = switch.plan(parse_request(largest_request()), "d" * 80, "e" * 200, deps)
     plan["adapter"] = "alb"
+    assert plan["fleetChecks"]["findings"], "the plan carries the idle group's findings"
     # When the machine carries it with Begin's snapshot of every route, its cursor,
     # health, progress and a failed state's error
     snapshot = AlbAdapter(deps.elbv2).snapshot(plan)  # type: ignore[arg-type]

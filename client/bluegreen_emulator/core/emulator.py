@@ -38,6 +38,7 @@ from ..services.alb_http import AlbHttp
 from ..services.cloudwatch import publish_alarm_change
 from ..services.codedeploy_ecs import CodeDeployEmulation
 from ..services.ecs_native import EcsNativeEmulation
+from ..services.emf import publish as publish_metrics
 from ..services.eventbridge import EventBridgeDelivery
 from ..services.iam.enforce import IamEnforcement
 from ..services.states_events import publish_status
@@ -383,7 +384,8 @@ class Emulator:
 
     def _write_logs(self, spec: FunctionSpec, request_id: str, text: str) -> None:
         """The Lambda service writes a function's output to its log group (through moto's
-        logs backend: the service itself, not a client; one writer at a time)."""
+        logs backend: the service itself, not a client; one writer at a time), and
+        CloudWatch extracts the metrics of its EMF lines (services/emf.py)."""
         if self._mock is None:
             return
         backend = logs_backends[self.account_id][self.region]
@@ -400,3 +402,4 @@ class Emulator:
             backend.put_log_events(
                 group, stream, [{"timestamp": now, "message": line} for line in lines]
             )
+            publish_metrics(self, lines)  # CloudWatch extracts the EMF documents' metrics

@@ -17,6 +17,7 @@ from typing import Any
 from . import (
     awslambda,
     clock,
+    cloudformation,
     cloudwatch,
     codedeploy,
     dns,
@@ -44,6 +45,7 @@ _MODULES = (
     sdk,
     iam,
     dynamodb,
+    cloudformation,
     clock,
 )
 _applied = False

@@ -78,6 +78,26 @@ def _patch_codedeploy_ecs_blue_green() -> None:
         setattr(CodeDeployResponse, name, action(name))
 
 
+# 34. moto's GetDeploymentGroup answers `alarmConfiguration` as {} (a TODO in moto) and
+#     `autoScalingGroups` as bare names where the API answers {name, hook} objects
+#     (boto3 then reads [{}]): answer the alarms and Auto Scaling groups the group was
+#     created with, so a plan sees which alarms stop a deployment.
+def _patch_deployment_group_info() -> None:
+    original = registry.ORIGINALS["codedeploy_responses._deployment_group_info"]
+
+    def deployment_group_info(deployment_group: Any) -> dict[str, Any]:
+        shown: dict[str, Any] = original(deployment_group)
+        shown["alarmConfiguration"] = deployment_group.alarm_configuration or {}
+        shown["autoScalingGroups"] = [
+            {"name": name} if isinstance(name, str) else name
+            for name in deployment_group.auto_scaling_groups
+        ]
+        return shown
+
+    codedeploy_responses._deployment_group_info = deployment_group_info
+
+
 def apply() -> None:
     _patch_codedeploy_server_progress()
     _patch_codedeploy_ecs_blue_green()
+    _patch_deployment_group_info()

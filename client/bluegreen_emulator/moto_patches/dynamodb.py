@@ -40,7 +40,7 @@ def lock_of(backend: Any) -> threading.RLock:
         return _LOCKS.setdefault(id(backend), threading.RLock())
 
 
-# 21. moto's item operations are not isolated from each other: TransactWriteItems deep-
+# 35. moto's item operations are not isolated from each other: TransactWriteItems deep-
 #     copies each table it touches and, when cancelled, puts the copies back, undoing
 #     every write made meanwhile by other requests (a lock taken, a record written),
 #     and a copy taken while another thread writes fails with "dictionary changed size

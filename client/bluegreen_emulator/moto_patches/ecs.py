@@ -24,6 +24,9 @@ from . import registry
 #     service deployment and its lifecycle hooks, and answer the missing actions there.
 #     An update is one change, as on AWS: DescribeServices and the service-deployment
 #     actions never see moto's new task definition before the deployment that holds it.
+#     A service created with the CODE_DEPLOY controller gets its original (PRIMARY) task
+#     set, its tasks registered in its target group, as ECS makes it at creation
+#     (CodeDeployEmulation.adopt).
 def _patch_ecs_native_blue_green() -> None:
     create = registry.ORIGINALS["EC2ContainerServiceResponse.create_service"]
     update = registry.ORIGINALS["EC2ContainerServiceResponse.update_service"]
@@ -37,6 +40,7 @@ def _patch_ecs_native_blue_green() -> None:
                 self._get_param("cluster", "default"), self._get_param("serviceName")
             )
             emulation().service_created(service, self._get_param("deploymentConfiguration"))
+            _start_original_task_set(service)
         return result
 
     def update_service(self: EC2ContainerServiceResponse) -> Any:
@@ -85,6 +89,11 @@ def _patch_describe_services_whole() -> None:
             return describe(self)
 
     EC2ContainerServiceResponse.describe_services = describe_services  # type: ignore[method-assign]
+
+
+def _start_original_task_set(service: Any) -> None:
+    if service.deployment_controller.get("type") == "CODE_DEPLOY":
+        registry.ACTIVE.codedeploy_emulation.adopt(service.cluster_name, service.name)
 
 
 def apply() -> None:

@@ -16,6 +16,7 @@ import botocore.session
 from botocore import endpoint as botocore_endpoint
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.cloudformation.models import ChangeSet, CloudFormationBackend
 from moto.cloudwatch.models import CloudWatchBackend, Statistics
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
@@ -99,6 +100,9 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "StepFunctionResponse.send_task_failure": StepFunctionResponse.send_task_failure,
     "StepFunctionResponse.get_execution_history": StepFunctionResponse.get_execution_history,
     "Statistics.get_statistics_for_type": Statistics.get_statistics_for_type,
+    "codedeploy_responses._deployment_group_info": codedeploy_responses._deployment_group_info,
+    "CloudFormationBackend.create_stack": CloudFormationBackend.create_stack,
+    "ChangeSet.apply": ChangeSet.apply,
     "time.sleep": time.sleep,
     "Program.eval": Program.eval,
     "ExecutionWorker.start": ExecutionWorker.start,

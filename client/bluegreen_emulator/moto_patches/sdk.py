@@ -14,7 +14,7 @@ from botocore import endpoint as botocore_endpoint
 
 from . import registry
 
-# 12. Not moto: botocore gives every new Session its own Loader
+# 16. Not moto: botocore gives every new Session its own Loader
 #     (botocore.session.create_loader), which re-reads and re-parses the service model
 #     JSON. On AWS each function's cold start pays that in its own process; here every
 #     function of every emulated account would pay it again (~80 ms per client, ~1.5 s

@@ -1,20 +1,30 @@
-"""Deploy this project's SAM template into the emulated account.
+"""Deploy this project's SAM template, and the example fleets' templates, into the
+emulated account.
 
-Two passes, like CloudFormation: first every resource gets its physical name and
-attributes (so `Ref`/`Fn::GetAtt` resolve in any order), then resources are created
-through the same boto3 APIs a real deployment ends up calling. Roles come from the
+Two passes, like CloudFormation: first every resource whose name is known in advance gets
+its physical name and attributes (so `Ref`/`Fn::GetAtt` resolve in any order), then
+resources are created through the same boto3 APIs a real deployment ends up calling. The
+fleets' resources (VPCs, load balancers, services: stack/resources/) get their identity
+when created, so a resource that references one is created after it; the bundle's own
+resources are all named in advance and created in a fixed order by type. Roles come from the
 template as SAM transforms it (stack/transform.py): every `AWS::IAM::Role` of the
 CloudFormation SAM would deploy is created in the account's IAM with its inline and
 managed policies, each function and state machine runs as its own role, and IAM is
-enforced on every call they make (services/iam/). A resource type the emulator does not
-know is refused, by name.
+enforced on every call they make (services/iam/); a plain CloudFormation template (no
+`Transform`) declares its roles itself. Parameters are checked as CloudFormation checks
+them (AllowedValues, AllowedPattern, MinValue/MaxValue) and `AWS::SSM::Parameter::Value<>`
+parameters read from the account's SSM. A resource type the emulator does not know is
+refused, by name.
 """
 
 from __future__ import annotations
 
+import copy
+import heapq
 import json
+import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -24,6 +34,7 @@ from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, iam_backends
 
 from ..core.host import Host
+from .resources import KINDS
 from .runtime import FunctionSpec
 from .template import Resolver, TemplateError, load_template, merge_globals
 from .transform import transformed
@@ -93,39 +104,65 @@ class DeployedStack:
             raise KeyError(f"{logical_id!r} is not a resource of the deployed stack") from None
 
 
-def deploy(emulator: StackHost, template_path: Path, parameters: dict[str, str]) -> DeployedStack:
+def deploy(
+    emulator: StackHost,
+    template_path: Path,
+    parameters: dict[str, str],
+    stack_name: str | None = None,
+) -> DeployedStack:
+    """Deploy the template at `template_path` as stack `stack_name` (default: the
+    emulator's own stack name, for the bundle)."""
     template = load_template(template_path)
+    return deploy_template(
+        emulator, template, template_path.parent, parameters, stack_name, source=template_path
+    )
+
+
+def deploy_template(
+    emulator: StackHost,
+    template: dict[str, Any],
+    root: Path,
+    parameters: dict[str, str],
+    stack_name: str | None = None,
+    source: Path | None = None,
+) -> DeployedStack:
+    """Deploy a parsed template; `root` is where its relative paths (CodeUri) start."""
+    name = stack_name or emulator.stack_name
     resolver = Resolver(
-        stack_name=emulator.stack_name,
+        stack_name=name,
         region=emulator.region,
         account_id=emulator.account_id,
-        parameters=_parameters(template, parameters),
+        parameters=_parameters(emulator, template, parameters),
     )
-    for name, expr in template.get("Conditions", {}).items():
-        resolver.conditions[name] = resolver.evaluate_condition(expr)
+    if _uses(template, "Fn::GetAZs"):
+        zones = emulator.client("ec2").describe_availability_zones()["AvailabilityZones"]
+        resolver.zones = sorted(z["ZoneName"] for z in zones)
+    for condition, expr in template.get("Conditions", {}).items():
+        resolver.conditions[condition] = resolver.evaluate_condition(expr)
     resources = {
         logical_id: resource
         for logical_id, resource in merge_globals(template).items()
         if "Condition" not in resource or resolver.condition(resource["Condition"])
     }
-    unknown = {r["Type"] for r in resources.values()} - set(_CREATION_ORDER) - NOT_EMULATED
-    if unknown:  # refused before anything is created, like a CloudFormation validation error
-        raise TemplateError(f"resource types the emulator cannot deploy: {sorted(unknown)}")
-    stack = DeployedStack(emulator.stack_name, template_path.parent, template, resources)
-    stack.cloudformation = transformed(template_path)
+    _check_types(resources)  # before anything is created, like CloudFormation's validation
+    stack = DeployedStack(name, root, template, resources)
+    stack.cloudformation = _cloudformation(template, source)
     for logical_id, resource in resources.items():
-        _name_resource(emulator, resolver, stack, logical_id, resource)
+        kind = KINDS.get(resource["Type"])
+        if kind is None:
+            _name_resource(emulator, resolver, stack, logical_id, resource)
+        elif kind.name is not None:
+            kind.name(stack, resolver, logical_id, resource.get("Properties", {}))
     _name_managed_policies(emulator, stack, resolver)
     roles = _roles(stack, resolver)
     for logical_id in roles:
         _name_role(emulator, resolver, stack, logical_id, roles[logical_id])
     _create_roles(emulator, stack, resolver, roles)
     creators = _creators()
-    for resource_type in _CREATION_ORDER:
-        for logical_id, resource in resources.items():
-            if resource["Type"] == resource_type:
-                props = resolver.resolve(resource.get("Properties", {}))
-                creators[resource_type](emulator, stack, resolver, logical_id, props)
+    for logical_id in _creation_order(resources):
+        resource = resources[logical_id]
+        props = resolver.resolve(resource.get("Properties", {}))
+        creators[resource["Type"]](emulator, stack, resolver, logical_id, props)
     for key, output in template.get("Outputs", {}).items():
         if "Condition" in output and not resolver.condition(output["Condition"]):
             continue
@@ -133,7 +170,114 @@ def deploy(emulator: StackHost, template_path: Path, parameters: dict[str, str])
     return stack
 
 
-def _parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
+def _check_types(resources: dict[str, dict[str, Any]]) -> None:
+    unknown = {r["Type"] for r in resources.values()} - set(_CREATION_ORDER) - NOT_EMULATED
+    if unknown:
+        raise TemplateError(f"resource types the emulator cannot deploy: {sorted(unknown)}")
+    for lid, resource in resources.items():
+        kind = KINDS.get(resource["Type"])
+        extra = sorted(set(resource.get("Properties", {})) - kind.properties) if kind else []
+        if extra:
+            raise TemplateError(
+                f"{lid} ({resource['Type']}): properties the emulator does not deploy: {extra}"
+            )
+
+
+def _cloudformation(template: dict[str, Any], source: Path | None) -> dict[str, Any]:
+    """The template as CloudFormation deploys it: SAM-transformed, or as it is."""
+    if "Transform" not in template:
+        return copy.deepcopy(template)
+    if source is None:
+        raise TemplateError(
+            "a SAM template (Transform) is deployed from its file, with its code beside it"
+        )
+    return transformed(source)
+
+
+def _creation_order(resources: dict[str, dict[str, Any]]) -> list[str]:
+    """Resources with a creator, in the fixed order by type (then template order), except
+    that a resource comes after every resource it references or depends on that gets its
+    identity only when created (a fleet's VPC before its subnets)."""
+    rank = {kind: index for index, kind in enumerate(_CREATION_ORDER)}
+    position = {lid: index for index, lid in enumerate(resources)}
+    created = [lid for lid, r in resources.items() if r["Type"] in rank]
+    late = {lid for lid in created if lid in _late_bound(resources)}
+    waits = {
+        lid: (_references(resources[lid]) | set(_depends_on(resources[lid]))) & late - {lid}
+        for lid in created
+    }
+    ready = [
+        (rank[resources[lid]["Type"]], position[lid], lid) for lid in created if not waits[lid]
+    ]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        *_, lid = heapq.heappop(ready)
+        order.append(lid)
+        for other in created:
+            if lid in waits[other]:
+                waits[other].discard(lid)
+                if not waits[other]:
+                    key = (rank[resources[other]["Type"]], position[other], other)
+                    heapq.heappush(ready, key)
+    stuck = sorted(lid for lid in created if lid not in order)
+    if stuck:
+        raise TemplateError(f"resources that reference each other in a cycle: {stuck}")
+    return order
+
+
+def _late_bound(resources: dict[str, dict[str, Any]]) -> set[str]:
+    return {
+        lid
+        for lid, resource in resources.items()
+        if resource["Type"] in KINDS and KINDS[resource["Type"]].name is None
+    }
+
+
+def _depends_on(resource: dict[str, Any]) -> list[str]:
+    depends = resource.get("DependsOn", [])
+    return [depends] if isinstance(depends, str) else list(depends)
+
+
+_SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def _references(value: Any) -> set[str]:
+    """Logical ids (and parameters) a value names through Ref, Fn::GetAtt and Fn::Sub."""
+    found: set[str] = set()
+    for key, arg in _intrinsics(value):
+        if key == "Ref" and isinstance(arg, str):
+            found.add(arg)
+        elif key == "Fn::GetAtt":
+            found.add(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0])
+        elif key == "Fn::Sub":
+            text = arg[0] if isinstance(arg, list) else arg
+            found |= {name.split(".", 1)[0] for name in _SUB_NAME.findall(str(text))}
+    return found
+
+
+def _intrinsics(value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, list):
+        for item in value:
+            yield from _intrinsics(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key in {"Ref", "Fn::GetAtt", "Fn::Sub"}:
+                yield key, item
+            yield from _intrinsics(item)
+
+
+def _uses(value: Any, function: str) -> bool:
+    if isinstance(value, list):
+        return any(_uses(item, function) for item in value)
+    if isinstance(value, dict):
+        return function in value or any(_uses(item, function) for item in value.values())
+    return False
+
+
+def _parameters(
+    emulator: StackHost, template: dict[str, Any], overrides: dict[str, str]
+) -> dict[str, str]:
     declared = template.get("Parameters", {})
     unknown = set(overrides) - set(declared)
     if unknown:
@@ -146,10 +290,36 @@ def _parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str
             values[name] = str(spec["Default"])
         else:
             raise TemplateError(f"parameter {name} has no default and no value was given")
-        allowed = spec.get("AllowedValues")
-        if allowed and values[name] not in [str(a) for a in allowed]:
-            raise TemplateError(f"parameter {name}={values[name]!r} is not one of {allowed}")
+        _check_parameter(name, spec, values[name])
+        if str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+            values[name] = _from_ssm(emulator, name, values[name])
     return values
+
+
+def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
+    """What CloudFormation refuses before creating anything."""
+    allowed = spec.get("AllowedValues")
+    if allowed and value not in [str(a) for a in allowed]:
+        raise TemplateError(f"parameter {name}={value!r} is not one of {allowed}")
+    pattern = spec.get("AllowedPattern")
+    if pattern and spec.get("Type", "String") == "String" and not re.fullmatch(pattern, value):
+        raise TemplateError(f"parameter {name}={value!r} does not match {pattern}")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise TemplateError(f"parameter {name}={value!r} is not a number") from None
+        low, high = spec.get("MinValue"), spec.get("MaxValue")
+        if (low is not None and number < float(low)) or (high is not None and number > float(high)):
+            raise TemplateError(f"parameter {name}={value!r} is outside {low}..{high}")
+
+
+def _from_ssm(emulator: StackHost, name: str, parameter: str) -> str:
+    ssm = emulator.client("ssm")
+    try:
+        return str(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
+    except ssm.exceptions.ParameterNotFound:
+        raise TemplateError(f"parameter {name}: no SSM parameter {parameter}") from None
 
 
 def _name_resource(
@@ -554,6 +724,7 @@ def _creators() -> dict[str, Creator]:
         "AWS::Serverless::Function": _create_function,
         "AWS::Serverless::StateMachine": _create_state_machine,
         "AWS::Events::Rule": _create_rule,
+        **{kind: spec.create for kind, spec in KINDS.items()},  # the fleets' (resources/)
         "AWS::CloudWatch::Alarm": _create_alarm,
         "AWS::CloudWatch::Dashboard": _create_dashboard,
     }

@@ -1,13 +1,15 @@
 """Read a SAM template and resolve its intrinsic functions for the emulated stack.
 
 Only what a deploy into the emulator needs: Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::If,
-Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Select, Fn::Split, plus SAM's Globals merge.
+Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Select, Fn::Split, Fn::GetAZs, Fn::Base64,
+plus SAM's Globals merge.
 Anything else is refused with a message that names it, so a template change that the
 emulator cannot follow fails loudly instead of deploying something different.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 from collections.abc import Callable, Mapping
@@ -87,6 +89,17 @@ def load_template(path: Path) -> dict[str, Any]:
     return copy.deepcopy(_PARSED[key])
 
 
+def parse_template(text: str, where: str = "template") -> dict[str, Any]:
+    """A template's text (YAML or JSON, short-form intrinsics included) as a dict."""
+    try:
+        data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{where}: not YAML or JSON: {exc}") from None
+    if not isinstance(data, dict) or "Resources" not in data:
+        raise TemplateError(f"{where}: not a template (no Resources section)")
+    return data
+
+
 def merge_globals(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Return resources with SAM Globals applied (function and state machine sections)."""
     globals_ = template.get("Globals", {})
@@ -124,9 +137,10 @@ class Resolver:
     region: str
     account_id: str
     parameters: dict[str, str]
-    refs: dict[str, str] = field(default_factory=dict)
-    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    refs: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], Any] = field(default_factory=dict)
     conditions: dict[str, bool] = field(default_factory=dict)
+    zones: list[str] = field(default_factory=list)  # Fn::GetAZs: the region's zones
 
     def pseudo(self) -> dict[str, str]:
         return {
@@ -153,13 +167,13 @@ class Resolver:
             return self.refs[name]
         raise TemplateError(f"Ref to unknown name {name!r}")
 
-    def get_att(self, logical_id: str, attribute: str) -> str:
+    def get_att(self, logical_id: str, attribute: str) -> Any:
         try:
             return self.attributes[(logical_id, attribute)]
         except KeyError:
             raise TemplateError(f"Fn::GetAtt {logical_id}.{attribute} is not known") from None
 
-    def resolve(self, value: Any) -> Any:  # noqa: C901, PLR0911 - one branch per intrinsic
+    def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
             items = [self.resolve(item) for item in value]
             return [item for item in items if item is not NO_VALUE]
@@ -167,32 +181,46 @@ class Resolver:
             return value
         if len(value) == 1:
             ((key, arg),) = value.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Fn::GetAtt":
-                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.get_att(logical_id, attribute)
-            if key == "Fn::Sub":
-                return self._sub(arg)
-            if key == "Fn::Join":
-                sep, items = arg
-                return sep.join(str(v) for v in self.resolve(items))
-            if key == "Fn::If":
-                name, when_true, when_false = arg
-                chosen = when_true if self.condition(name) else when_false
-                return self.resolve(chosen)
-            if key == "Fn::Select":
-                index, items = arg
-                return self.resolve(items)[int(self.resolve(index))]
-            if key == "Fn::Split":
-                sep, source = arg
-                return str(self.resolve(source)).split(sep)
+            function = _FUNCTIONS.get(key)
+            if function is not None:
+                return function(self, arg)
             if key in {"Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition"}:
                 return self.evaluate_condition(value)
             if key.startswith("Fn::"):
                 raise TemplateError(f"{key} is not supported by the emulator")
         resolved = {k: self.resolve(v) for k, v in value.items()}
         return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+
+    def _get_att(self, arg: Any) -> Any:
+        logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+        return self.get_att(logical_id, attribute)
+
+    def _join(self, arg: Any) -> str:
+        sep, items = arg
+        return str(sep).join(str(v) for v in self.resolve(items))
+
+    def _if(self, arg: Any) -> Any:
+        name, when_true, when_false = arg
+        return self.resolve(when_true if self.condition(name) else when_false)
+
+    def _select(self, arg: Any) -> Any:
+        index, items = arg
+        return self.resolve(items)[int(self.resolve(index))]
+
+    def _split(self, arg: Any) -> list[str]:
+        sep, source = arg
+        return str(self.resolve(source)).split(sep)
+
+    def _base64(self, arg: Any) -> str:
+        return base64.b64encode(str(self.resolve(arg)).encode()).decode()
+
+    def _zones(self, arg: Any) -> list[str]:
+        region = self.resolve(arg)
+        if region not in ("", self.region):
+            raise TemplateError(f"Fn::GetAZs {region!r}: the stack deploys in {self.region}")
+        if not self.zones:
+            raise TemplateError("Fn::GetAZs: the region's availability zones are not known")
+        return list(self.zones)
 
     def condition(self, name: str) -> bool:
         if name not in self.conditions:
@@ -233,3 +261,16 @@ class Resolver:
             return str(self.ref(name))
 
         return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+
+_FUNCTIONS: dict[str, Callable[[Resolver, Any], Any]] = {
+    "Ref": lambda r, arg: r.ref(arg),
+    "Fn::GetAtt": Resolver._get_att,
+    "Fn::Sub": Resolver._sub,
+    "Fn::Join": Resolver._join,
+    "Fn::If": Resolver._if,
+    "Fn::Select": Resolver._select,
+    "Fn::Split": Resolver._split,
+    "Fn::GetAZs": Resolver._zones,
+    "Fn::Base64": Resolver._base64,
+}

@@ -76,6 +76,7 @@ class Plan(_Colours):
     needsApproval: NotRequired[bool]
     hasRevision: NotRequired[bool]
     current: NotRequired[list[dict[str, Any]]]
+    fleetChecks: NotRequired[dict[str, Any]]  # the idle group's settings (ec2/fleet.py)
     # ECS
     mode: NotRequired[str]
     serviceArn: NotRequired[str]

@@ -15,6 +15,7 @@ from ..errors import InvalidInput
 from ..platforms import alb as traffic
 from ..requests import live as live_check
 from ..switch.plan import weights_for
+from .fleet import judge_idle_group
 
 
 # -- plan (first state: read-only) ---------------------------------------------------------
@@ -22,11 +23,14 @@ def plan(
     request: Mapping[str, Any], deployment_id: str, execution_arn: str, deps: Any
 ) -> dict[str, Any]:
     """Validate a parsed request (`parse_request`) against AWS; change nothing."""
-    found = live_check.check_ec2(request, deps.elbv2, deps.codedeploy)
-    registry.check_ec2(request, found.load_balancer_arn, deps.registry, deps.elbv2, deps.codedeploy)
+    resources = live_check.check_ec2(request, deps.elbv2, deps.codedeploy)
+    registry.check_ec2(
+        request, resources.load_balancer_arn, deps.registry, deps.elbv2, deps.codedeploy
+    )
     routes = traffic.routes_from(request["listeners"], request["rules"])
     saved = _snapshot_or_refuse(deps.elbv2, routes)
     live, idle = _live_and_idle(request, saved)
+    fleet = _fleet_checks(deps.elbv2, request, idle, resources.target_groups[idle])
     refuse_alarms_in_alarm(deps.cloudwatch, request["alarms"], request["allowStartInAlarm"])
     if request["testTraffic"]:
         _snapshot_or_refuse(
@@ -61,8 +65,20 @@ def plan(
         "current": [
             {"arn": r["arn"], "weights": traffic.forward_weights(r["actions"])} for r in saved
         ],
+        "fleetChecks": fleet,
         "request": request,
     }
+
+
+def _fleet_checks(
+    elbv2: Any, request: Mapping[str, Any], idle: str, described: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The idle group's settings (`bluegreen.ec2.fleet`), under the field that names it."""
+    if request["blueTargetGroupArn"]:
+        field = "greenTargetGroupArn"
+    else:
+        field = f"targetGroupArns[{request['targetGroupArns'].index(idle)}]"
+    return judge_idle_group(elbv2, request, idle, described, field)
 
 
 def _snapshot_or_refuse(elbv2: Any, routes: Sequence[Mapping[str, Any]]) -> list[Any]:

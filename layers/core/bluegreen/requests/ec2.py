@@ -44,6 +44,7 @@ def _parse_ec2(raw: Mapping[str, Any]) -> dict[str, Any]:
         "strategy": dict(raw["strategy"]),
         "alarms": _alarms(raw.get("alarms", [])),
         "allowStartInAlarm": _bool(raw, "allowStartInAlarm"),
+        "fleetChecks": fleet_checks_mode(raw),
         "metricChecks": [_metric(m, i) for i, m in enumerate(_list(raw, "metricChecks"))],
         "healthCheck": _health(raw.get("healthCheck") or {}),
         "testTraffic": _test_traffic(raw.get("testTraffic")),
@@ -59,6 +60,17 @@ def _parse_ec2(raw: Mapping[str, Any]) -> dict[str, Any]:
         "description": _text(raw, "description", ""),
     }
     return request
+
+
+FLEET_CHECK_MODES = ("warn", "enforce")
+
+
+def fleet_checks_mode(raw: Mapping[str, Any]) -> str:
+    """`fleetChecks`: what a finding about the idle group's settings does (ec2/fleet.py)."""
+    mode = raw.get("fleetChecks", "warn")
+    if mode not in FLEET_CHECK_MODES:
+        raise InvalidInput("fleetChecks", f"must be one of {', '.join(FLEET_CHECK_MODES)}")
+    return str(mode)
 
 
 def _list(raw: Mapping[str, Any], key: str) -> list[Any]:

@@ -53,6 +53,7 @@ def begin(plan: Plan, deps: SwitchDeps) -> Begun:
         "strategy": request["strategy"],
         "plannedSteps": [s["percent"] for s in plan.get("steps", [])],
         "snapshot": snapshot,
+        "fleetChecks": plan.get("fleetChecks"),  # the idle group's settings, as planned
         "request": request,
     }
     deps.store.begin(
