@@ -133,9 +133,14 @@ def test_traffic(plan: Plan, deps: SwitchDeps) -> dict[str, Any]:
     saved = alb.snapshot_routes(elbv2, alb.routes_from([test["listenerArn"]], []))
     alb.set_weights(elbv2, saved, {plan["to"]: 1})
     result = gates.test_probes(plan, deps)
-    deps.store.append_step(
-        plan["deploymentId"], {"phase": "test-traffic", "verdicts": [result.as_record()]}
-    )
+    try:
+        deps.store.append_step(
+            plan["deploymentId"], {"phase": "test-traffic", "verdicts": [result.as_record()]}
+        )
+    except OutcomeAlreadyDecided:  # the ending was settled while this task ran
+        if _late_write_is_ours(plan, deps):
+            alb.restore_routes(elbv2, saved)
+        raise
     if result.outcome is not Outcome.PASSED:
         raise ProbeFailed(f"through the test listener: {result.reason}")
     return {"probes": len(test["probes"])}
@@ -231,17 +236,22 @@ def undo_late_write(plan: Plan, snapshot: Snapshot, deps: SwitchDeps) -> None:
     stopped the execution while this task was in flight): nobody else will look at the
     routes again, so put the snapshot back here, unless a newer deployment already
     holds one of the listeners (then the routes are not ours to touch)."""
+    if _late_write_is_ours(plan, deps):
+        alb.write_back(deps.clients.elbv2, snapshot)
+
+
+def _late_write_is_ours(plan: Plan, deps: SwitchDeps) -> bool:
+    """Whether a write this task made after the ending was claimed is its to undo: no
+    newer deployment holds one of the listeners, and the ending is not a success."""
     for lock in plan["locks"]:
         last = deps.store.last_on(lock)
         if last not in (None, plan["deploymentId"]):
-            return
+            return False
     record = deps.store.find(plan["deploymentId"]) or {}
     intent = (record.get("settling") or {}).get("intent") or (record.get("outcome") or {}).get(
         "intent"
     )
-    if intent == "SUCCEEDED":
-        return
-    alb.write_back(deps.clients.elbv2, snapshot)
+    return intent != "SUCCEEDED"
 
 
 def gate(
