@@ -25,6 +25,7 @@ from typing import Any
 from botocore.client import BaseClient
 
 from bluegreen_emulator import Emulator
+from bluegreen_emulator.core import identity
 from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet, managed_tags
 
 PRICE_PER_TRANSITION = 0.025 / 1000
@@ -42,9 +43,12 @@ class CallLog:
 
     calls: list[tuple[str, str]] = field(default_factory=list)  # (function, operation)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    roles: dict[str, str] = field(default_factory=dict)  # role ARN -> function
 
     def record(self, operation: str) -> None:
-        function = getattr(_IN_FUNCTION, "name", None)
+        # a thread a function starts (the alarm function settles each guard on its own)
+        # carries the function's role, not the invocation's marker
+        function = getattr(_IN_FUNCTION, "name", None) or self.roles.get(identity.current() or "")
         if function is not None:
             with self._lock:
                 self.calls.append((function, operation))
@@ -60,6 +64,9 @@ class CallLog:
 def recording(aws: Emulator) -> Iterator[CallLog]:
     """Count the AWS calls of every function the emulator runs, while inside."""
     log = CallLog()
+    log.roles = {
+        spec.role_arn: spec.logical_id for spec in aws.runtime.functions.values() if spec.role_arn
+    }
     original_call = BaseClient._make_api_call
     runtime = aws.runtime
     original_invoke_call = runtime._call
