@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from bluegreen.store import Deployments
 from bluegreen.switch.endings import EndingDeps
+from tests.unit.moto_table import deployments_table
 
 TABLE = "deployments"
 LISTENER = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/shop-alb/abc/def"
@@ -133,22 +132,7 @@ class World:
 
 @pytest.fixture(name="world")
 def world_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-        )
+    with deployments_table(monkeypatch, TABLE) as dynamodb:
         now = [T0]
         yield World(
             Deployments(dynamodb, TABLE, clock=lambda: now[0]),

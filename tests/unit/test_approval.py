@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from bluegreen import approval
 from bluegreen.errors import InvalidInput
 from bluegreen.store import Deployments, OutcomeAlreadyDecided
 from bluegreen.switch.endings import Ask
+from tests.unit.moto_table import deployments_table
 
 pytestmark = pytest.mark.unit
 
@@ -117,22 +116,7 @@ def test_settles_claim_carries_a_rejection_and_nothing_when_there_is_none() -> N
 # -- the store ---------------------------------------------------------------------------------
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployments]:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="deployments",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-        )
+    with deployments_table(monkeypatch, "deployments") as dynamodb:
         store = Deployments(dynamodb, "deployments", clock=lambda: 1_800_000_000.0)
         store.begin(
             deployment_id="d1",

@@ -11,9 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from bluegreen.store import (
     Deployments,
@@ -25,6 +23,7 @@ from bluegreen.store import (
     StoreUnavailable,
     keys,
 )
+from tests.unit.moto_table import deployments_table
 
 pytestmark = pytest.mark.unit
 
@@ -51,22 +50,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def repo(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[Deployments]:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-        )
+    with deployments_table(monkeypatch, TABLE) as dynamodb:
         yield Deployments(dynamodb, TABLE, clock=clock)
 
 
