@@ -27,6 +27,7 @@ from bluegreen_emulator.core.clock import Clock
 from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 from bluegreen_emulator.fixtures.ecs_fleet import EcsFleet, build_ecs_fleet
 from tests.conftest import load_event
+from tests.integration.test_ecs_switch import MODES, ecs_request
 
 pytestmark = pytest.mark.integration
 
@@ -486,9 +487,6 @@ def test_the_alarm_racing_the_machines_own_gate_restores_one_snapshot_and_record
 
 
 # -- ECS (the real ECS switch, the emulated CodeDeploy / ECS-native blue/green) ---------------
-ECS_MODES = {"codedeploy": "CODE_DEPLOY", "ecs-native": "ECS"}
-
-
 def start_ecs_canary_held(
     aws: Emulator, fleet: EcsFleet, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[str, str]:
@@ -496,22 +494,7 @@ def start_ecs_canary_held(
     the machine waits; the execution ARN and the platform deployment's id."""
     clock = BakeHolds()
     monkeypatch.setattr(aws, "clock", clock)
-    request: dict[str, Any] = {
-        "platform": "ECS",
-        "mode": mode,
-        "cluster": fleet.cluster,
-        "service": fleet.service,
-        "taskDefinition": fleet.release,
-        "container": {"name": "app", "port": 80},
-        "strategy": {"type": "canary", "percent": 10, "bakeSeconds": 300},
-        "alarms": fleet.alarms,
-        "requestedBy": "ci@example.com",
-    }
-    if mode == "codedeploy":
-        request["codeDeploy"] = {
-            "application": fleet.application,
-            "deploymentGroup": fleet.deployment_group,
-        }
+    request = ecs_request(fleet, mode)
     execution = aws.start_execution(aws.output("SwitchStateMachineArn"), request, name="ecs-1")
     assert clock.baking.wait(10), "the ECS switch never started waiting on the platform"
     platform = aws.codedeploy_emulation if mode == "codedeploy" else aws.ecs_emulation
@@ -524,13 +507,13 @@ def start_ecs_canary_held(
     return execution, reference
 
 
-@pytest.mark.parametrize("mode", list(ECS_MODES))
+@pytest.mark.parametrize("mode", list(MODES))
 def test_an_ecs_canary_is_stopped_with_the_platforms_rollback(
     aws: Emulator, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     # Given an ECS switch whose platform deployment has 10% on the release, guarded by
     # web-green-5xx (the switch put the deployment's id in the guards when it started it)
-    fleet = build_ecs_fleet(aws, mode=ECS_MODES[mode])
+    fleet = build_ecs_fleet(aws, mode=MODES[mode])
     spy = spy_on_alarm_function(aws)
     execution, reference = start_ecs_canary_held(aws, fleet, mode, monkeypatch)
 
