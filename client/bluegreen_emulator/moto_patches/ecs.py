@@ -31,20 +31,18 @@ def _patch_ecs_native_blue_green() -> None:
     create = registry.ORIGINALS["EC2ContainerServiceResponse.create_service"]
     update = registry.ORIGINALS["EC2ContainerServiceResponse.update_service"]
 
-    emulation = _emulation
-
     def create_service(self: EC2ContainerServiceResponse) -> Any:
         result = create(self)
-        if emulation() is not None:
+        if _emulation() is not None:
             service = self.ecs_backend._get_service(
                 self._get_param("cluster", "default"), self._get_param("serviceName")
             )
-            emulation().service_created(service, self._get_param("deploymentConfiguration"))
+            _emulation().service_created(service, self._get_param("deploymentConfiguration"))
             _start_original_task_set(service)
         return result
 
     def update_service(self: EC2ContainerServiceResponse) -> Any:
-        if emulation() is None:
+        if _emulation() is None:
             return update(self)
         cluster = self._get_param("cluster", "default")
         service = self.ecs_backend._get_service(cluster, self._get_param("service").split("/")[-1])
@@ -52,7 +50,7 @@ def _patch_ecs_native_blue_green() -> None:
             previous = service.task_definition
             result = update(self)
             configuration = self._get_param("deploymentConfiguration")
-            emulation().service_updated(service, previous, configuration)
+            _emulation().service_updated(service, previous, configuration)
         return result
 
     EC2ContainerServiceResponse.create_service = create_service  # type: ignore[method-assign]
