@@ -40,6 +40,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
+from moto.kms import models as kms_models
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
     ErrorEqualsDecl,
 )
@@ -1022,6 +1023,41 @@ def test_a_failing_event_target_is_retried_then_dead_lettered(
     assert len(messages) == 1
     assert json.loads(messages[0]["Body"])["source"] == "probe.shop"
     assert messages[0]["MessageAttributes"]["ErrorCode"]["StringValue"] == "ProbeFailure"
+
+
+# 36. KMS key material is made on first use ----------------------------------------------
+def test_a_kms_key_makes_its_key_pair_on_first_use_and_signs_as_before(probe: Emulator) -> None:
+    # Given moto's key-pair generator, with the signature the patch expects
+    original = patches.ORIGINALS["kms_models.generate_private_key"]
+    assert _parameters(original) == ["key_spec"]
+    assert kms_models.generate_private_key is not original
+    kms = probe.client("kms")
+
+    # When a symmetric key and an asymmetric signing key are created
+    symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+    signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+
+    # Then neither has generated a key pair yet
+    backend = kms_models.kms_backends[probe.account_id][probe.region]
+    assert backend.keys[symmetric].private_key._key is None
+    assert backend.keys[signing].private_key._key is None
+    # and the signing key signs and verifies as before, with one key pair
+    signed = kms.sign(KeyId=signing, Message=b"release 42", SigningAlgorithm="RSASSA_PSS_SHA_256")[
+        "Signature"
+    ]
+    verified = kms.verify(
+        KeyId=signing,
+        Message=b"release 42",
+        Signature=signed,
+        SigningAlgorithm="RSASSA_PSS_SHA_256",
+    )
+    assert verified["SignatureValid"] is True
+    public = kms.get_public_key(KeyId=signing)["PublicKey"]
+    assert backend.keys[signing].private_key.key_size == 2048
+    assert len(public) > 256
+    # and the symmetric key still encrypts and decrypts
+    blob = kms.encrypt(KeyId=symmetric, Plaintext=b"secret")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
 
 
 def test_every_registered_patch_has_a_test_here() -> None:

@@ -27,6 +27,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
+from moto.kms import models as kms_models
 from moto.stepfunctions.parser import quotas
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
     ErrorEqualsDecl,
@@ -113,6 +114,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "EventManager.add_event": EventManager.add_event,
     "asl_state.datetime": asl_state.datetime,  # type: ignore[dict-item]
     "HTTPConnection.putrequest": http.client.HTTPConnection.putrequest,
+    "kms_models.generate_private_key": kms_models.generate_private_key,
 }
 
 
