@@ -253,10 +253,12 @@ class Fleets:
     def __init__(self, aws: Emulator) -> None:
         self.aws = aws
         self.count = 0
+        self.last: Ec2Fleet | None = None
 
     def build(self, **kwargs: Any) -> Ec2Fleet:
         self.count += 1
-        return build_ec2_fleet(self.aws, name=f"bench{self.count}", **kwargs)
+        self.last = build_ec2_fleet(self.aws, name=f"bench{self.count}", **kwargs)
+        return self.last
 
 
 def strategies(aws: Emulator, log: CallLog, fleets: Fleets) -> list[SwitchRun]:
