@@ -163,7 +163,7 @@ def restore_table(rows: list[restore.RestoreRow]) -> Table:
         f"Time to restore: a {restore.CANARY_PERCENT}% canary whose green answers "
         f"{restore.GREEN_ERRORS:.0%} of its requests with a 503 (blue {restore.BLUE_ERRORS:.1%}), "
         f"{restore.USERS_PER_SECOND} users a second on the production listener; analysis: "
-        "error rate + p50/p99 latency, 60 s periods, alpha 0.025. Seconds from green's first "
+        f"{restore.analysis_configured()}. Seconds from green's first "
         "5xx to every production route on blue, on the emulator's clock (alarms are not "
         "evaluated: the alarm's state is set at the first 5xx); transitions, AWS calls and "
         "wall time from detection (the deciding Gate's start, the alarm's state change) to "

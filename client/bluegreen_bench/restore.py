@@ -54,7 +54,7 @@ from .switch_runs import CallLog, Fleets, Moment, transitions_of
 USERS_PER_SECOND = 150
 GREEN_ERRORS, BLUE_ERRORS = 0.05, 0.001
 CANARY_PERCENT = 10
-ANALYSIS: dict[str, Any] = {"signals": ["errorRate", "latency"]}  # periods of 60 s, alpha 0.025
+ANALYSIS: dict[str, Any] = {"signals": ["errorRate", "latency"]}  # the defaults otherwise
 GATE, ROLLBACK, ALARM_FUNCTION = "GateFunction", "RollBack", "AlarmRollbackFunction"
 
 
@@ -289,6 +289,20 @@ def alarm_sample(
 
 
 # -- one sample, end to end ------------------------------------------------------------------
+def analysis_configured() -> str:
+    """The request's analysis as the switch parses it: what the figures were measured with."""
+    from bluegreen.checks.analysis_config import parse_analysis_config
+
+    config = parse_analysis_config(ANALYSIS, "analysis")
+    signals = ["error rate"] if config.error_rate is not None else []
+    if config.latency is not None:
+        signals.append("/".join(config.latency.stats) + " latency")
+    return (
+        f"{' + '.join(signals)}, {config.period_seconds} s periods, "
+        f"alpha {config.alpha:g}, inconclusive rule {config.inconclusive_rule}"
+    )
+
+
 def canary_request(fleet: Ec2Fleet, bake_seconds: int) -> dict[str, Any]:
     return fleet.request(
         strategy={"type": "canary", "percent": CANARY_PERCENT, "bakeSeconds": bake_seconds},
