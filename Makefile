@@ -59,12 +59,12 @@ server: $(STAMP) $(SAMSTAMP)
 	TMPDIR="$$tmp" PYTHONPATH=client:layers/core $(PY) -m bluegreen_emulator serve \
 	  --port $(PORT) --scale $(SCALE) $(ARGS)
 
-## make test: lint, type checks, template checks and the whole test suite
+## make test: lint, type checks, template checks and the whole test suite (`sam validate
+## --lint` and `sam build` run inside it: tests/integration/test_sam.py)
 test: $(STAMP) $(SAMSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(SAM) validate --lint --template template.yaml --region us-east-1
 	$(MAKE) --no-print-directory security
 	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist load
 
