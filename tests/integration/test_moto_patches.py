@@ -860,6 +860,57 @@ def test_botocore_sessions_share_one_model_loader_while_an_emulator_runs() -> No
     assert loader() is not loader()
 
 
+# 37-38. botocore clients share an endpoint rule set per service, and one TLS context ------
+def test_clients_share_endpoint_rules_and_tls_context_and_resolve_as_before(
+    probe: Emulator,
+) -> None:
+    # Given botocore's endpoint provider and TLS context factory, as the patches expect
+    assert _parameters(patches.ORIGINALS["botocore.regions.EndpointProvider"]) == [
+        "ruleset_data",
+        "partition_data",
+        "excluded_params",
+    ]
+    assert _parameters(patches.ORIGINALS["URLLib3Session._get_ssl_context"]) == ["self"]
+    session = botocore.session.Session()
+
+    def client(service: str, region: str) -> Any:
+        return session.create_client(service, region_name=region)
+
+    # When clients are created while an emulator runs
+    first, second = client("dynamodb", "us-east-1"), client("dynamodb", "eu-west-1")
+    other = client("sqs", "us-east-1")
+
+    # Then clients of one service share one rule set, and every client one TLS context
+    def provider(made: Any) -> Any:
+        return made._ruleset_resolver._provider
+
+    def tls(made: Any) -> Any:
+        return made._endpoint.http_session._manager.connection_pool_kw["ssl_context"]
+
+    assert provider(first) is provider(second)
+    assert provider(other) is not provider(first)
+    assert tls(first) is tls(second) is tls(other)
+    # and each still resolves its own region's endpoint, and calls go through
+    assert first.meta.endpoint_url == "https://dynamodb.us-east-1.amazonaws.com"
+    assert second.meta.endpoint_url == "https://dynamodb.eu-west-1.amazonaws.com"
+    assert "TableNames" in first.list_tables()
+
+
+def test_without_an_emulator_each_client_builds_its_own_rules_and_tls_context() -> None:
+    # Given no emulator running, When two clients of one service are created
+    session = botocore.session.Session()
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    one = session.create_client("dynamodb", region_name="us-east-1", **keys)
+    two = session.create_client("dynamodb", region_name="us-east-1", **keys)
+    # Then botocore behaves as shipped
+    assert one._ruleset_resolver._provider is not two._ruleset_resolver._provider
+    pool = "connection_pool_kw"
+    assert (
+        getattr(one._endpoint.http_session._manager, pool)["ssl_context"]
+        is not getattr(two._endpoint.http_session._manager, pool)["ssl_context"]
+    )
+
+
 # 15. StopExecution aborts an execution waiting for a task token ---------------------------
 def test_stopping_an_execution_waiting_for_a_task_token_aborts_it(probe: Emulator) -> None:
     # Given moto's execution stop and error recording, with the signatures patched

@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import botocore.httpsession
 import botocore.loaders
+import botocore.regions
 import botocore.session
 from botocore import endpoint as botocore_endpoint
 from moto.awslambda.responses import LambdaResponse
@@ -115,6 +117,8 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "asl_state.datetime": asl_state.datetime,  # type: ignore[dict-item]
     "HTTPConnection.putrequest": http.client.HTTPConnection.putrequest,
     "kms_models.generate_private_key": kms_models.generate_private_key,
+    "botocore.regions.EndpointProvider": botocore.regions.EndpointProvider,
+    "URLLib3Session._get_ssl_context": botocore.httpsession.URLLib3Session._get_ssl_context,
 }
 
 
