@@ -879,6 +879,7 @@ def test_clients_share_endpoint_rules_and_tls_context_and_resolve_as_before(
     # When clients are created while an emulator runs
     first, second = client("dynamodb", "us-east-1"), client("dynamodb", "eu-west-1")
     other = client("sqs", "us-east-1")
+    s3 = client("s3", "us-east-1")  # botocore leaves some parameters out of S3's rules
 
     # Then clients of one service share one rule set, and every client one TLS context
     def provider(made: Any) -> Any:
@@ -889,11 +890,14 @@ def test_clients_share_endpoint_rules_and_tls_context_and_resolve_as_before(
 
     assert provider(first) is provider(second)
     assert provider(other) is not provider(first)
-    assert tls(first) is tls(second) is tls(other)
+    assert provider(s3) is provider(client("s3", "eu-west-1"))
+    assert tls(first) is tls(second) is tls(other) is tls(s3)
     # and each still resolves its own region's endpoint, and calls go through
     assert first.meta.endpoint_url == "https://dynamodb.us-east-1.amazonaws.com"
     assert second.meta.endpoint_url == "https://dynamodb.eu-west-1.amazonaws.com"
     assert "TableNames" in first.list_tables()
+    s3.create_bucket(Bucket="release-artifacts")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["release-artifacts"]
 
 
 def test_without_an_emulator_each_client_builds_its_own_rules_and_tls_context() -> None:

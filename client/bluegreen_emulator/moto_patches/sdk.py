@@ -62,7 +62,8 @@ def _patch_endpoint_provider() -> None:
     def provider(ruleset_data: Any, partition_data: Any, excluded_params: Any = None) -> Any:
         if registry.ACTIVE is None:
             return original(ruleset_data, partition_data, excluded_params)
-        key = (id(ruleset_data), id(partition_data), excluded_params)
+        excluded = frozenset(excluded_params) if excluded_params is not None else None
+        key = (id(ruleset_data), id(partition_data), excluded)
         with _LOADERS_LOCK:
             if key not in _PROVIDERS:  # the data are kept with it, so their ids stay theirs
                 built = original(ruleset_data, partition_data, excluded_params)
