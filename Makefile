@@ -93,7 +93,8 @@ lint: $(STAMP)
 sam-build: $(SAMSTAMP)
 	$(SAM) build --template template.yaml
 
-## make bench: measured cold init, transitions and cost per strategy, growth, time to rollback
+## make bench: measured cold init, transitions and cost per strategy, growth, time to rollback,
+## and time from green's first 5xx to production restored (per rollback path)
 bench: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_bench
 
