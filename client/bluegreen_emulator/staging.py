@@ -36,8 +36,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bluegreen.platforms.alb import forward_weights
-
 from .core import clock as clocks
 from .core.emulator import PROJECT_ROOT, Emulator
 from .fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
@@ -105,6 +103,16 @@ EXPECTED: dict[str, Expect] = {
 NOT_STAGED = {"switch_request.json": "its listener and target group ARNs are examples"}
 
 
+ENV_FILE = PROJECT_ROOT / "env.json"
+
+
+def env_vars(aws: Emulator) -> dict[str, dict[str, str]]:
+    """`sam local invoke --env-vars` content: each function's variables as the emulated
+    stack deployed them (SAM passes only the variables the template declares)."""
+    functions = {spec.logical_id: spec for spec in aws.runtime.functions.values()}
+    return {name: dict(sorted(functions[name].environment.items())) for name in sorted(functions)}
+
+
 def load(name: str) -> Any:
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
 
@@ -136,6 +144,15 @@ class Staged:
     canary_execution: str = ""
     released: threading.Event = field(default_factory=threading.Event)
 
+    def describe(self) -> str:
+        """What is staged, for the person running `serve --stage-events`."""
+        lines = ["Staged for events/*.json (sam local invoke <function> -e events/<file>):"]
+        for name, expect in EXPECTED.items():
+            lines.append(f"  {name:42} {expect.function:34} -> {expect.answer}")
+        lines += [f"  {name:42} not staged: {why}" for name, why in NOT_STAGED.items()]
+        lines.append(f"  canary {self.canary_execution} bakes {self.shop_weights()}")
+        return "\n".join(lines)
+
     def close(self) -> None:
         """Let the held canary's bake go (the emulator is stopping)."""
         self.released.set()
@@ -145,8 +162,8 @@ class Staged:
         elbv2 = self.aws.client("elbv2")
         listener = elbv2.describe_listeners(ListenerArns=[self.shop.listener_arn])["Listeners"][0]
         colour = {self.shop.blue_arn: "blue", self.shop.green_arn: "green"}
-        weights = forward_weights(listener["DefaultActions"])
-        return {colour[arn]: weight for arn, weight in weights.items()}
+        groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+        return {colour[g["TargetGroupArn"]]: int(g["Weight"]) for g in groups}
 
     def canary_record(self) -> str:
         table = self.aws.output("DeploymentsTableName")

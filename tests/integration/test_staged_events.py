@@ -9,6 +9,7 @@ recorded for the lifecycle event, the traffic the alarm restored).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -16,9 +17,11 @@ import pytest
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.staging import (
     CANARY,
+    ENV_FILE,
     EXPECTED,
     NOT_STAGED,
     Staged,
+    env_vars,
     event_payload,
     load,
     stage_events,
@@ -60,6 +63,8 @@ def test_every_events_file_gets_its_expected_answer_from_its_function(staged: St
         if d.status == "IN_PROGRESS"
     }
     assert staged.shop_weights() == CANARY
+    # and env.json (`sam local invoke --env-vars`) holds what the staged stack deployed
+    assert json.loads(ENV_FILE.read_text(encoding="utf-8")) == env_vars(staged.aws)
     # and a refusal is never the answer expected of a hook
     refusal = {"errorType": "HookReportFailed", "errorMessage": "could not report"}
     assert staged.judge("codedeploy-BeforeInstall.json", refusal, {}, {}) == (
