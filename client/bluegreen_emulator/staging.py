@@ -98,6 +98,8 @@ EXPECTED: dict[str, Expect] = {
     "switch_request_ecs_codedeploy.json": Expect("PlanFunction", "codedeploy-ecs", "web"),
     "switch_request_ecs_native.json": Expect("PlanFunction", "ecs-native", "api"),
 }
+# the files whose hook probes its fleet's test listener (:8080) by default
+PROBED = {"codedeploy-AfterAllowTestTraffic.json": 8080, "ecs-native-test-traffic.json": 8080}
 # switch_request.json names the EC2 fleet by ARNs, which moto makes up at random: it is
 # the schema's example (tests/unit/test_request.py), not staged.
 NOT_STAGED = {"switch_request.json": "its listener and target group ARNs are examples"}
@@ -205,7 +207,9 @@ class Staged:
             return self._codedeploy(name, answer)
         if expect.function == "EcsNativeHookFunction":
             status = answer.get("hookStatus")
-            return status == expect.answer, f"hookStatus {status}"
+            reason = (answer.get("hookDetails") or {}).get("reason", "")
+            why = "" if status == expect.answer else f": {reason}"[:240]
+            return status == expect.answer, f"hookStatus {status}{why}"
         if expect.function == "AlarmRollbackFunction":
             return self._alarm(expect, answer, before, after)
         planned = answer.get("adapter")
@@ -225,6 +229,8 @@ class Staged:
         recorded = deployment.events[lifecycle].status
         ok = answer.get("status") == "Succeeded" and reported == ["Succeeded"]
         detail = f"answered {answer.get('status')}; CodeDeploy recorded {lifecycle} {recorded}"
+        if not ok:
+            detail += f": {answer.get('reason', '')}"[:240]
         return ok and recorded == "Succeeded", detail
 
     def _alarm(
