@@ -24,7 +24,7 @@ from .demo import main as demo_main
 from .fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 from .fixtures.ecs_fleet import build_ecs_fleet
 from .server import DEFAULT_HOST, DEFAULT_PORT, EmulatorServer, PortInUseError
-from .staging import stage_events
+from .staging import STAGED_PARAMETERS, stage_events
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage_events and args.no_fleet:
         parser.error("--stage-events needs the example fleets: drop --no-fleet")
     parameters = _parameters(parser, args.parameter)
+    if args.stage_events:
+        parameters = {**STAGED_PARAMETERS, **parameters}
     return _serve(args.port, not args.no_fleet, args.scale, parameters, args.stage_events)
 
 

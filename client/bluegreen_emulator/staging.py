@@ -100,6 +100,11 @@ EXPECTED: dict[str, Expect] = {
 }
 # the files whose hook probes its fleet's test listener (:8080) by default
 PROBED = {"codedeploy-AfterAllowTestTraffic.json": 8080, "ecs-native-test-traffic.json": 8080}
+# A Lambda container reaches the host at Docker's default bridge gateway: a probe from
+# `sam local invoke` reaches the emulated ALB there (bluegreen_localinvoke), so the
+# staged stack lets probes reach it as well as loopback (in-process probes).
+DOCKER_GATEWAY = "172.17.0.1"
+STAGED_PARAMETERS = {"ProbeAllowedNetworks": f"127.0.0.1/32,{DOCKER_GATEWAY}/32"}
 # switch_request.json names the EC2 fleet by ARNs, which moto makes up at random: it is
 # the schema's example (tests/unit/test_request.py), not staged.
 NOT_STAGED = {"switch_request.json": "its listener and target group ARNs are examples"}
@@ -259,9 +264,10 @@ class Staged:
 
 # -- staging ---------------------------------------------------------------------------------
 def stage_events(aws: Emulator, shop: Ec2Fleet | None = None) -> Staged:
-    """Stage every events file (see the module docstring) in a started emulator whose
-    CodeDeploy and ECS emulations do not run in the background yet. `shop`: the example
-    fleets (`shop`, `web`, `api`) are deployed already, this is the EC2 one."""
+    """Stage every events file (see the module docstring) in a started emulator
+    (`Emulator(parameters=STAGED_PARAMETERS)`, what env.json says) whose CodeDeploy and
+    ECS emulations do not run in the background yet. `shop`: the example fleets (`shop`,
+    `web`, `api`) are deployed already, this is the EC2 one."""
     if shop is None:
         shop = build_ec2_fleet(aws)
         build_ecs_fleet(aws, name="web", mode="CODE_DEPLOY")

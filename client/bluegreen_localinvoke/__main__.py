@@ -23,8 +23,9 @@ public images. Steps:
    (`AWS_ENDPOINT_URL=http://127.0.0.1:5005`) when the emulator's socket is in the
    function's (mounted) folder, and relays that port to it; the driver relays the socket
    to the emulator on the host's loopback. A hook that probes its fleet's test listener
-   gets it the same way (`--add-host <ALB DNS name>:127.0.0.1`, port 8080 relayed to the
-   emulated ALB). No traffic leaves loopback.
+   reaches it at the host's Docker bridge address (`--add-host <ALB DNS name>:172.17.0.1`),
+   where the driver forwards each request to the emulated ALB its Host names (the port
+   8080 inside a container is the Runtime Interface Emulator's). Nothing leaves the host.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
+import http.client
 import json
 import os
 import platform
@@ -45,15 +47,18 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.server import EmulatorServer
 from bluegreen_emulator.staging import (
+    DOCKER_GATEWAY,
     ENV_FILE,
     EXPECTED,
     PROBED,
+    STAGED_PARAMETERS,
     Staged,
     env_vars,
     event_payload,
@@ -71,8 +76,6 @@ QUICK_EVENTS = (
     "ecs-native-test-traffic.json,switch_request_ecs_codedeploy.json"
 )
 SOCKET = ".emulator.sock"  # in each function's build folder, which sam mounts at /var/task
-ALB_SOCKET = ".alb.sock"  # the emulated ALB listener this function's hook probes
-ALB_PORT = ".alb-port"  # its port, the one the relay in the container listens on
 BOOTSTRAP = f"""#!/bin/sh
 # The Lambda runtime API client (awslambdaric, from PyPI) running the function's handler.
 export PYTHONPATH="/var/runtime:/opt/python:${{LAMBDA_TASK_ROOT:-/var/task}}"
@@ -82,9 +85,6 @@ cd "${{LAMBDA_TASK_ROOT:-/var/task}}"
 if [ -S "{SOCKET}" ]; then
   /usr/bin/python3 /var/runtime/emulator_relay.py "{SOCKET}" 5005
   export AWS_ENDPOINT_URL=http://127.0.0.1:5005
-fi
-if [ -S "{ALB_SOCKET}" ] && [ -f "{ALB_PORT}" ]; then
-  /usr/bin/python3 /var/runtime/emulator_relay.py "{ALB_SOCKET}" "$(cat {ALB_PORT})"
 fi
 exec /usr/bin/python3 -m awslambdaric "$_HANDLER"
 """
@@ -280,26 +280,17 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def relays(build_dir: Path, staged: Staged, port: int) -> Iterator[None]:
-    """In every function's build folder: the emulator's socket and, for a hook that probes
-    its fleet's test listener, that listener's socket and port."""
-    probed = {EXPECTED[name].function: (name, listener) for name, listener in PROBED.items()}
+def relays(build_dir: Path, port: int) -> Iterator[None]:
+    """The emulator's socket in every function's build folder."""
     servers = []
     for folder in sorted(p for p in build_dir.iterdir() if p.is_dir()):
-        targets = {SOCKET: lambda: port}
-        if folder.name in probed:
-            name, listener = probed[folder.name]
-            dns = staged.services[EXPECTED[name].fleet].dns_name
-            targets[ALB_SOCKET] = _alb_port(staged.aws, dns, listener)
-            (folder / ALB_PORT).write_text(str(listener), encoding="utf-8")
-        for socket_name, target in targets.items():
-            path = folder / socket_name
-            path.unlink(missing_ok=True)
-            server = socketserver.ThreadingUnixStreamServer(str(path), _Relay)
-            server.daemon_threads = True
-            server.target = target  # type: ignore[attr-defined]
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            servers.append(server)
+        path = folder / SOCKET
+        path.unlink(missing_ok=True)
+        server = socketserver.ThreadingUnixStreamServer(str(path), _Relay)
+        server.daemon_threads = True
+        server.target = lambda: port  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
     try:
         yield
     finally:
@@ -308,20 +299,58 @@ def relays(build_dir: Path, staged: Staged, port: int) -> Iterator[None]:
             server.server_close()
 
 
-def _alb_port(aws: Emulator, dns: str, listener: int) -> Any:
-    def port() -> int:
-        local = aws.alb_http.resolve(dns, listener)
-        if local is None:
-            raise RuntimeError(f"no emulated listener {dns}:{listener}")
-        return local
+@contextlib.contextmanager
+def alb_proxies(aws: Emulator) -> Iterator[None]:
+    """The probed test listeners at DOCKER_GATEWAY:<port>, each request forwarded to the
+    emulated listener its Host header names."""
+    servers = []
+    for port in sorted(set(PROBED.values())):
+        try:
+            server = ThreadingHTTPServer((DOCKER_GATEWAY, port), _alb_handler(aws, port))
+        except OSError as error:
+            print(f"warning: {DOCKER_GATEWAY}:{port} ({error}): hooks cannot probe", flush=True)
+            continue
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    try:
+        yield
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
 
-    return port
+
+def _alb_handler(aws: Emulator, port: int) -> type[BaseHTTPRequestHandler]:
+    class Forward(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            host = (self.headers.get("Host") or "").split(":")[0]
+            local = aws.alb_http.resolve(host, port)
+            if local is None:
+                self.send_error(502, f"no emulated listener {host}:{port}")
+                return
+            upstream = http.client.HTTPConnection("127.0.0.1", local, timeout=30)
+            upstream.request("GET", self.path, headers=dict(self.headers.items()))
+            answer = upstream.getresponse()
+            body = answer.read()
+            self.send_response(answer.status)
+            for key, value in answer.getheaders():
+                if key.lower() not in {"content-length", "connection", "transfer-encoding"}:
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    return Forward
 
 
 def add_hosts(staged: Staged) -> list[str]:
-    """`--add-host` arguments: the probed ALBs' DNS names resolve to the container's loopback."""
+    """`--add-host` arguments: the probed ALBs' names resolve to the host's bridge address."""
     names = sorted({staged.services[EXPECTED[name].fleet].dns_name for name in PROBED})
-    return [part for name in names for part in ("--add-host", f"{name}:127.0.0.1")]
+    return [part for name in names for part in ("--add-host", f"{name}:{DOCKER_GATEWAY}")]
 
 
 # -- 5. each function with its own events files, judged -------------------------------------
@@ -434,9 +463,9 @@ def summary(outcomes: list[Outcome]) -> str:
 
 
 @contextlib.contextmanager
-def staged_aws(build_dir: Path | None) -> Iterator[tuple[Staged, str]]:
+def staged_aws(build_dir: Path) -> Iterator[tuple[Staged, str]]:
     """The staged emulated AWS on 127.0.0.1:5005 (relayed into `build_dir`'s folders)."""
-    emulator = Emulator()
+    emulator = Emulator(parameters=STAGED_PARAMETERS)
     server = EmulatorServer(emulator)
     server.start()
     staged = stage_events(emulator)
@@ -446,7 +475,7 @@ def staged_aws(build_dir: Path | None) -> Iterator[tuple[Staged, str]]:
         emulation.background = True
     port = int(server.endpoint.rsplit(":", 1)[1])
     try:
-        with server, relays(build_dir, staged, port) if build_dir else contextlib.nullcontext():
+        with server, relays(build_dir, port), alb_proxies(emulator):
             yield staged, server.endpoint
     finally:
         staged.close()
@@ -494,6 +523,9 @@ def main() -> int:
     parser.add_argument(
         "--build-dir", type=Path, default=ROOT / ".aws-sam" / "build", help="for serve"
     )
+    parser.add_argument(
+        "--no-build", action="store_true", help="reuse the last sam build in --work"
+    )
     args = parser.parse_args()
     if args.command == "serve":
         return serve(args.build_dir)
@@ -502,7 +534,9 @@ def main() -> int:
         base_image(env, args.work)
         if args.command == "image":
             return 0
-        built = build(args.work)
+        built = args.work / "build" / "template.yaml"
+        if not (args.no_build and built.is_file()):
+            built = build(args.work)
         return invoke_all(env, built, args.work, args.functions, args.events)
 
 

@@ -20,6 +20,7 @@ from bluegreen_emulator.staging import (
     ENV_FILE,
     EXPECTED,
     NOT_STAGED,
+    STAGED_PARAMETERS,
     Staged,
     env_vars,
     event_payload,
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(name="staged")
 def _staged() -> Iterator[Staged]:
-    with Emulator() as aws:
+    with Emulator(parameters=STAGED_PARAMETERS) as aws:
         staged = stage_events(aws)
         try:
             yield staged
