@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import socketserver
 import subprocess
@@ -297,6 +298,7 @@ def relays(build_dir: Path, port: int) -> Iterator[None]:
         for server in servers:
             server.shutdown()
             server.server_close()
+            Path(server.server_address).unlink(missing_ok=True)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
@@ -503,8 +505,10 @@ def serve(build_dir: Path) -> int:
         print(staged.describe())
         print(f"\nsam local invoke ... --env-vars {ENV_FILE.name} {' '.join(add_hosts(staged))}")
         print("\nRunning until Ctrl-C.", flush=True)
+        stop = threading.Event()  # SIGTERM (e.g. from a supervisor) stops like Ctrl-C
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+            stop.wait()
     return 0
 
 
