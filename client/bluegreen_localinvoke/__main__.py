@@ -77,6 +77,7 @@ QUICK_EVENTS = (
     "ecs-native-test-traffic.json,switch_request_ecs_codedeploy.json"
 )
 SOCKET = ".emulator.sock"  # in each function's build folder, which sam mounts at /var/task
+GATEWAY_FORMAT = "{{range .IPAM.Config}}{{.Gateway}}{{end}}"
 BOOTSTRAP = f"""#!/bin/sh
 # The Lambda runtime API client (awslambdaric, from PyPI) running the function's handler.
 export PYTHONPATH="/var/runtime:/opt/python:${{LAMBDA_TASK_ROOT:-/var/task}}"
@@ -490,6 +491,19 @@ def invoke_all(env: dict[str, str], built: Path, work: Path, functions: str, eve
         "AWS_SECRET_ACCESS_KEY": "testing",
         "SAM_CLI_TELEMETRY": "0",
     }
+    gateway = subprocess.run(  # noqa: S603
+        ["docker", "network", "inspect", "bridge", "--format", GATEWAY_FORMAT],  # noqa: S607
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if gateway != DOCKER_GATEWAY:
+        print(
+            f"warning: Docker's bridge gateway is {gateway or 'unknown'}, not {DOCKER_GATEWAY}:"
+            " the probing hooks cannot reach their test listener",
+            flush=True,
+        )
     with staged_aws(built.parent) as (staged, _endpoint):
         invoker = Invoker(sam_env, built, work, staged)
         for name in chosen(functions, events):
