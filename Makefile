@@ -98,9 +98,10 @@ sam-build: $(SAMSTAMP)
 bench: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_bench
 
-## make local-invoke: every function through `sam local invoke` in a Lambda image built here
-## (Debian + PyPI's awslambdaric), against the emulator; one event of each kind by default,
-## ARGS="--events '*.json'" for every events/*.json (~10 s an invocation). Needs root and
+## make local-invoke: each events/*.json to its own function through `sam local invoke` in a
+## Lambda image built here (Debian + PyPI's awslambdaric), against the staged emulator, each
+## answer judged; one file of each kind by default, ARGS=--events=*.json for all (10 to 20 s
+## an invocation, measured), ARGS=serve for the staged emulator alone. Needs root and
 ## minutes (installs docker.io and debootstrap, may start a dockerd); not in `make test`.
 local-invoke: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_localinvoke $(ARGS)

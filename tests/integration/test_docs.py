@@ -87,6 +87,9 @@ def test_the_marked_blocks_are_few_and_say_what_they_are() -> None:
     # and what needs AWS does: each calls sam, the AWS CLI, or a script against AWS
     for block in by_marker["needs-aws"]:
         assert re.search(r"\b(sam|aws|render_dashboard\.py)\b", block.text), block.where
+    # and what needs docker is sam building or invoking in a container
+    for block in by_marker["needs-docker"]:
+        assert re.search(r"\bsam (build|local invoke)\b", block.text), block.where
 
 
 def makefile_targets() -> dict[str, bool]:
