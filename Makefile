@@ -83,7 +83,8 @@ integration: $(STAMP) $(SAMSTAMP)
 	$(PY) -m pytest -m integration
 
 ## make sweep: every case of the exhaustive sweeps (a stop at every state, in both orders, for
-## every strategy); `make test` runs a bounded sample of them
+## every strategy; a fault at every AWS call of both platforms' paths); `make test` runs a
+## bounded sample of them
 sweep: $(STAMP) $(SAMSTAMP)
 	BLUEGREEN_SWEEP=all $(PY) -m pytest -m sweep -n 2 --dist load
 

@@ -45,6 +45,7 @@ from tests.integration.ec2_helpers import (
     record,
     run_switch,
 )
+from tests.integration.sweep import fault_cases
 
 pytestmark = pytest.mark.integration
 
@@ -209,7 +210,10 @@ def assert_never_stranded(aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls, run: 
     assert calls.unsafe_writes(fleet) == []
 
 
-@pytest.mark.parametrize("fault", SWITCH_FAULTS, ids=_id)
+@pytest.mark.parametrize(
+    "fault",
+    fault_cases([(f,) for f in SWITCH_FAULTS], lambda c: c[0][0].operation, lambda c: _id(c[0])),
+)
 def test_a_failed_call_never_strands_traffic(
     aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls, fault: tuple[Call, int]
 ) -> None:

@@ -19,6 +19,7 @@ from bluegreen_emulator import Emulator
 from bluegreen_emulator.fixtures.ecs_fleet import EcsFleet, build_ecs_fleet
 
 from .ec2_helpers import AwsCalls, Call, Run, hooked_layer_clients, run_switch
+from .sweep import fault_cases
 
 pytestmark = pytest.mark.integration
 
@@ -361,8 +362,11 @@ PATH_CALLS = {
 
 @pytest.mark.parametrize(
     ("mode", "call"),
-    [(mode, call) for mode, path in PATH_CALLS.items() for call in path],
-    ids=lambda value: value if isinstance(value, str) else f"{value.function}-{value.operation}",
+    fault_cases(
+        [(mode, call) for mode, path in PATH_CALLS.items() for call in path],
+        lambda case: case[1].operation,
+        lambda case: f"{case[0]}-{case[1].function}-{case[1].operation}",
+    ),
 )
 def test_a_fault_at_any_call_leaves_the_service_on_exactly_one_task_set(
     calls: AwsCalls, mode: str, call: Call
