@@ -9,6 +9,7 @@ reports exactly one status, before its function's timeout.
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from bluegreen_emulator import Emulator
+from bluegreen_emulator import moto_patches as patches
 from bluegreen_emulator.fixtures.ec2_fleet import build_ec2_fleet
 from bluegreen_emulator.fixtures.ecs_fleet import build_ecs_fleet
 from bluegreen_emulator.services.codedeploy_ecs import HOOK_EVENTS
@@ -166,16 +168,144 @@ def test_a_task_waits_for_its_function_and_the_account_time_moves_for_everyone(
     assert len(invocations) == 5
 
 
+# -- a task's own TimeoutSeconds and HeartbeatSeconds ---------------------------------------
+def _callback_machine(aws: Emulator, name: str, **timeouts: int) -> str:
+    """A machine whose one task invokes NapFunction and waits for its token's answer."""
+    definition = {
+        "StartAt": "Approve",
+        "States": {
+            "Approve": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": aws.function("NapFunction").arn,
+                    "Payload": {"naps": [], "token.$": "$$.Task.Token"},
+                },
+                **timeouts,
+                "End": True,
+            }
+        },
+    }
+    return _machine(aws, name, definition)
+
+
+def _waiting_token(aws: Emulator, execution: str) -> str:
+    """The task's token, once it waits for its callback (its function has answered)."""
+    sfn = aws.client("stepfunctions")
+
+    def scheduled() -> list[dict[str, Any]]:
+        events = sfn.get_execution_history(executionArn=execution)["events"]
+        return [e for e in events if e["type"] == "TaskScheduled"]
+
+    _until(lambda: bool(scheduled()))
+    _until(lambda: len(aws.runtime.history) == 1)  # the function ran: the task now waits
+    parameters = json.loads(scheduled()[0]["taskScheduledEventDetails"]["parameters"])
+    return str(parameters["Payload"]["token"])
+
+
+def _ended_within(aws: Emulator, execution: str, real_seconds: float) -> bool:
+    """Whether the execution ended within `real_seconds` (a bound on a wait for an ending
+    that must not come: the verdict is that emulated time did not move)."""
+    ended = threading.Event()
+    sfn = aws.client("stepfunctions")
+    for _ in range(int(real_seconds / 0.05)):
+        if sfn.describe_execution(executionArn=execution)["status"] != "RUNNING":
+            return True
+        ended.wait(0.05)
+    return False
+
+
+def test_a_task_times_out_when_its_emulated_time_reaches_its_timeout_not_before(
+    napper: Emulator,
+) -> None:
+    # Given moto's timed waits of a task (33 in moto_patches/stepfunctions.py), patched
+    execute_state = inspect.getmodule(patches.ORIGINALS["ExecutionState._evaluate_with_timeout"])
+    assert execute_state is not None
+    assert execute_state.threading is not patches.ORIGINALS["execute_state.threading"]
+    assert "terminated_event.wait(timeout_seconds)" in inspect.getsource(
+        patches.ORIGINALS["ExecutionState._evaluate_with_timeout"]
+    )
+    assert list(inspect.signature(patches.ORIGINALS["CallbackEndpoint.wait"]).parameters) == [
+        "self",
+        "timeout",
+    ]
+    # and an execution waiting for an approval with a 1 s TimeoutSeconds
+    machine = _callback_machine(napper, "approving", TimeoutSeconds=1)
+    execution = napper.start_execution(machine, {}, name="unanswered")
+    token = _waiting_token(napper, execution)
+
+    # When real seconds pass with the account's time still, then most of that second
+    assert not _ended_within(napper, execution, 1.5)
+    napper.clock.advance(0.9)
+    # Then it still waits
+    assert not _ended_within(napper, execution, 0.2)
+
+    # When the account's time reaches the task's timeout
+    napper.clock.advance(0.1)
+    ended = napper.wait_for_execution(execution)
+
+    # Then the task timed out, and an answer after that is refused
+    assert ended["status"] == "FAILED"
+    assert ended["error"] == "States.Timeout"
+    sfn = napper.client("stepfunctions")
+    with pytest.raises(sfn.exceptions.ClientError):
+        sfn.send_task_success(taskToken=token, output="{}")
+
+
+def test_an_answer_before_the_timeout_is_the_tasks_result_whatever_time_does_after(
+    napper: Emulator,
+) -> None:
+    # Given an execution waiting for an approval with an hour's TimeoutSeconds
+    machine = _callback_machine(napper, "approved", TimeoutSeconds=3600)
+    execution = napper.start_execution(machine, {}, name="answered")
+    token = _waiting_token(napper, execution)
+
+    # When 59 minutes pass, the approver answers, and then a day passes
+    napper.clock.advance(3540)
+    napper.client("stepfunctions").send_task_success(taskToken=token, output='{"ok": true}')
+    ended = napper.wait_for_execution(execution)
+    napper.clock.advance(86400)
+
+    # Then the task's result is the answer
+    assert ended["status"] == "SUCCEEDED"
+    assert json.loads(ended["output"]) == {"ok": True}
+
+
+def test_a_task_whose_heartbeats_stop_times_out_with_heartbeat_timeout(napper: Emulator) -> None:
+    # Given an execution waiting for a callback, with 60 s heartbeats within an hour
+    machine = _callback_machine(napper, "beating", TimeoutSeconds=3600, HeartbeatSeconds=60)
+    execution = napper.start_execution(machine, {}, name="beating")
+    token = _waiting_token(napper, execution)
+    sfn = napper.client("stepfunctions")
+
+    # When a heartbeat comes every 50 s for ten minutes
+    for _ in range(12):
+        napper.clock.advance(50)
+        sfn.send_task_heartbeat(taskToken=token)
+    # Then the task still waits
+    assert not _ended_within(napper, execution, 0.2)
+
+    # When the heartbeats stop for 60 s
+    napper.clock.advance(60)
+    ended = napper.wait_for_execution(execution)
+
+    # Then the task failed with States.HeartbeatTimeout
+    assert ended["status"] == "FAILED"
+    assert ended["error"] == "States.HeartbeatTimeout"
+
+
 # -- the switch machine's own TimeoutSeconds --------------------------------------------------
 def test_a_switch_outliving_its_timeout_is_timed_out_and_reaped(aws: Emulator) -> None:
-    # Given a canary switch waiting for an approval nobody gives (a task's own timeout,
-    # a week here, counts real time: see docs/emulator.md)
+    # Given a canary switch waiting for an approval nobody gives for a week, its state
+    # machine's TimeoutSeconds lowered to a day (the stack's 30 days outlast the longest
+    # approval, which would time out first)
     fleet = build_ec2_fleet(aws, with_http=False)
     request = fleet.request(approval={"required": True, "timeoutSeconds": 604800})
-    machine = aws.client("stepfunctions").describe_state_machine(
-        stateMachineArn=aws.output("SwitchStateMachineArn")
-    )
-    timeout = json.loads(machine["definition"])["TimeoutSeconds"]
+    sfn = aws.client("stepfunctions")
+    arn = aws.output("SwitchStateMachineArn")
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+    timeout = definition["TimeoutSeconds"] = 86400
+    sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
     execution = start_switch(aws, request, name="forgotten-1")
     waiting = aws.client("stepfunctions")
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -73,6 +73,7 @@ class Timeline:
         self.deadline = deadline  # elapsed seconds it may run for (None: no limit)
         self.expired = threading.Event()  # its time reached the deadline
         self._lock = threading.Lock()
+        self._timers: list[Timer] = []  # what fires when its time reaches a point (`after`)
 
     def elapsed(self) -> float:
         return (self.clock.base - self.start_base) + self.own
@@ -95,7 +96,27 @@ class Timeline:
             reached = self.deadline is not None and self.elapsed() >= self.deadline
         if reached:
             self.expired.set()
+        self.fire_due()
         return step
+
+    def after(self, seconds: float, callback: Callable[[], None]) -> Timer:
+        """Call `callback` once this actor's time has moved `seconds` from now (by its own
+        waits or by `Clock.advance`), on the thread that moved it; at once if `seconds` is
+        not positive. Real time never fires it."""
+        timer = Timer(self.elapsed() + max(seconds, 0.0), callback)
+        with self._lock:
+            self._timers.append(timer)
+        self.fire_due()
+        return timer
+
+    def fire_due(self) -> None:
+        """Fire the timers whose time has come (in the order of their times)."""
+        with self._lock:
+            elapsed = self.elapsed()
+            due = sorted((t for t in self._timers if t.at <= elapsed), key=lambda t: t.at)
+            self._timers = [t for t in self._timers if t.at > elapsed]
+        for timer in due:
+            timer.fire()
 
     def check(self) -> None:
         """Called before anything this actor does that takes time or goes out."""
@@ -104,6 +125,44 @@ class Timeline:
 
     def reach_deadline(self) -> None:  # pragma: no cover - each kind decides
         raise NotImplementedError
+
+
+class Timer:
+    """A callback due when a timeline's elapsed time reaches `at` (`Timeline.after`)."""
+
+    def __init__(self, at: float, callback: Callable[[], None]) -> None:
+        self.at = at
+        self._callback: Callable[[], None] | None = callback
+        self._lock = threading.Lock()
+
+    def fire(self) -> None:
+        with self._lock:
+            callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+    def cancel(self) -> None:
+        """It will not fire (it may have already)."""
+        with self._lock:
+            self._callback = None
+
+
+class FirstOf:
+    """Of several endings racing (an answer, a timeout), the first to happen decides:
+    `end(name)` is True for the first caller only, and `ended` is set then."""
+
+    def __init__(self) -> None:
+        self.winner: str | None = None
+        self.ended = threading.Event()
+        self._lock = threading.Lock()
+
+    def end(self, name: str) -> bool:
+        with self._lock:
+            if self.winner is not None:
+                return False
+            self.winner = name
+        self.ended.set()
+        return True
 
 
 class InvocationTimeline(Timeline):
@@ -199,6 +258,7 @@ class Clock:
         for timeline in list(_LIVE):
             if timeline.deadline is not None and timeline.elapsed() >= timeline.deadline:
                 timeline.expired.set()
+            timeline.fire_due()
 
     def sleep(self, emulated_seconds: float) -> None:
         """A wait of the calling actor (a back-off, a function's `time.sleep`)."""
@@ -213,6 +273,42 @@ class Clock:
         """Time the calling actor spends waiting for an answer (a slowed AWS call, a
         synchronous call to another actor): as `sleep`, but not counted in `waited`."""
         self._wait(None, emulated_seconds, counts_as_waiting=False)
+
+    def await_event(
+        self,
+        event: threading.Event,
+        emulated_seconds: float | None,
+        expired: Callable[[], None] | None = None,
+    ) -> bool:
+        """Wait for something outside the calling actor (a callback, a heartbeat, a task's
+        answer) for at most `emulated_seconds` of the actor's time: True if `event` was set
+        first, False if its time got there first (then `expired` is called at that moment,
+        on the thread that moved the time, before anyone can set `event` after it).
+        Time passes only by `advance` or the actor's own waits, never by waiting here.
+        Off any actor's timeline it is `event.wait(emulated_seconds)` in real time."""
+        timeline = current()
+        if timeline is None or emulated_seconds is None:
+            return event.wait(emulated_seconds)
+        cond = event._cond  # type: ignore[attr-defined]  # Event's own condition: set() takes it
+        state = {"expired": False}
+
+        def expire() -> None:
+            with cond:
+                if event.is_set():
+                    return
+                state["expired"] = True
+                if expired is not None:
+                    expired()
+                cond.notify_all()
+
+        timer = timeline.after(emulated_seconds, expire)
+        try:
+            with cond:
+                while not event.is_set() and not state["expired"]:
+                    cond.wait()
+                return not state["expired"]
+        finally:
+            timer.cancel()
 
     def real_seconds(self, emulated_seconds: float) -> float:
         """How long a wait of `emulated_seconds` really takes (and count it as waited)."""
