@@ -12,7 +12,9 @@ from __future__ import annotations
 import inspect
 import json
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -46,6 +48,13 @@ Resources:
       Handler: app.handler
       CodeUri: nap/
       Timeout: 60
+  ClockFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.13
+      Handler: app.handler
+      CodeUri: clock/
+      Timeout: 60
 """
 _NAP = """
 import time
@@ -58,13 +67,31 @@ def handler(event, context):
     return seen
 """
 
+_CLOCK = """
+import threading
+import time
+
+def handler(event, context):
+    seen = [time.time()]
+    time.sleep(event["nap"])
+    seen.append(time.time())
+    on_a_thread = []
+    worker = threading.Thread(target=lambda: on_a_thread.append(time.time()))
+    worker.start()
+    worker.join()
+    return seen + on_a_thread
+"""
+
 
 @pytest.fixture
 def napper(tmp_path: Path) -> Iterator[Emulator]:
     """An account whose NapFunction (60 s timeout) sleeps each of `naps` in turn and
-    answers its remaining time after each."""
+    answers its remaining time after each, and whose ClockFunction answers its
+    `time.time()` before and after a `nap`, and on a thread it starts."""
     (tmp_path / "nap").mkdir()
     (tmp_path / "nap" / "app.py").write_text(dedent(_NAP), encoding="utf-8")
+    (tmp_path / "clock").mkdir()
+    (tmp_path / "clock" / "app.py").write_text(dedent(_CLOCK), encoding="utf-8")
     (tmp_path / "template.yaml").write_text(_TEMPLATE, encoding="utf-8")
     with Emulator(template=tmp_path / "template.yaml", stack_name="clock") as aws:
         yield aws
@@ -128,6 +155,25 @@ def test_concurrent_invocations_each_count_only_their_own_time(napper: Emulator)
     # Then each context counted its own naps, whatever the other did meanwhile
     assert answers["long"] == [60_000, 50_000, 40_000, 30_000, 20_000, 10_000]
     assert answers["short"] == [60_000, 59_000, 58_000, 57_000, 56_000, 55_000]
+
+
+def test_a_functions_time_is_its_invocations_emulated_date(napper: Emulator) -> None:
+    # Given the account's emulated date now
+    name = napper.function("ClockFunction").name
+    start = napper.clock.epoch()
+
+    # When the function reads time.time() around a 30 s nap
+    first = napper.runtime.invoke(name, {"nap": 30}).json()
+    # Then it read the account's date, then 30 s later (on its own thread and on one it
+    # started), however long the invocation took for real
+    assert first == pytest.approx([start, start + 30, start + 30], abs=1e-6)
+
+    # When an hour passes for the account, and the function runs again
+    napper.clock.advance(3600)
+    later = napper.runtime.invoke(name, {"nap": 0}).json()
+    # Then its date is an hour later; outside the invocation time.time is the real clock
+    assert later == pytest.approx([start + 3600] * 3, abs=1e-6)
+    assert time.time() < start + 3600
 
 
 def test_a_task_waits_for_its_function_and_the_account_time_moves_for_everyone(
@@ -330,6 +376,33 @@ def test_a_switch_outliving_its_timeout_is_timed_out_and_reaped(aws: Emulator) -
     assert saved["status"] == "ROLLED_BACK"
     assert saved["outcome"]["failedAt"] == "WaitForApproval (timed out)"
     assert locks_and_guards(aws, fleet) == []
+
+
+def test_a_switchs_record_is_dated_on_the_emulated_clock(aws: Emulator) -> None:
+    # Given an account whose time moved an hour past the real clock
+    fleet = build_ec2_fleet(aws, with_http=False)
+    aws.clock.advance(3600)
+    expected = aws.clock.epoch()
+
+    # When a switch needing approval begins and asks for it
+    request = fleet.request(approval={"required": True, "timeoutSeconds": 7200})
+    execution = start_switch(aws, request, name="dated-1")
+
+    def asked() -> bool:
+        saved = record(aws, "dated-1")
+        return saved is not None and saved.get("approval", {}).get("state") == "WAITING"
+
+    _until(asked)
+
+    # Then its record says it began, and asked, an hour after the real clock's start
+    saved = record(aws, "dated-1")
+    assert saved is not None
+    for stamp in (saved["startedAt"], saved["approval"]["since"]):
+        at = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        assert int(expected) <= at <= expected + 1  # the record's dates are whole seconds
+    aws.client("stepfunctions").stop_execution(executionArn=execution)
+    aws.wait_for_execution(execution)
+    aws.idle()
 
 
 def _until(condition: Any, polls: int = 2000) -> None:

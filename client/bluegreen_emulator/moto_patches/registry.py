@@ -110,6 +110,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "CloudFormationBackend.create_stack": CloudFormationBackend.create_stack,
     "ChangeSet.apply": ChangeSet.apply,
     "time.sleep": time.sleep,
+    "time.time": time.time,
     "Program.eval": Program.eval,
     "ExecutionWorker.start": ExecutionWorker.start,
     "quotas.is_within_size_quota": quotas.is_within_size_quota,

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import clock as wall_clock
 from .checks.http import USER_AGENT, HttpTransport
 from .checks.probes import probe_base
 from .checks.reach import ReachPolicy, Unreachable, check_url
@@ -92,7 +93,7 @@ class SyntheticDeps:
     reach: ReachPolicy
     hand_over: Callable[[dict[str, Any]], None]  # invoke this function again, asynchronously
     remaining_seconds: Callable[[], float]  # the invocation's own time left
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = wall_clock.now
     sleep: Callable[[float], None] = time.sleep
 
 
