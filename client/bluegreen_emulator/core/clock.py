@@ -20,15 +20,26 @@ The model (docs/emulator.md, "Time"):
   catch as an `Exception`; every AWS call after it is refused). An execution's deadline is
   its state machine's `TimeoutSeconds`: a wait that reaches it ends there, and the
   execution is timed out before any further state runs.
+- **Timers.** `Timeline.after(seconds, callback)` fires when the actor's time has moved
+  that far (by `advance` or its own waits, on the thread that moved it), never because
+  real time passed. `Clock.await_event` waits for something outside the actor (a task's
+  callback or heartbeat, a task's answer within its `TimeoutSeconds`) until the first of
+  the event or the timer: whichever happened first decides.
+- **Flows.** An emulated service's workflow (a CodeDeploy or ECS deployment, core/flow.py)
+  runs on a `FlowTimeline`: its waits move it, its dates read it, and the hooks it invokes
+  start at its now.
 - **Epoch time.** `Clock.epoch()` is the same emulated now as a date (epoch seconds):
   a fixed origin (the real time the emulator started) plus `now()`. Whatever is stamped
   with a date (a metric's timestamp, a state's entered time, a metric query's window, a
-  function's `time.time`) reads it, so all of them agree on one emulated timeline.
+  function's `time.time`, a lifecycle event's start and end) reads it, so all of them
+  agree on one emulated timeline. Off any actor's timeline (a test, the emulator's own
+  threads) `time.time` and `date_now()` are the real clock.
 - **Real time.** With `scale` 0 (tests) nothing really sleeps; with `scale` > 0 (the demo,
   `make server SCALE=...`) every wait also really sleeps `scale` seconds per emulated
-  second, so a person can follow a canary as it bakes. A Task's own `TimeoutSeconds` and
-  `HeartbeatSeconds` (how long something outside the machine takes to answer, e.g. an
-  approver) are measured in real time by moto.
+  second, so a person can follow a canary as it bakes. What is still measured in real
+  time: a probe's HTTP latency and its socket timeout (`time.perf_counter` in the layer),
+  `datetime.now()` and `time.monotonic()` inside a function, and the real-second bounds
+  of `Emulator.wait_for_execution` and the like (safety nets, never verdicts).
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 
 # a thread blocked at its execution's deadline waits at most this long (real seconds) for
@@ -175,6 +187,17 @@ class InvocationTimeline(Timeline):
         raise SandboxTimedOut(self.name, self.deadline)
 
 
+class FlowTimeline(Timeline):
+    """An emulated service's workflow (a CodeDeploy or ECS deployment, core/flow.py):
+    its waits (a bake, a hook's timeout, a termination wait) move it, and what it
+    stamps (a lifecycle event's start and end) reads it. It has no deadline."""
+
+    kind = "flow"
+
+    def reach_deadline(self) -> None:  # pragma: no cover - it has no deadline
+        return None
+
+
 class ExecutionTimeline(Timeline):
     """A Step Functions execution: timed out at its `TimeoutSeconds`. A thread of it that
     reaches the deadline waits there until the execution has been timed out, so no state
@@ -208,6 +231,14 @@ def running_on(timeline: Timeline | None) -> Iterator[Timeline | None]:
         yield timeline
     finally:
         _LOCAL.timeline = previous
+
+
+def date_now() -> datetime:
+    """The calling actor's emulated now as a date (UTC); the real clock's off any actor."""
+    timeline = current()
+    if timeline is None:
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(timeline.clock.origin + timeline.now(), UTC)
 
 
 def detached() -> AbstractContextManager[Timeline | None]:
@@ -336,6 +367,10 @@ class Clock:
     # -- actors ----------------------------------------------------------------------------
     def invocation(self, function: str, timeout: float) -> InvocationTimeline:
         return _live(InvocationTimeline(self, function, timeout))
+
+    def flow(self, name: str) -> FlowTimeline:
+        """A workflow's timeline, starting at the calling actor's now (who created it)."""
+        return FlowTimeline(self, name)
 
     def execution(self, name: str, timeout: float | None) -> ExecutionTimeline:
         return _live(ExecutionTimeline(self, name, timeout))

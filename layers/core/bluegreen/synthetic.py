@@ -21,7 +21,6 @@ target). The counts are written to the record's `syntheticTraffic` field every
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -94,7 +93,7 @@ class SyntheticDeps:
     hand_over: Callable[[dict[str, Any]], None]  # invoke this function again, asynchronously
     remaining_seconds: Callable[[], float]  # the invocation's own time left
     clock: Callable[[], float] = wall_clock.now
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = wall_clock.sleep
 
 
 def production_listener(plan: Mapping[str, Any]) -> str:
