@@ -294,7 +294,7 @@ def test_a_task_times_out_when_its_emulated_time_reaches_its_timeout_not_before(
     assert ended["status"] == "FAILED"
     assert ended["error"] == "States.Timeout"
     sfn = napper.client("stepfunctions")
-    with pytest.raises(sfn.exceptions.ClientError):
+    with pytest.raises(sfn.exceptions.ClientError):  # AWS: TaskTimedOut (docs/emulator.md)
         sfn.send_task_success(taskToken=token, output="{}")
 
 
