@@ -45,6 +45,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackEndpoint,
+    CallbackPoolManager,
     HeartbeatEndpoint,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
@@ -123,6 +124,9 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "execute_state.threading": execute_state.threading,  # type: ignore[dict-item]
     "CallbackEndpoint.wait": CallbackEndpoint.wait,
     "HeartbeatEndpoint.clear_and_wait": HeartbeatEndpoint.clear_and_wait,
+    "HeartbeatEndpoint.notify": HeartbeatEndpoint.notify,
+    "CallbackEndpoint.setup_heartbeat_endpoint": CallbackEndpoint.setup_heartbeat_endpoint,
+    "CallbackPoolManager.add": CallbackPoolManager.add,
     "ExecutionState._evaluate_with_timeout": ExecutionState._evaluate_with_timeout,
     "StateTask._from_error": StateTask._from_error,
 }

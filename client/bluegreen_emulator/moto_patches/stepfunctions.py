@@ -60,6 +60,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackConsumerTimeout,
     CallbackEndpoint,
     CallbackOutcome,
+    CallbackPoolManager,
     HeartbeatEndpoint,
     HeartbeatTimeoutError,
 )
@@ -609,20 +610,62 @@ def _patch_task_timeouts() -> None:
         return self._outcome  # type: ignore[attr-defined,no-any-return]
 
     def clear_and_wait(self: HeartbeatEndpoint) -> bool:
-        if registry.ACTIVE is None:
+        timeline: Any = getattr(self, _TIMELINE, None)
+        if registry.ACTIVE is None or timeline is None:
             return heartbeat_wait(self)  # type: ignore[no-any-return]
         event = self._next_heartbeat_event  # type: ignore[attr-defined]
         with self._mutex:  # type: ignore[attr-defined]
             if event.is_set():
                 event.clear()
                 return True
-        seconds = self._heartbeat_seconds  # type: ignore[attr-defined]
-        return bool(registry.ACTIVE.clock.await_event(event, seconds))
+        # the window runs from the last beat (or the task's start), not from this call
+        due = getattr(self, _BEAT) + self._heartbeat_seconds  # type: ignore[attr-defined]
+        return bool(registry.ACTIVE.clock.await_event(event, due - timeline.elapsed()))
 
     CallbackEndpoint.wait = wait  # type: ignore[method-assign]
     HeartbeatEndpoint.clear_and_wait = clear_and_wait  # type: ignore[method-assign]
+    _patch_heartbeat_windows()
     _patch_task_timed_out()
     _patch_heartbeat_error()
+
+
+_TIMELINE, _BEAT = "_bluegreen_timeline", "_bluegreen_beat"
+
+
+def _patch_heartbeat_windows() -> None:
+    """moto's heartbeat window starts when the task begins waiting, after the function it
+    invoked answered, and each next one when the waiting thread gets round to it. Step
+    Functions counts from the task's start and from each heartbeat: stamp the token's
+    endpoint with the execution's time when the task makes it, and each beat when it
+    arrives, so the windows do not depend on when the waiting thread runs."""
+    add = registry.ORIGINALS["CallbackPoolManager.add"]
+    setup = registry.ORIGINALS["CallbackEndpoint.setup_heartbeat_endpoint"]
+    notify = registry.ORIGINALS["HeartbeatEndpoint.notify"]
+
+    def add_stamped(self: CallbackPoolManager, callback_id: str) -> CallbackEndpoint:
+        endpoint = add(self, callback_id)
+        timeline = clocks.current()
+        if registry.ACTIVE is not None and timeline is not None:
+            setattr(endpoint, _TIMELINE, timeline)
+            setattr(endpoint, _BEAT, timeline.elapsed())
+        return endpoint  # type: ignore[no-any-return]
+
+    def setup_stamped(self: CallbackEndpoint, heartbeat_seconds: int) -> HeartbeatEndpoint:
+        heartbeat = setup(self, heartbeat_seconds)
+        if hasattr(self, _TIMELINE):
+            setattr(heartbeat, _TIMELINE, getattr(self, _TIMELINE))
+            setattr(heartbeat, _BEAT, getattr(self, _BEAT))
+        return heartbeat  # type: ignore[no-any-return]
+
+    def notify_stamped(self: HeartbeatEndpoint) -> None:
+        timeline = getattr(self, _TIMELINE, None)
+        if timeline is not None:
+            setattr(self, _BEAT, timeline.elapsed())
+        notify(self)
+
+    CallbackPoolManager.add = add_stamped  # type: ignore[method-assign]
+    CallbackEndpoint.setup_heartbeat_endpoint = setup_stamped  # type: ignore[method-assign]
+    HeartbeatEndpoint.notify = notify_stamped  # type: ignore[method-assign]
 
 
 def _patch_task_timed_out() -> None:
