@@ -59,12 +59,12 @@ server: $(STAMP) $(SAMSTAMP)
 	TMPDIR="$$tmp" PYTHONPATH=client:layers/core $(PY) -m bluegreen_emulator serve \
 	  --port $(PORT) --scale $(SCALE) $(ARGS)
 
-## make test: lint, type checks, template checks and the whole test suite
+## make test: lint, type checks, template checks and the whole test suite (`sam validate
+## --lint` and `sam build` run inside it: tests/integration/test_sam.py)
 test: $(STAMP) $(SAMSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(SAM) validate --lint --template template.yaml --region us-east-1
 	$(MAKE) --no-print-directory security
 	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist load
 
@@ -93,13 +93,15 @@ lint: $(STAMP)
 sam-build: $(SAMSTAMP)
 	$(SAM) build --template template.yaml
 
-## make bench: measured cold init, transitions and cost per strategy, growth, time to rollback
+## make bench: measured cold init, transitions and cost per strategy, growth, time to rollback,
+## and time from green's first 5xx to production restored (per rollback path)
 bench: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_bench
 
-## make local-invoke: every function through `sam local invoke` in a Lambda image built here
-## (Debian + PyPI's awslambdaric), against the emulator; one event of each kind by default,
-## ARGS="--events '*.json'" for every events/*.json (~10 s an invocation). Needs root and
+## make local-invoke: each events/*.json to its own function through `sam local invoke` in a
+## Lambda image built here (Debian + PyPI's awslambdaric), against the staged emulator, each
+## answer judged; one file of each kind by default, ARGS=--events=*.json for all (10 to 20 s
+## an invocation, measured), ARGS=serve for the staged emulator alone. Needs root and
 ## minutes (installs docker.io and debootstrap, may start a dockerd); not in `make test`.
 local-invoke: $(STAMP) $(SAMSTAMP)
 	PYTHONPATH=client:layers/core $(PY) -m bluegreen_localinvoke $(ARGS)

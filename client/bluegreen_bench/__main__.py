@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import cold_init, rollback, switch_runs
+from . import cold_init, restore, rollback, switch_runs
 from .functions import template_functions
 
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
@@ -124,6 +124,54 @@ def rollback_table(rows: list[rollback.Percentiles]) -> Table:
     return title, ["start", "samples", "p50 ms", "p95 ms", "calls before restore"], body
 
 
+def _seconds(row: restore.RestoreRow, attribute: str) -> str:
+    low, high = row.span(attribute)
+    return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+
+
+def restore_table(rows: list[restore.RestoreRow]) -> Table:
+    body = [
+        [
+            row.scenario.label,
+            str(row.scenario.bake_seconds),
+            str(len(row.samples)),
+            "/".join(sorted({s.status for s in row.samples})),
+            ", ".join(sorted({s.restored_by.removesuffix("Function") for s in row.samples})),
+            _seconds(row, "seconds"),
+            " + ".join(_seconds(row, part) for part in ("window", "evaluation", "restore")),
+            _seconds(row, "transitions"),
+            _seconds(row, "calls"),
+            f"{row.median('wall_seconds'):.2f}",
+            f"{row.median('switch_wall_seconds'):.2f}",
+        ]
+        for row in rows
+    ]
+    header = [
+        "path",
+        "bake s",
+        "samples",
+        "execution",
+        "restored by",
+        "first 5xx -> restored s",
+        "= window + evaluation + restore",
+        "transitions",
+        "AWS calls",
+        "wall s (p50)",
+        "switch wall s (p50)",
+    ]
+    title = (
+        f"Time to restore: a {restore.CANARY_PERCENT}% canary whose green answers "
+        f"{restore.GREEN_ERRORS:.0%} of its requests with a 503 (blue {restore.BLUE_ERRORS:.1%}), "
+        f"{restore.USERS_PER_SECOND} users a second on the production listener; analysis: "
+        f"{restore.analysis_configured()}. Seconds from green's first "
+        "5xx to every production route on blue, on the emulator's clock (alarms are not "
+        "evaluated: the alarm's state is set at the first 5xx); transitions, AWS calls and "
+        "wall time from detection (the deciding Gate's start, the alarm's state change) to "
+        "the restore"
+    )
+    return title, header, body
+
+
 def render_text(table: Table) -> str:
     title, header, rows = table
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
@@ -146,10 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer samples, smaller fleets")
     parser.add_argument("--init-runs", type=int, default=None, help="fresh processes per module")
     parser.add_argument("--rollbacks", type=int, default=None, help="samples, cold and warm each")
+    parser.add_argument("--restores", type=int, default=None, help="samples per restore path")
     parser.add_argument("--markdown", type=Path, help="also write the tables here")
     args = parser.parse_args(argv)
     init_runs = args.init_runs or (3 if args.quick else 9)
     rollbacks = args.rollbacks or (5 if args.quick else 20)
+    restores = args.restores or (2 if args.quick else 5)
     targets = [10, 100] if args.quick else [10, 100, 1000]
 
     started = time.perf_counter()
@@ -176,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 switch_runs.with_routes(aws, log, fleets, [1, 5]),
             )
         )
+        print(render_text(tables[-1]), flush=True)
+        tables.append(restore_table(restore.measure(aws, log, fleets, restores)))
         print(render_text(tables[-1]), flush=True)
         if rollback.available(aws):
             tables.append(rollback_table(rollback.measure(aws, log, fleets, rollbacks)))

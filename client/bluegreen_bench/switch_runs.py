@@ -37,21 +37,67 @@ PRICE_PER_REQUEST = 0.20 / 1_000_000
 _IN_FUNCTION = threading.local()
 
 
+ROUTE_WRITES = {"ModifyListener": "ListenerArn", "ModifyRule": "RuleArn"}
+
+
+@dataclass(frozen=True)
+class Moment:
+    """Something a function did, on the emulated clock and on the wall clock: an invocation
+    starting (`what` = "invoked") or a route's weights written (`what` = the operation,
+    `route` = the listener or rule, `weights` = target group ARN -> weight)."""
+
+    function: str
+    what: str
+    emulated: float  # `Clock.epoch()` of the function's own timeline (epoch seconds)
+    wall: float  # time.perf_counter()
+    calls: int  # AWS calls of functions so far (this one included, for a write)
+    route: str = ""
+    weights: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass
 class CallLog:
-    """AWS calls made by functions (not by the emulator or the benchmark), in order."""
+    """AWS calls made by functions (not by the emulator or the benchmark), in order, and
+    the moments the restore measurement needs (invocations, route writes)."""
 
     calls: list[tuple[str, str]] = field(default_factory=list)  # (function, operation)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     roles: dict[str, str] = field(default_factory=dict)  # role ARN -> function
+    moments: list[Moment] = field(default_factory=list)
+    epoch: Callable[[], float] = time.time  # the emulator's `Clock.epoch`
 
-    def record(self, operation: str) -> None:
+    def function(self) -> str | None:
         # a thread a function starts (the alarm function settles each guard on its own)
         # carries the function's role, not the invocation's marker
-        function = getattr(_IN_FUNCTION, "name", None) or self.roles.get(identity.current() or "")
+        return getattr(_IN_FUNCTION, "name", None) or self.roles.get(identity.current() or "")
+
+    def record(self, operation: str) -> None:
+        function = self.function()
         if function is not None:
             with self._lock:
                 self.calls.append((function, operation))
+
+    def moment(self, function: str, what: str, route: str = "", weights: Any = None) -> None:
+        with self._lock:
+            self.moments.append(
+                Moment(
+                    function,
+                    what,
+                    self.epoch(),
+                    time.perf_counter(),
+                    len(self.calls),
+                    route,
+                    dict(weights or {}),
+                )
+            )
+
+    def route_written(self, operation: str, params: Any) -> None:
+        function = self.function()
+        if function is None or operation not in ROUTE_WRITES:
+            return
+        actions = params.get("DefaultActions") or params.get("Actions") or []
+        route = str(params.get(ROUTE_WRITES[operation]))
+        self.moment(function, operation, route, weights_of(actions))
 
     def mark(self) -> int:
         return len(self.calls)
@@ -61,9 +107,20 @@ class CallLog:
 
 
 @contextmanager
+def in_function(name: str) -> Iterator[None]:
+    """The calling thread runs function `name`: the AWS calls it makes are that function's."""
+    previous = getattr(_IN_FUNCTION, "name", None)
+    _IN_FUNCTION.name = name
+    try:
+        yield
+    finally:
+        _IN_FUNCTION.name = previous
+
+
+@contextmanager
 def recording(aws: Emulator) -> Iterator[CallLog]:
     """Count the AWS calls of every function the emulator runs, while inside."""
-    log = CallLog()
+    log = CallLog(epoch=aws.clock.epoch)
     log.roles = {
         spec.role_arn: spec.logical_id for spec in aws.runtime.functions.values() if spec.role_arn
     }
@@ -73,15 +130,14 @@ def recording(aws: Emulator) -> Iterator[CallLog]:
 
     def make_api_call(client: Any, operation: str, params: Any) -> Any:
         log.record(operation)
-        return original_call(client, operation, params)
+        answer = original_call(client, operation, params)
+        log.route_written(operation, params)
+        return answer
 
     def call(spec: Any, event: Any, request_id: str) -> Any:
-        previous = getattr(_IN_FUNCTION, "name", None)
-        _IN_FUNCTION.name = spec.logical_id
-        try:
+        with in_function(spec.logical_id):
+            log.moment(spec.logical_id, "invoked")
             return original_invoke_call(spec, event, request_id)
-        finally:
-            _IN_FUNCTION.name = previous
 
     BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
     runtime._call = call  # type: ignore[method-assign]
@@ -197,10 +253,12 @@ class Fleets:
     def __init__(self, aws: Emulator) -> None:
         self.aws = aws
         self.count = 0
+        self.last: Ec2Fleet | None = None
 
     def build(self, **kwargs: Any) -> Ec2Fleet:
         self.count += 1
-        return build_ec2_fleet(self.aws, name=f"bench{self.count}", **kwargs)
+        self.last = build_ec2_fleet(self.aws, name=f"bench{self.count}", **kwargs)
+        return self.last
 
 
 def strategies(aws: Emulator, log: CallLog, fleets: Fleets) -> list[SwitchRun]:
@@ -301,6 +359,15 @@ def _more_routes(aws: Emulator, fleet: Ec2Fleet, count: int) -> tuple[list[str],
             )["Rules"][0]["RuleArn"]
         )
     return listeners, rules
+
+
+def weights_of(actions: list[dict[str, Any]]) -> dict[str, int]:
+    """{target group ARN: weight} of a listener's or rule's forward action."""
+    for action in actions:
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+        if action.get("Type") == "forward" and groups:
+            return {str(g["TargetGroupArn"]): int(g.get("Weight", 1)) for g in groups}
+    return {}
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:

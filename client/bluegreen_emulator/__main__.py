@@ -2,7 +2,9 @@
 
 serve  the stack deployed into an emulated account, served on http://127.0.0.1:5005
        (use it with `aws --endpoint-url` or boto3 `endpoint_url`) until Ctrl-C, with the
-       example fleets deployed from examples/ (stacks shop-fleet, web-service, web-native)
+       example fleets deployed from examples/ (stacks shop-fleet, web-service, web-native);
+       --stage-events also stages what every events/*.json file names (staging.py), for
+       `sam local invoke -e events/<file>.json`
 demo   deploy and run the demo switch (`make demo`)
 """
 
@@ -19,9 +21,10 @@ from pathlib import Path
 
 from .core.emulator import Emulator
 from .demo import main as demo_main
-from .fixtures.ec2_fleet import build_ec2_fleet
+from .fixtures.ec2_fleet import Ec2Fleet, build_ec2_fleet
 from .fixtures.ecs_fleet import build_ecs_fleet
 from .server import DEFAULT_HOST, DEFAULT_PORT, EmulatorServer, PortInUseError
+from .staging import STAGED_PARAMETERS, stage_events
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         help="real seconds per emulated second for Wait states (default 0: no waiting)",
     )
     serve.add_argument(
+        "--stage-events",
+        action="store_true",
+        help="also stage the deployments, services and switch every events/*.json names",
+    )
+    serve.add_argument(
         "--parameter", action="append", default=[], metavar="KEY=VALUE", help="template parameter"
     )
     commands.add_parser("demo", help="deploy and run the demo (extra arguments go to the demo)")
@@ -49,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         return demo_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    return _serve(args.port, not args.no_fleet, args.scale, _parameters(parser, args.parameter))
+    if args.stage_events and args.no_fleet:
+        parser.error("--stage-events needs the example fleets: drop --no-fleet")
+    parameters = _parameters(parser, args.parameter)
+    if args.stage_events:
+        parameters = {**STAGED_PARAMETERS, **parameters}
+    return _serve(args.port, not args.no_fleet, args.scale, parameters, args.stage_events)
 
 
 def _parameters(parser: argparse.ArgumentParser, pairs: list[str]) -> dict[str, str]:
@@ -62,7 +75,9 @@ def _parameters(parser: argparse.ArgumentParser, pairs: list[str]) -> dict[str, 
     return values
 
 
-def _serve(port: int, with_fleet: bool, scale: float, parameters: dict[str, str]) -> int:
+def _serve(
+    port: int, with_fleet: bool, scale: float, parameters: dict[str, str], stage: bool = False
+) -> int:
     emulator = Emulator(parameters=parameters, clock_scale=scale)
     server = EmulatorServer(emulator, host=DEFAULT_HOST, port=port)
     try:
@@ -70,24 +85,29 @@ def _serve(port: int, with_fleet: bool, scale: float, parameters: dict[str, str]
     except PortInUseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for emulation in (emulator.codedeploy_emulation, emulator.ecs_emulation):
-        emulation.background = True  # ECS deployments run on their own, on the clock
     stop = threading.Event()  # SIGTERM (e.g. from a supervisor) stops like Ctrl-C
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with server:
-        request_file = _build_fleet(emulator) if with_fleet else None
+        shop, request_file = _build_fleet(emulator) if with_fleet else (None, None)
+        staged = stage_events(emulator, shop) if stage else None
+        for emulation in (emulator.codedeploy_emulation, emulator.ecs_emulation):
+            emulation.background = True  # ECS deployments run on their own, on the clock
         print(server.describe(request_file))
+        if staged is not None:
+            print(f"\n{staged.describe()}")
         print("\nRunning until Ctrl-C.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
+        if staged is not None:
+            staged.close()
     print("\nstopped")
     return 0
 
 
-def _build_fleet(emulator: Emulator) -> str:
+def _build_fleet(emulator: Emulator) -> tuple[Ec2Fleet, str]:
     """Deploy the example fleets from their templates (an EC2 fleet, an ECS service
     released by CodeDeploy, one released by ECS-native blue/green); print them and
-    return the EC2 fleet's canary request file."""
+    return the EC2 fleet and its canary request file."""
     fleet = build_ec2_fleet(emulator)
     folder = Path(tempfile.mkdtemp(prefix="bluegreen-"))
     path = folder / "switch-request.json"
@@ -125,7 +145,7 @@ def _build_fleet(emulator: Emulator) -> str:
         f"  ECS service web-cluster/web (CodeDeploy): {files['codedeploy']}\n"
         f"  ECS service api-cluster/api (ECS-native): {files['ecs-native']}\n"
     )
-    return str(path)
+    return fleet, str(path)
 
 
 if __name__ == "__main__":

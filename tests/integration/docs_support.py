@@ -6,9 +6,10 @@ examples/ is meant to be run by a person. Each one is either
 - run offline against the emulator by the test a `Runner` names (the blocks under one
   heading of one file, in order), or
 - marked, on the line right before its fence, with one of `MARKERS`: `needs-aws` (it
-  needs a real AWS account, or an incident the docs cannot stage: the test skips it) or
+  needs a real AWS account, or an incident the docs cannot stage: the test skips it),
   `make-targets` (make commands: each target is checked to exist in the Makefile; they
-  are the test suite itself, or take minutes).
+  are the test suite itself, or take minutes) or `needs-docker` (`sam local invoke` in
+  a Lambda container: `make local-invoke` runs the same invocations, outside the suite).
 
 tests/integration/test_docs.py fails on a block that is neither run nor marked, so a new
 block is run from the day it is written, or says why not.
@@ -28,6 +29,7 @@ SHELL = frozenset({"sh", "bash", "console", "shell"})
 MARKERS = {
     "needs-aws": "needs a real AWS account (or an incident in progress): not run offline",
     "make-targets": "make commands: each target is checked against the Makefile, not run",
+    "needs-docker": "sam local invoke in a container (root, docker): make local-invoke runs it",
 }
 EMULATOR_ENDPOINT = "http://127.0.0.1:5005"  # what the docs say; tests serve on a free port
 _FENCE = re.compile(r"^```([A-Za-z0-9_-]*)\s*$")

@@ -187,7 +187,7 @@ def test_every_ecs_native_events_file_gets_a_hook_status(aws: Emulator) -> None:
         aws.ecs_emulation.advance(arn)
     revision = deployment(aws, arn)["targetServiceRevision"]["arn"]
     paths = sorted(EVENTS.glob("ecs-native-*.json"))
-    assert len(paths) == 4
+    assert len(paths) == 5
 
     # When the ECS-native hook is invoked with each events file (`sam local invoke -e`),
     # pointed at that deployment
@@ -205,6 +205,7 @@ def test_every_ecs_native_events_file_gets_a_hook_status(aws: Emulator) -> None:
     # Then each gets a status ECS understands; the production file waits for its window
     assert answers == {
         "ecs-native-production-traffic": "IN_PROGRESS",
+        "ecs-native-production-traffic-shift": "SUCCEEDED",
         "ecs-native-reconcile": "SUCCEEDED",
         "ecs-native-scale-up": "SUCCEEDED",
         "ecs-native-test-traffic": "SUCCEEDED",

@@ -32,7 +32,7 @@ def guarded_alarm() -> AlarmChange:
     return AlarmChange.from_event(load_event("alarm-state-change-guarded"))
 
 
-def begin(world: World, name: str, listener: str = LISTENER, alarm: str = "shop-5xx") -> None:
+def begin(world: World, name: str, listener: str = LISTENER, alarm: str = "shop-green-5xx") -> None:
     snapshot = {**SNAPSHOT, "routes": [{"kind": "listener", "arn": listener, "actions": []}]}
     world.store.begin(
         deployment_id=name,
@@ -53,8 +53,8 @@ def results(report: Any) -> dict[str, str]:
 # -- the event -----------------------------------------------------------------------------------
 def test_the_sample_events_parse_into_alarm_changes_keyed_by_alarm_and_state_time() -> None:
     change = guarded_alarm()
-    assert (change.alarm, change.state) == ("shop-5xx", "ALARM")
-    assert change.key == "shop-5xx@2026-11-24T10:00:00.000+0000"
+    assert (change.alarm, change.state) == ("shop-green-5xx", "ALARM")
+    assert change.key == "shop-green-5xx@2026-11-24T10:00:00.000+0000"
     assert change.epoch == 1795514400.0
     assert AlarmChange.from_event(load_event("alarm-state-change-ok")).state == "OK"
 
@@ -103,7 +103,7 @@ def test_every_deployment_the_alarm_guards_is_settled_by_it(world: World) -> Non
         record = world.store.get(name)
         assert record["outcome"]["actor"]["claimKey"] == guarded_alarm().key
         assert record["outcome"]["failedAt"] == "Alarm"
-    assert world.store.guards_for_alarm("shop-5xx") == []
+    assert world.store.guards_for_alarm("shop-green-5xx") == []
     stopped = sorted(arn for arn, _ in world.clients.stepfunctions.stopped)
     assert stopped == [execution("d1"), execution("d2")]
 

@@ -42,7 +42,10 @@ def test_the_template_is_a_sam_template() -> None:
 
 def test_functions_default_to_python_313_on_arm64_with_powertools_configured() -> None:
     assert GLOBAL_FUNCTION["Runtime"] == "python3.13"
-    assert GLOBAL_FUNCTION["Architectures"] == ["arm64"]
+    assert GLOBAL_FUNCTION["Architectures"] == [{"Ref": "Architecture"}]
+    architecture = TEMPLATE["Parameters"]["Architecture"]
+    assert architecture["Default"] == "arm64"
+    assert sorted(architecture["AllowedValues"]) == ["arm64", "x86_64"]
     assert 1 <= GLOBAL_FUNCTION["Timeout"] <= 900
     env = GLOBAL_FUNCTION["Environment"]["Variables"]
     assert env["POWERTOOLS_SERVICE_NAME"] == "bluegreen"
@@ -56,7 +59,7 @@ def test_every_function_keeps_the_global_runtime_and_has_its_handler(logical_id:
     props = FUNCTIONS[logical_id]["Properties"]
     # the global runtime and architecture are not overridden function by function
     assert props.get("Runtime", "python3.13") == "python3.13"
-    assert props.get("Architectures", ["arm64"]) == ["arm64"]
+    assert "Architectures" not in props
     # and the handler named in the template is defined in the CodeUri folder
     module, _, attribute = props["Handler"].rpartition(".")
     source = ROOT / props["CodeUri"] / f"{module.replace('.', '/')}.py"
@@ -91,7 +94,9 @@ def test_the_core_layer_is_built_by_sam_with_its_pinned_requirements() -> None:
     layer = RESOURCES["CoreLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Metadata"]["BuildMethod"] == "python3.13"
-    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+    # built for the functions' architecture (SAM resolves the Ref in Metadata too)
+    assert layer["Metadata"]["BuildArchitecture"] == {"Ref": "Architecture"}
+    assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
     content = ROOT / layer["Properties"]["ContentUri"]
     assert (content / "bluegreen" / "__init__.py").is_file()
     requirements = (content / "requirements.txt").read_text(encoding="utf-8").split()

@@ -60,6 +60,10 @@ _CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+# moto loads ~2,600 public AMIs (with a snapshot each) into every account and region it
+# touches, ~0.2 s of CPU per account; nothing here lists images (an instance's ImageId
+# comes from the SSM public parameter, which moto serves either way)
+_MOTO = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 DRAIN_SECONDS = 30.0  # real seconds stop() waits for executions and deliveries in flight
 # What the emulated stack registers (docs/security.md): the names the example fleets of
@@ -163,7 +167,12 @@ class Emulator:
     def start(self) -> Emulator:
         if patches.active() is not None:
             raise EmulatorError("another Emulator is already running in this process")
-        env = {**_CREDENTIALS, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        env = {
+            **_CREDENTIALS,
+            **_MOTO,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
         self._saved_env = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
         # moto's ASL interpreter logs every failed state at ERROR with its whole parse tree;

@@ -26,6 +26,7 @@ from . import (
     elbv2,
     events,
     iam,
+    kms,
     registry,
     sdk,
     stepfunctions,
@@ -46,6 +47,7 @@ _MODULES = (
     iam,
     dynamodb,
     cloudformation,
+    kms,
     clock,
 )
 _applied = False

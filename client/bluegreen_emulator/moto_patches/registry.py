@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import botocore.httpsession
 import botocore.loaders
+import botocore.regions
 import botocore.session
 from botocore import endpoint as botocore_endpoint
 from moto.awslambda.responses import LambdaResponse
@@ -27,6 +29,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import EventsBackend, Rule
+from moto.kms import models as kms_models
 from moto.stepfunctions.parser import quotas
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
     ErrorEqualsDecl,
@@ -129,6 +132,9 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "CallbackPoolManager.add": CallbackPoolManager.add,
     "ExecutionState._evaluate_with_timeout": ExecutionState._evaluate_with_timeout,
     "StateTask._from_error": StateTask._from_error,
+    "kms_models.generate_private_key": kms_models.generate_private_key,
+    "botocore.regions.EndpointProvider": botocore.regions.EndpointProvider,
+    "URLLib3Session._get_ssl_context": botocore.httpsession.URLLib3Session._get_ssl_context,
 }
 
 

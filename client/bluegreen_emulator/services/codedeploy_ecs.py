@@ -192,6 +192,9 @@ class CodeDeployEmulation(FlowDriver):
         # EC2/on-premises (Server) deployments stopped with StopDeployment: what
         # GetDeployment shows beyond moto's record (errorInformation, rollbackInfo)
         self.server_overlays: dict[str, dict[str, Any]] = {}
+        # ids to hand out next, per kind ("deployment", "execution"), before random ones:
+        # how a staged account (staging.py) gets the ids its events files name
+        self.preset_ids: dict[str, list[str]] = {}
 
     # -- moto backends ---------------------------------------------------------------
     @property
@@ -207,7 +210,7 @@ class CodeDeployEmulation(FlowDriver):
         """Called when moto has recorded a deployment; returns its AWS-shaped id."""
         backend = self._codedeploy
         info = backend.deployments.pop(deployment_id)
-        new_id = "d-" + "".join(
+        new_id = self._next_id("deployment") or "d-" + "".join(
             secrets.choice(string.ascii_uppercase + string.digits) for _ in range(9)
         )
         info.deployment_id = new_id
@@ -225,6 +228,11 @@ class CodeDeployEmulation(FlowDriver):
             next(flow)  # Created -> InProgress, as CodeDeploy starts at once
         self.start_flow(new_id, flow)
         return new_id
+
+    def _next_id(self, kind: str) -> str | None:
+        with self.lock:
+            queue = self.preset_ids.get(kind)
+            return queue.pop(0) if queue else None
 
     def _plan(self, info: DeploymentInfo) -> EcsDeployment:
         group = info.deployment_group
@@ -350,7 +358,7 @@ class CodeDeployEmulation(FlowDriver):
         if function is None:
             event.finish("Succeeded")
             return
-        execution_id = secrets.token_urlsafe(48)
+        execution_id = self._next_id("execution") or secrets.token_urlsafe(48)
         event.execution_id = execution_id
         self.executions[execution_id] = (dep.id, name)
         error = self._invoke_async(

@@ -186,6 +186,14 @@ class EcsNativeEmulation(FlowDriver):
         ] = {}  # service ARN -> deploymentConfiguration
         self.hook_calls: list[HookCall] = []
         self.max_hook_attempts = 200
+        # ids to hand out next, per kind ("deployment", "revision"), before
+        # random ones: how a staged account (staging.py) gets the ids its events files name
+        self.preset_ids: dict[str, list[str]] = {}
+
+    def _next_id(self, kind: str, random_id: Callable[[], str]) -> str:
+        with self.lock:
+            queue = self.preset_ids.get(kind)
+            return queue.pop(0) if queue else random_id()
 
     @property
     def _ecs(self) -> EC2ContainerServiceBackend:
@@ -258,8 +266,9 @@ class EcsNativeEmulation(FlowDriver):
             else lb.get("targetGroupArn")
         )
         target = self._revision(service, target_td, str(green_group))
+        deployment_id = self._next_id("deployment", lambda: secrets.token_hex(8))
         deployment = ServiceDeployment(
-            arn=f"arn:aws:ecs:{self.aws.region}:{self.aws.account_id}:service-deployment/{service.cluster_name}/{service.name}/{secrets.token_hex(8)}",
+            arn=f"arn:aws:ecs:{self.aws.region}:{self.aws.account_id}:service-deployment/{service.cluster_name}/{service.name}/{deployment_id}",
             cluster=service.cluster_name,
             service=service.name,
             service_arn=service.arn,
@@ -277,8 +286,9 @@ class EcsNativeEmulation(FlowDriver):
     def _revision(
         self, service: Service, task_definition: str, target_group: str
     ) -> ServiceRevision:
+        revision_id = self._next_id("revision", lambda: str(secrets.randbelow(10**16)))
         revision = ServiceRevision(
-            arn=f"arn:aws:ecs:{self.aws.region}:{self.aws.account_id}:service-revision/{service.cluster_name}/{service.name}/{secrets.randbelow(10**16)}",
+            arn=f"arn:aws:ecs:{self.aws.region}:{self.aws.account_id}:service-revision/{service.cluster_name}/{service.name}/{revision_id}",
             service_arn=service.arn,
             cluster_arn=service.cluster_arn,
             task_definition=task_definition,

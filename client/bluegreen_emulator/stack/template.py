@@ -10,7 +10,6 @@ emulator cannot follow fails loudly instead of deploying something different.
 from __future__ import annotations
 
 import base64
-import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -70,6 +69,18 @@ for _tag, _fn in _TAGS.items():
 
 
 _PARSED: dict[tuple[str, int, int], dict[str, Any]] = {}
+_PARSED_TEXT: dict[str, dict[str, Any]] = {}
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of parsed YAML a caller may change: new dicts and lists all the way down;
+    the leaves (str, numbers, dates, None) are immutable and shared. Several times
+    faster than `copy.deepcopy`, which every deploy would otherwise pay for."""
+    if isinstance(value, dict):
+        return {key: _fresh(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fresh(item) for item in value]
+    return value
 
 
 def load_template(path: Path) -> dict[str, Any]:
@@ -86,18 +97,22 @@ def load_template(path: Path) -> dict[str, Any]:
         if not isinstance(data, dict) or "Resources" not in data:
             raise TemplateError(f"{path}: not a template (no Resources section)")
         _PARSED[key] = data
-    return copy.deepcopy(_PARSED[key])
+    return _fresh(_PARSED[key])
 
 
 def parse_template(text: str, where: str = "template") -> dict[str, Any]:
-    """A template's text (YAML or JSON, short-form intrinsics included) as a dict."""
-    try:
-        data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise TemplateError(f"{where}: not YAML or JSON: {exc}") from None
-    if not isinstance(data, dict) or "Resources" not in data:
-        raise TemplateError(f"{where}: not a template (no Resources section)")
-    return data
+    """A template's text (YAML or JSON, short-form intrinsics included) as a dict.
+
+    Parsed once per text (the example fleets' stacks are created in most tests)."""
+    if text not in _PARSED_TEXT:
+        try:
+            data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        except yaml.YAMLError as exc:
+            raise TemplateError(f"{where}: not YAML or JSON: {exc}") from None
+        if not isinstance(data, dict) or "Resources" not in data:
+            raise TemplateError(f"{where}: not a template (no Resources section)")
+        _PARSED_TEXT[text] = data
+    return _fresh(_PARSED_TEXT[text])
 
 
 def merge_globals(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -109,7 +124,7 @@ def merge_globals(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     }
     merged: dict[str, dict[str, Any]] = {}
     for logical_id, declared in template["Resources"].items():
-        resource = copy.deepcopy(declared)
+        resource = _fresh(declared)
         defaults = sections.get(resource.get("Type", ""))
         if defaults:
             resource["Properties"] = _merge(defaults, resource.get("Properties", {}))
@@ -118,14 +133,14 @@ def merge_globals(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    result = copy.deepcopy(dict(base))
+    result = _fresh(dict(base))
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
             result[key] = _merge(result[key], value)
         elif isinstance(value, list) and isinstance(result.get(key), list):
             result[key] = result[key] + list(value)
         else:
-            result[key] = copy.deepcopy(value)
+            result[key] = _fresh(value)
     return result
 
 

@@ -10,7 +10,6 @@ disk (`.aws-sam/emulator/`) and in memory, so a template is transformed once.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -24,7 +23,7 @@ from .template import TemplateError
 ROOT = Path(__file__).resolve().parents[3]
 TRANSFORM = ROOT / "client" / "bluegreen_security" / "transform.py"
 CACHE = ROOT / ".aws-sam" / "emulator"
-_MEMORY: dict[str, dict[str, Any]] = {}
+_MEMORY: dict[str, str] = {}  # transformed templates as JSON text: json.loads is a cheap copy
 
 
 def sam_python() -> Path:
@@ -54,11 +53,11 @@ def transformed_many(templates: list[Path]) -> list[dict[str, Any]]:
     for key in list(missing):
         cached = CACHE / f"{key}.json"
         if cached.is_file():
-            _MEMORY[key] = json.loads(cached.read_text(encoding="utf-8"))
+            _MEMORY[key] = cached.read_text(encoding="utf-8")
             del missing[key]
     if missing:
         _run(missing)
-    return [copy.deepcopy(_MEMORY[k]) for k in keys]
+    return [json.loads(_MEMORY[k]) for k in keys]
 
 
 def _run(missing: dict[str, Path]) -> None:
@@ -81,5 +80,5 @@ def _run(missing: dict[str, Path]) -> None:
             raise TemplateError(f"SAM transform failed: {done.stderr.strip()}")
         for key in missing:
             out = Path(scratch) / f"{key}.json"
-            _MEMORY[key] = json.loads(out.read_text(encoding="utf-8"))
+            _MEMORY[key] = out.read_text(encoding="utf-8")
             os.replace(out, CACHE / f"{key}.json")  # atomic: parallel workers may race
