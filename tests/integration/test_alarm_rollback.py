@@ -279,11 +279,12 @@ def test_a_guarding_alarm_rolls_a_baking_canary_back_with_traffic_restored_first
     assert [(e["deploymentId"], e["alarm"]) for e in rolled_back_events(aws)] == [
         ("canary-1", "shop-green-5xx")
     ]
-    # and TimeToRollback (alarm state time -> traffic restored) went out as an EMF metric
-    # (once per dimension set: by platform, and by platform and load balancer)
+    # and TimeToRollback (alarm state time -> traffic restored, both on the emulated
+    # clock: nothing the alarm function did before the restore waited) went out as an
+    # EMF metric (once per dimension set: by platform, and by platform and load balancer)
     values = metric_values(aws, "TimeToRollback")
     assert len(values) == 2 and len(set(values)) == 1
-    assert 0 < values[0] < 5000
+    assert 0 <= values[0] < 1  # the alarm's timestamp is whole milliseconds
 
 
 def test_the_same_event_delivered_three_times_rolls_back_once(

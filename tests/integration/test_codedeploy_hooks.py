@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from types import SimpleNamespace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -193,6 +193,45 @@ def test_a_hook_that_never_answers_fails_the_event_after_the_timeout(aws: Emulat
     assert "did not report a status within 3600s" in info["errorInformation"]["message"]
     assert aws.codedeploy_emulation.emulated_seconds >= 3600
     assert task_sets(aws, fleet) == [("web:1", "PRIMARY")]
+    # and the event's times say so: it ended an emulated hour after it began
+    before_install = lifecycle(aws, deployment_id)["BeforeInstall"]
+    assert before_install["endTime"] - before_install["startTime"] == timedelta(hours=1)
+
+
+def lifecycle(aws: Emulator, deployment_id: str) -> dict[str, dict[str, Any]]:
+    target = aws.client("codedeploy").get_deployment_target(
+        deploymentId=deployment_id, targetId="any"
+    )["deploymentTarget"]["ecsTarget"]
+    return {e["lifecycleEventName"]: e for e in target["lifecycleEvents"]}
+
+
+def test_a_deployments_times_are_on_the_emulated_clock(aws: Emulator) -> None:
+    # Given an account whose time moved a day past the real clock, and a canary release
+    # (10% for five minutes) from the example's deployment group (it waits five minutes
+    # before it removes the original task set)
+    fleet = build_ecs_fleet(aws)
+    aws.clock.advance(86400)
+    began = datetime.fromtimestamp(aws.clock.epoch(), UTC)
+    deployment_id = deploy(
+        aws,
+        fleet,
+        GREEN_VERSION_PROBE,
+        deploymentConfigName="CodeDeployDefault.ECSCanary10Percent5Minutes",
+    )
+
+    # When CodeDeploy runs it to the end
+    aws.codedeploy_emulation.run_until_done(deployment_id)
+
+    # Then it began at the account's emulated date, AllowTraffic took the canary's five
+    # emulated minutes, and it ended once the original's termination wait had passed
+    info = aws.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["status"] == "Succeeded"
+    events = lifecycle(aws, deployment_id)
+    assert abs(events["BeforeInstall"]["startTime"] - began) < timedelta(milliseconds=1)
+    allow = events["AllowTraffic"]
+    assert allow["endTime"] - allow["startTime"] == timedelta(minutes=5)
+    termination = info["completeTime"] - events["AfterAllowTraffic"]["endTime"]
+    assert termination == timedelta(minutes=5)
 
 
 def test_a_duplicate_hook_invocation_does_not_report_twice(aws: Emulator) -> None:
@@ -318,7 +357,7 @@ def test_an_alarm_firing_during_the_canary_stops_the_shift_and_rolls_back(aws: E
 def test_a_stop_requested_while_a_step_runs_is_delivered_right_after_it() -> None:
     # Given a flow whose second step asks to stop it, as a function calling StopDeployment
     # while CodeDeploy invokes it would (no lock is held while a step runs)
-    driver = FlowDriver(SimpleNamespace(clock=Clock()))  # type: ignore[arg-type]
+    driver = FlowDriver(Clock())
     seen: list[object] = []
 
     def flow() -> Flow:

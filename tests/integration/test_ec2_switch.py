@@ -27,7 +27,6 @@ they cannot see each other's listeners, alarms, locks or records.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -273,7 +272,7 @@ def test_a_switch_holds_its_lock_for_as_long_as_it_may_bake(aws: Emulator, fleet
     request = fleet.request(strategy={"type": "canary", "percent": 10, "bakeSeconds": 86400})
 
     # When the switch runs (the emulator's clock makes the day pass at once)
-    started = time.time()
+    started = aws.clock.epoch()  # the account's date, which the functions read
     run = run_switch(aws, request, name="long-bake-1")
 
     # Then at every step the lease was renewed past the bake that followed, plus the margin

@@ -668,11 +668,22 @@ def test_a_rejected_approval_restores_the_test_listener_and_ends_the_switch(
 def test_an_approval_nobody_gives_times_out_and_ends_the_switch(
     aws: Emulator, fleet: Ec2Fleet, calls: AwsCalls
 ) -> None:
-    # Given nobody answering, and a 1 s approval timeout (moto waits it in real time)
-    request = fleet.request(approval={"required": True, "timeoutSeconds": 1})
+    # Given nobody answering, and a 600 s approval timeout
+    request = fleet.request(approval={"required": True, "timeoutSeconds": 600})
 
-    # When the switch runs
-    run = run_switch(aws, request, name="timeout-1")
+    # When the switch runs, and 600 s pass once the approval was asked
+    approver = aws.function("RequestApprovalFunction").name
+    before = sum(i.function == approver for i in aws.runtime.history)
+    execution = ec2_helpers.start_switch(aws, request, name="timeout-1")
+    asked = threading.Event()
+    for _ in range(4000):  # a bound on real time, not a verdict: what matters is the ask
+        if sum(i.function == approver for i in aws.runtime.history) > before:
+            break
+        asked.wait(0.005)
+    else:
+        raise AssertionError("the approval was never asked")
+    aws.clock.advance(600)
+    run = ec2_helpers.finished(aws, execution)
 
     # Then it timed out waiting for approval, and the cause and the record say so
     assert "ShiftTraffic" not in run.states

@@ -6,6 +6,7 @@ re-running the traffic-shift hooks); the hook is the stack's real function.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -68,8 +69,11 @@ def calls(aws: Emulator) -> list[tuple[str, str | None, bool]]:
 
 def test_a_linear_release_waits_with_in_progress_and_ends_on_green(aws: Emulator) -> None:
     # Given an ECS-native service on blue and a linear release whose verification window
-    # (60 s) is longer than one callBackDelay (30 s)
+    # (60 s) is longer than one callBackDelay (30 s), in an account whose time moved a day
+    # past the real clock
     fleet = build_ecs_fleet(aws, mode="ECS")
+    aws.clock.advance(86400)
+    began = datetime.fromtimestamp(aws.clock.epoch(), UTC)
     arn = release(
         aws, fleet, "LINEAR", linearConfiguration={"stepPercent": 50, "stepBakeTimeInMinutes": 1}
     )
@@ -95,6 +99,14 @@ def test_a_linear_release_waits_with_in_progress_and_ends_on_green(aws: Emulator
     ][0]
     assert service["taskDefinition"] == fleet.release
     assert aws.ecs_emulation.emulated_seconds >= 60
+    # and its times are the emulated clock's: it began at the account's date and took
+    # the emulated time of its bakes and callBackDelays
+    described = deployment(aws, arn)
+    assert abs(described["startedAt"] - began) < timedelta(milliseconds=1)
+    took = described["finishedAt"] - described["startedAt"]
+    assert abs(took - timedelta(seconds=aws.ecs_emulation.emulated_seconds)) < timedelta(
+        milliseconds=2
+    )
 
 
 def test_a_failing_check_rolls_back_and_the_traffic_hooks_rerun_idempotently(aws: Emulator) -> None:

@@ -9,9 +9,12 @@ reports exactly one status, before its function's timeout.
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -19,6 +22,7 @@ from typing import Any
 import pytest
 
 from bluegreen_emulator import Emulator
+from bluegreen_emulator import moto_patches as patches
 from bluegreen_emulator.fixtures.ec2_fleet import build_ec2_fleet
 from bluegreen_emulator.fixtures.ecs_fleet import build_ecs_fleet
 from bluegreen_emulator.services.codedeploy_ecs import HOOK_EVENTS
@@ -44,6 +48,13 @@ Resources:
       Handler: app.handler
       CodeUri: nap/
       Timeout: 60
+  ClockFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.13
+      Handler: app.handler
+      CodeUri: clock/
+      Timeout: 60
 """
 _NAP = """
 import time
@@ -56,13 +67,31 @@ def handler(event, context):
     return seen
 """
 
+_CLOCK = """
+import threading
+import time
+
+def handler(event, context):
+    seen = [time.time()]
+    time.sleep(event["nap"])
+    seen.append(time.time())
+    on_a_thread = []
+    worker = threading.Thread(target=lambda: on_a_thread.append(time.time()))
+    worker.start()
+    worker.join()
+    return seen + on_a_thread
+"""
+
 
 @pytest.fixture
 def napper(tmp_path: Path) -> Iterator[Emulator]:
     """An account whose NapFunction (60 s timeout) sleeps each of `naps` in turn and
-    answers its remaining time after each."""
+    answers its remaining time after each, and whose ClockFunction answers its
+    `time.time()` before and after a `nap`, and on a thread it starts."""
     (tmp_path / "nap").mkdir()
     (tmp_path / "nap" / "app.py").write_text(dedent(_NAP), encoding="utf-8")
+    (tmp_path / "clock").mkdir()
+    (tmp_path / "clock" / "app.py").write_text(dedent(_CLOCK), encoding="utf-8")
     (tmp_path / "template.yaml").write_text(_TEMPLATE, encoding="utf-8")
     with Emulator(template=tmp_path / "template.yaml", stack_name="clock") as aws:
         yield aws
@@ -128,6 +157,25 @@ def test_concurrent_invocations_each_count_only_their_own_time(napper: Emulator)
     assert answers["short"] == [60_000, 59_000, 58_000, 57_000, 56_000, 55_000]
 
 
+def test_a_functions_time_is_its_invocations_emulated_date(napper: Emulator) -> None:
+    # Given the account's emulated date now
+    name = napper.function("ClockFunction").name
+    start = napper.clock.epoch()
+
+    # When the function reads time.time() around a 30 s nap
+    first = napper.runtime.invoke(name, {"nap": 30}).json()
+    # Then it read the account's date, then 30 s later (on its own thread and on one it
+    # started), however long the invocation took for real
+    assert first == pytest.approx([start, start + 30, start + 30], abs=1e-6)
+
+    # When an hour passes for the account, and the function runs again
+    napper.clock.advance(3600)
+    later = napper.runtime.invoke(name, {"nap": 0}).json()
+    # Then its date is an hour later; outside the invocation time.time is the real clock
+    assert later == pytest.approx([start + 3600] * 3, abs=1e-6)
+    assert time.time() < start + 3600
+
+
 def test_a_task_waits_for_its_function_and_the_account_time_moves_for_everyone(
     napper: Emulator,
 ) -> None:
@@ -166,16 +214,144 @@ def test_a_task_waits_for_its_function_and_the_account_time_moves_for_everyone(
     assert len(invocations) == 5
 
 
+# -- a task's own TimeoutSeconds and HeartbeatSeconds ---------------------------------------
+def _callback_machine(aws: Emulator, name: str, **timeouts: int) -> str:
+    """A machine whose one task invokes NapFunction and waits for its token's answer."""
+    definition = {
+        "StartAt": "Approve",
+        "States": {
+            "Approve": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": aws.function("NapFunction").arn,
+                    "Payload": {"naps": [], "token.$": "$$.Task.Token"},
+                },
+                **timeouts,
+                "End": True,
+            }
+        },
+    }
+    return _machine(aws, name, definition)
+
+
+def _waiting_token(aws: Emulator, execution: str) -> str:
+    """The task's token, once it waits for its callback (its function has answered)."""
+    sfn = aws.client("stepfunctions")
+
+    def scheduled() -> list[dict[str, Any]]:
+        events = sfn.get_execution_history(executionArn=execution)["events"]
+        return [e for e in events if e["type"] == "TaskScheduled"]
+
+    _until(lambda: bool(scheduled()))
+    _until(lambda: len(aws.runtime.history) == 1)  # the function ran: the task now waits
+    parameters = json.loads(scheduled()[0]["taskScheduledEventDetails"]["parameters"])
+    return str(parameters["Payload"]["token"])
+
+
+def _ended_within(aws: Emulator, execution: str, real_seconds: float) -> bool:
+    """Whether the execution ended within `real_seconds` (a bound on a wait for an ending
+    that must not come: the verdict is that emulated time did not move)."""
+    ended = threading.Event()
+    sfn = aws.client("stepfunctions")
+    for _ in range(int(real_seconds / 0.05)):
+        if sfn.describe_execution(executionArn=execution)["status"] != "RUNNING":
+            return True
+        ended.wait(0.05)
+    return False
+
+
+def test_a_task_times_out_when_its_emulated_time_reaches_its_timeout_not_before(
+    napper: Emulator,
+) -> None:
+    # Given moto's timed waits of a task (33 in moto_patches/stepfunctions.py), patched
+    execute_state = inspect.getmodule(patches.ORIGINALS["ExecutionState._evaluate_with_timeout"])
+    assert execute_state is not None
+    assert execute_state.threading is not patches.ORIGINALS["execute_state.threading"]
+    assert "terminated_event.wait(timeout_seconds)" in inspect.getsource(
+        patches.ORIGINALS["ExecutionState._evaluate_with_timeout"]
+    )
+    assert list(inspect.signature(patches.ORIGINALS["CallbackEndpoint.wait"]).parameters) == [
+        "self",
+        "timeout",
+    ]
+    # and an execution waiting for an approval with a 1 s TimeoutSeconds
+    machine = _callback_machine(napper, "approving", TimeoutSeconds=1)
+    execution = napper.start_execution(machine, {}, name="unanswered")
+    token = _waiting_token(napper, execution)
+
+    # When real seconds pass with the account's time still, then most of that second
+    assert not _ended_within(napper, execution, 1.5)
+    napper.clock.advance(0.9)
+    # Then it still waits
+    assert not _ended_within(napper, execution, 0.2)
+
+    # When the account's time reaches the task's timeout
+    napper.clock.advance(0.1)
+    ended = napper.wait_for_execution(execution)
+
+    # Then the task timed out, and an answer after that is refused
+    assert ended["status"] == "FAILED"
+    assert ended["error"] == "States.Timeout"
+    sfn = napper.client("stepfunctions")
+    with pytest.raises(sfn.exceptions.ClientError):  # AWS: TaskTimedOut (docs/emulator.md)
+        sfn.send_task_success(taskToken=token, output="{}")
+
+
+def test_an_answer_before_the_timeout_is_the_tasks_result_whatever_time_does_after(
+    napper: Emulator,
+) -> None:
+    # Given an execution waiting for an approval with an hour's TimeoutSeconds
+    machine = _callback_machine(napper, "approved", TimeoutSeconds=3600)
+    execution = napper.start_execution(machine, {}, name="answered")
+    token = _waiting_token(napper, execution)
+
+    # When 59 minutes pass, the approver answers, and then a day passes
+    napper.clock.advance(3540)
+    napper.client("stepfunctions").send_task_success(taskToken=token, output='{"ok": true}')
+    ended = napper.wait_for_execution(execution)
+    napper.clock.advance(86400)
+
+    # Then the task's result is the answer
+    assert ended["status"] == "SUCCEEDED"
+    assert json.loads(ended["output"]) == {"ok": True}
+
+
+def test_a_task_whose_heartbeats_stop_times_out_with_heartbeat_timeout(napper: Emulator) -> None:
+    # Given an execution waiting for a callback, with 60 s heartbeats within an hour
+    machine = _callback_machine(napper, "beating", TimeoutSeconds=3600, HeartbeatSeconds=60)
+    execution = napper.start_execution(machine, {}, name="beating")
+    token = _waiting_token(napper, execution)
+    sfn = napper.client("stepfunctions")
+
+    # When a heartbeat comes every 50 s for ten minutes
+    for _ in range(12):
+        napper.clock.advance(50)
+        sfn.send_task_heartbeat(taskToken=token)
+    # Then the task still waits
+    assert not _ended_within(napper, execution, 0.2)
+
+    # When the heartbeats stop for 60 s
+    napper.clock.advance(60)
+    ended = napper.wait_for_execution(execution)
+
+    # Then the task failed with States.HeartbeatTimeout
+    assert ended["status"] == "FAILED"
+    assert ended["error"] == "States.HeartbeatTimeout"
+
+
 # -- the switch machine's own TimeoutSeconds --------------------------------------------------
 def test_a_switch_outliving_its_timeout_is_timed_out_and_reaped(aws: Emulator) -> None:
-    # Given a canary switch waiting for an approval nobody gives (a task's own timeout,
-    # a week here, counts real time: see docs/emulator.md)
+    # Given a canary switch waiting for an approval nobody gives for a week, its state
+    # machine's TimeoutSeconds lowered to a day (the stack's 30 days outlast the longest
+    # approval, which would time out first)
     fleet = build_ec2_fleet(aws, with_http=False)
     request = fleet.request(approval={"required": True, "timeoutSeconds": 604800})
-    machine = aws.client("stepfunctions").describe_state_machine(
-        stateMachineArn=aws.output("SwitchStateMachineArn")
-    )
-    timeout = json.loads(machine["definition"])["TimeoutSeconds"]
+    sfn = aws.client("stepfunctions")
+    arn = aws.output("SwitchStateMachineArn")
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+    timeout = definition["TimeoutSeconds"] = 86400
+    sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
     execution = start_switch(aws, request, name="forgotten-1")
     waiting = aws.client("stepfunctions")
 
@@ -200,6 +376,33 @@ def test_a_switch_outliving_its_timeout_is_timed_out_and_reaped(aws: Emulator) -
     assert saved["status"] == "ROLLED_BACK"
     assert saved["outcome"]["failedAt"] == "WaitForApproval (timed out)"
     assert locks_and_guards(aws, fleet) == []
+
+
+def test_a_switchs_record_is_dated_on_the_emulated_clock(aws: Emulator) -> None:
+    # Given an account whose time moved an hour past the real clock
+    fleet = build_ec2_fleet(aws, with_http=False)
+    aws.clock.advance(3600)
+    expected = aws.clock.epoch()
+
+    # When a switch needing approval begins and asks for it
+    request = fleet.request(approval={"required": True, "timeoutSeconds": 7200})
+    execution = start_switch(aws, request, name="dated-1")
+
+    def asked() -> bool:
+        saved = record(aws, "dated-1")
+        return saved is not None and saved.get("approval", {}).get("state") == "WAITING"
+
+    _until(asked)
+
+    # Then its record says it began, and asked, an hour after the real clock's start
+    saved = record(aws, "dated-1")
+    assert saved is not None
+    for stamp in (saved["startedAt"], saved["approval"]["since"]):
+        at = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        assert int(expected) <= at <= expected + 1  # the record's dates are whole seconds
+    aws.client("stepfunctions").stop_execution(executionArn=execution)
+    aws.wait_for_execution(execution)
+    aws.idle()
 
 
 def _until(condition: Any, polls: int = 2000) -> None:

@@ -2007,3 +2007,73 @@ def test_a_deployment_group_answers_its_alarms_and_auto_scaling_groups(probe: Em
     ]
     assert info["alarmConfiguration"] == alarms
     assert info["autoScalingGroups"] == [{"name": "app-green"}]
+
+
+# 33. A task's own TimeoutSeconds and HeartbeatSeconds on the execution's clock -------------
+def test_a_tasks_heartbeat_is_timed_on_the_executions_clock(probe: Emulator) -> None:
+    # Given moto's timed waits of a task, and its heartbeat error, patched
+    original = patches.ORIGINALS["ExecutionState._evaluate_with_timeout"]
+    assert "terminated_event.wait(timeout_seconds)" in inspect.getsource(original)
+    module = inspect.getmodule(original)
+    assert module is not None
+    assert module.threading is not patches.ORIGINALS["execute_state.threading"]
+    assert _parameters(patches.ORIGINALS["CallbackEndpoint.wait"]) == ["self", "timeout"]
+    assert _parameters(patches.ORIGINALS["HeartbeatEndpoint.clear_and_wait"]) == ["self"]
+    assert _parameters(patches.ORIGINALS["StateTask._from_error"]) == ["self", "env", "ex"]
+    assert _parameters(patches.ORIGINALS["HeartbeatEndpoint.notify"]) == ["self"]
+    setup = patches.ORIGINALS["CallbackEndpoint.setup_heartbeat_endpoint"]
+    assert _parameters(setup) == ["self", "heartbeat_seconds"]
+    assert _parameters(patches.ORIGINALS["CallbackPoolManager.add"]) == ["self", "callback_id"]
+    # and an execution waiting for a callback, with 10 s heartbeats
+    definition = {
+        "StartAt": "Approve",
+        "States": {
+            "Approve": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": probe.function("EchoFunction").arn,
+                    "Payload": {"token.$": "$$.Task.Token"},
+                },
+                "TimeoutSeconds": 60,
+                "HeartbeatSeconds": 10,
+                "End": True,
+            }
+        },
+    }
+    sfn = probe.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="beating", definition=json.dumps(definition), roleArn=_machine_role(probe)
+    )["stateMachineArn"]
+    execution = probe.start_execution(machine, {}, name="no-heartbeat")
+    _eventually(lambda: len(_invocations(probe, "EchoFunction")) == 1)
+
+    # When the execution's time moves past a heartbeat's window (counted from the task's
+    # start, however soon after its function answered the time moves)
+    probe.clock.advance(10)
+
+    # Then the task failed with States.HeartbeatTimeout, as Step Functions names it
+    ended = probe.wait_for_execution(execution, timeout=10)
+    assert (ended["status"], ended["error"]) == ("FAILED", "States.HeartbeatTimeout")
+
+
+# 34. A function's time.time ----------------------------------------------------------------
+def test_time_time_is_the_invocations_emulated_date_and_real_elsewhere(probe: Emulator) -> None:
+    # Given time.time patched, and an invocation 90 s into its own time, an hour after
+    # the account began
+    assert time.time is not patches.ORIGINALS["time.time"]
+    probe.clock.advance(3600)
+    invocation = probe.clock.invocation("EchoFunction", 900.0)
+    invocation.advance(90)
+
+    # When time.time is read on the invocation's thread, and on another one
+    try:
+        with clocks.running_on(invocation):
+            inside = time.time()
+    finally:
+        clocks.ended(invocation)
+    outside = time.time()
+
+    # Then inside it is the invocation's emulated date; outside, the real clock's
+    assert inside == pytest.approx(probe.clock.origin + 3600 + 90, abs=1e-6)
+    assert outside < probe.clock.origin + 3600

@@ -20,24 +20,36 @@ The model (docs/emulator.md, "Time"):
   catch as an `Exception`; every AWS call after it is refused). An execution's deadline is
   its state machine's `TimeoutSeconds`: a wait that reaches it ends there, and the
   execution is timed out before any further state runs.
+- **Timers.** `Timeline.after(seconds, callback)` fires when the actor's time has moved
+  that far (by `advance` or its own waits, on the thread that moved it), never because
+  real time passed. `Clock.await_event` waits for something outside the actor (a task's
+  callback or heartbeat, a task's answer within its `TimeoutSeconds`) until the first of
+  the event or the timer: whichever happened first decides.
+- **Flows.** An emulated service's workflow (a CodeDeploy or ECS deployment, core/flow.py)
+  runs on a `FlowTimeline`: its waits move it, its dates read it, and the hooks it invokes
+  start at its now.
 - **Epoch time.** `Clock.epoch()` is the same emulated now as a date (epoch seconds):
   a fixed origin (the real time the emulator started) plus `now()`. Whatever is stamped
   with a date (a metric's timestamp, a state's entered time, a metric query's window, a
-  function's `time.time`) reads it, so all of them agree on one emulated timeline.
+  function's `time.time`, a lifecycle event's start and end) reads it, so all of them
+  agree on one emulated timeline. Off any actor's timeline (a test, the emulator's own
+  threads) `time.time` and `date_now()` are the real clock.
 - **Real time.** With `scale` 0 (tests) nothing really sleeps; with `scale` > 0 (the demo,
   `make server SCALE=...`) every wait also really sleeps `scale` seconds per emulated
-  second, so a person can follow a canary as it bakes. A Task's own `TimeoutSeconds` and
-  `HeartbeatSeconds` (how long something outside the machine takes to answer, e.g. an
-  approver) are measured in real time by moto.
+  second, so a person can follow a canary as it bakes. What is still measured in real
+  time: a probe's HTTP latency and its socket timeout (`time.perf_counter` in the layer),
+  `datetime.now()` and `time.monotonic()` inside a function, and the real-second bounds
+  of `Emulator.wait_for_execution` and the like (safety nets, never verdicts).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 
 # a thread blocked at its execution's deadline waits at most this long (real seconds) for
@@ -73,6 +85,7 @@ class Timeline:
         self.deadline = deadline  # elapsed seconds it may run for (None: no limit)
         self.expired = threading.Event()  # its time reached the deadline
         self._lock = threading.Lock()
+        self._timers: list[Timer] = []  # what fires when its time reaches a point (`after`)
 
     def elapsed(self) -> float:
         return (self.clock.base - self.start_base) + self.own
@@ -95,7 +108,27 @@ class Timeline:
             reached = self.deadline is not None and self.elapsed() >= self.deadline
         if reached:
             self.expired.set()
+        self.fire_due()
         return step
+
+    def after(self, seconds: float, callback: Callable[[], None]) -> Timer:
+        """Call `callback` once this actor's time has moved `seconds` from now (by its own
+        waits or by `Clock.advance`), on the thread that moved it; at once if `seconds` is
+        not positive. Real time never fires it."""
+        timer = Timer(self.elapsed() + max(seconds, 0.0), callback)
+        with self._lock:
+            self._timers.append(timer)
+        self.fire_due()
+        return timer
+
+    def fire_due(self) -> None:
+        """Fire the timers whose time has come (in the order of their times)."""
+        with self._lock:
+            elapsed = self.elapsed()
+            due = sorted((t for t in self._timers if t.at <= elapsed), key=lambda t: t.at)
+            self._timers = [t for t in self._timers if t.at > elapsed]
+        for timer in due:
+            timer.fire()
 
     def check(self) -> None:
         """Called before anything this actor does that takes time or goes out."""
@@ -106,6 +139,44 @@ class Timeline:
         raise NotImplementedError
 
 
+class Timer:
+    """A callback due when a timeline's elapsed time reaches `at` (`Timeline.after`)."""
+
+    def __init__(self, at: float, callback: Callable[[], None]) -> None:
+        self.at = at
+        self._callback: Callable[[], None] | None = callback
+        self._lock = threading.Lock()
+
+    def fire(self) -> None:
+        with self._lock:
+            callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+    def cancel(self) -> None:
+        """It will not fire (it may have already)."""
+        with self._lock:
+            self._callback = None
+
+
+class FirstOf:
+    """Of several endings racing (an answer, a timeout), the first to happen decides:
+    `end(name)` is True for the first caller only, and `ended` is set then."""
+
+    def __init__(self) -> None:
+        self.winner: str | None = None
+        self.ended = threading.Event()
+        self._lock = threading.Lock()
+
+    def end(self, name: str) -> bool:
+        with self._lock:
+            if self.winner is not None:
+                return False
+            self.winner = name
+        self.ended.set()
+        return True
+
+
 class InvocationTimeline(Timeline):
     """A Lambda invocation: killed at its function's timeout."""
 
@@ -114,6 +185,17 @@ class InvocationTimeline(Timeline):
     def reach_deadline(self) -> None:
         assert self.deadline is not None
         raise SandboxTimedOut(self.name, self.deadline)
+
+
+class FlowTimeline(Timeline):
+    """An emulated service's workflow (a CodeDeploy or ECS deployment, core/flow.py):
+    its waits (a bake, a hook's timeout, a termination wait) move it, and what it
+    stamps (a lifecycle event's start and end) reads it. It has no deadline."""
+
+    kind = "flow"
+
+    def reach_deadline(self) -> None:  # pragma: no cover - it has no deadline
+        return None
 
 
 class ExecutionTimeline(Timeline):
@@ -149,6 +231,14 @@ def running_on(timeline: Timeline | None) -> Iterator[Timeline | None]:
         yield timeline
     finally:
         _LOCAL.timeline = previous
+
+
+def date_now() -> datetime:
+    """The calling actor's emulated now as a date (UTC); the real clock's off any actor."""
+    timeline = current()
+    if timeline is None:
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(timeline.clock.origin + timeline.now(), UTC)
 
 
 def detached() -> AbstractContextManager[Timeline | None]:
@@ -199,6 +289,7 @@ class Clock:
         for timeline in list(_LIVE):
             if timeline.deadline is not None and timeline.elapsed() >= timeline.deadline:
                 timeline.expired.set()
+            timeline.fire_due()
 
     def sleep(self, emulated_seconds: float) -> None:
         """A wait of the calling actor (a back-off, a function's `time.sleep`)."""
@@ -213,6 +304,42 @@ class Clock:
         """Time the calling actor spends waiting for an answer (a slowed AWS call, a
         synchronous call to another actor): as `sleep`, but not counted in `waited`."""
         self._wait(None, emulated_seconds, counts_as_waiting=False)
+
+    def await_event(
+        self,
+        event: threading.Event,
+        emulated_seconds: float | None,
+        expired: Callable[[], None] | None = None,
+    ) -> bool:
+        """Wait for something outside the calling actor (a callback, a heartbeat, a task's
+        answer) for at most `emulated_seconds` of the actor's time: True if `event` was set
+        first, False if its time got there first (then `expired` is called at that moment,
+        on the thread that moved the time, before anyone can set `event` after it).
+        Time passes only by `advance` or the actor's own waits, never by waiting here.
+        Off any actor's timeline it is `event.wait(emulated_seconds)` in real time."""
+        timeline = current()
+        if timeline is None or emulated_seconds is None:
+            return event.wait(emulated_seconds)
+        cond = event._cond  # type: ignore[attr-defined]  # Event's own condition: set() takes it
+        state = {"expired": False}
+
+        def expire() -> None:
+            with cond:
+                if event.is_set():
+                    return
+                state["expired"] = True
+                if expired is not None:
+                    expired()
+                cond.notify_all()
+
+        timer = timeline.after(emulated_seconds, expire)
+        try:
+            with cond:
+                while not event.is_set() and not state["expired"]:
+                    cond.wait()
+                return not state["expired"]
+        finally:
+            timer.cancel()
 
     def real_seconds(self, emulated_seconds: float) -> float:
         """How long a wait of `emulated_seconds` really takes (and count it as waited)."""
@@ -240,6 +367,10 @@ class Clock:
     # -- actors ----------------------------------------------------------------------------
     def invocation(self, function: str, timeout: float) -> InvocationTimeline:
         return _live(InvocationTimeline(self, function, timeout))
+
+    def flow(self, name: str) -> FlowTimeline:
+        """A workflow's timeline, starting at the calling actor's now (who created it)."""
+        return FlowTimeline(self, name)
 
     def execution(self, name: str, timeout: float | None) -> ExecutionTimeline:
         return _live(ExecutionTimeline(self, name, timeout))

@@ -2,17 +2,21 @@
 
 A flow is a generator of steps: a string names what just happened, a `Wait` asks for
 emulated time to pass. Tests drive flows one step at a time (`advance`,
-`run_until_done`): waits move an emulated counter and nothing sleeps. With `background`
-set, each flow runs on its own thread, waiting `clock`-scaled time (the demo).
+`run_until_done`): waits move an emulated counter and the flow's own timeline
+(core/clock.py, `FlowTimeline`: what the flow stamps reads it, and the functions it
+invokes start at its now), and nothing sleeps. With `background` set, each flow runs on
+its own thread, also really sleeping `clock`-scaled time (the demo).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from .clock import Clock
+from . import clock as clocks
+from .clock import Clock, Timeline
 
 
 @dataclass
@@ -48,10 +52,22 @@ class FlowDriver:
         self.closed = False
         self._running: set[str] = set()
         self._pending: dict[str, BaseException] = {}
+        self.timelines: dict[str, Timeline] = {}  # each flow's emulated time
+
+    def on_time(self, key: str) -> AbstractContextManager[Timeline | None]:
+        """Run on flow `key`'s timeline (made on first use, starting at the caller's
+        now): what the flow stamps reads it, and the functions it invokes start there."""
+        with self.lock:
+            timeline = self.timelines.get(key)
+            if timeline is None:
+                timeline = self.timelines[key] = self.clock.flow(key)
+        return clocks.running_on(timeline)
 
     def start_flow(self, key: str, flow: Flow) -> None:
         with self.lock:
             self.flows[key] = flow
+            if key not in self.timelines:  # its time starts at its creator's now
+                self.timelines[key] = self.clock.flow(key)
         if self.background:
             threading.Thread(target=self._run_background, args=(key,), daemon=True).start()
 
@@ -62,7 +78,9 @@ class FlowDriver:
             return None
         name, generator = flow
         try:
-            return self._record(name, self._next(name, generator))
+            with self.on_time(name):
+                step = self._next(name, generator)
+            return self._record(name, step)
         finally:
             self._release(name)
 
@@ -86,7 +104,9 @@ class FlowDriver:
             generator = self.flows[key]
             self._running.add(key)
         try:
-            self._record(key, self._throw(key, generator, error))
+            with self.on_time(key):
+                step = self._throw(key, generator, error)
+            self._record(key, step)
         finally:
             self._release(key)
         return True
@@ -149,6 +169,9 @@ class FlowDriver:
             self.steps.append((key, step if isinstance(step, str) else f"wait: {step.reason}"))
             if isinstance(step, Wait) and not (step.until and step.until()):
                 self.emulated_seconds += step.seconds
+                timeline = self.timelines.get(key)
+                if timeline is not None:  # the wait is the flow's time passing
+                    timeline.advance(step.seconds)
         return step
 
     def _run_background(self, key: str) -> None:

@@ -1,6 +1,7 @@
 """Not moto: what takes emulated time inside the account (core/clock.py).
 
-- a function's `time.sleep` sleeps on its invocation's timeline;
+- a function's `time.sleep` sleeps on its invocation's timeline, and its `time.time` is
+  its invocation's emulated now;
 - an AWS call slowed with `Emulator.slow(...)` takes that long on its caller's timeline
   (or fails with botocore's ReadTimeoutError after the client's `read_timeout`);
 - a killed sandbox makes no call: every AWS call of an invocation past its timeout is
@@ -45,6 +46,24 @@ def _sleep(seconds: Any) -> None:
 
 def _patch_sleep() -> None:
     time.sleep = _sleep  # type: ignore[assignment]
+
+
+# 34. Not moto: `time.time` is the real clock. Inside a function's invocation (on its
+#     thread or a thread it started) it is the invocation's emulated now as a date
+#     (`Clock.epoch`): the dates a function writes (a record's `startedAt`, a lease's
+#     expiry, a metric query's window) are those of its timeline, so an hour the account
+#     lets pass (`aws.clock.advance(3600)`) is an hour later for them, and no date depends
+#     on how loaded the machine is. Everywhere else (tests, moto serving other callers,
+#     the emulator's own threads) it is the real clock.
+def _time() -> float:
+    timeline = clocks.current()
+    if registry.ACTIVE is None or timeline is None or timeline.kind != "invocation":
+        return float(registry.ORIGINALS["time.time"]())
+    return float(registry.ACTIVE.clock.epoch())
+
+
+def _patch_time() -> None:
+    time.time = _time
 
 
 # 27. Not moto: botocore sends every call at once. Each client's first `before-call`
@@ -114,5 +133,6 @@ def _patch_sent_at() -> None:
 
 def apply() -> None:
     _patch_sleep()
+    _patch_time()
     _patch_call_timing()
     _patch_sent_at()

@@ -37,12 +37,19 @@ from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state import state as asl_state
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
     StateTaskLambda,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
+)
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackEndpoint,
+    CallbackPoolManager,
+    HeartbeatEndpoint,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
@@ -107,6 +114,7 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "CloudFormationBackend.create_stack": CloudFormationBackend.create_stack,
     "ChangeSet.apply": ChangeSet.apply,
     "time.sleep": time.sleep,
+    "time.time": time.time,
     "Program.eval": Program.eval,
     "ExecutionWorker.start": ExecutionWorker.start,
     "quotas.is_within_size_quota": quotas.is_within_size_quota,
@@ -116,6 +124,14 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "EventManager.add_event": EventManager.add_event,
     "asl_state.datetime": asl_state.datetime,  # type: ignore[dict-item]
     "HTTPConnection.putrequest": http.client.HTTPConnection.putrequest,
+    "execute_state.threading": execute_state.threading,  # type: ignore[dict-item]
+    "CallbackEndpoint.wait": CallbackEndpoint.wait,
+    "HeartbeatEndpoint.clear_and_wait": HeartbeatEndpoint.clear_and_wait,
+    "HeartbeatEndpoint.notify": HeartbeatEndpoint.notify,
+    "CallbackEndpoint.setup_heartbeat_endpoint": CallbackEndpoint.setup_heartbeat_endpoint,
+    "CallbackPoolManager.add": CallbackPoolManager.add,
+    "ExecutionState._evaluate_with_timeout": ExecutionState._evaluate_with_timeout,
+    "StateTask._from_error": StateTask._from_error,
     "kms_models.generate_private_key": kms_models.generate_private_key,
     "botocore.regions.EndpointProvider": botocore.regions.EndpointProvider,
     "URLLib3Session._get_ssl_context": botocore.httpsession.URLLib3Session._get_ssl_context,

@@ -16,6 +16,7 @@ from moto.stepfunctions.parser.api import (
     ExecutionStatus,
     HistoryEventType,
     TaskFailedEventDetails,
+    TaskTimedOutEventDetails,
 )
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
@@ -33,9 +34,12 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state import state as state_module
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
     state_task_lambda,
 )
@@ -51,6 +55,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_la
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
+)
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackConsumerTimeout,
+    CallbackEndpoint,
+    CallbackOutcome,
+    CallbackPoolManager,
+    HeartbeatEndpoint,
+    HeartbeatTimeoutError,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
@@ -551,7 +563,162 @@ def _input_too_large(env: Environment, state: str, size: int) -> FailureEventExc
     )
 
 
+# 33. moto measures a Task's own `TimeoutSeconds` and `HeartbeatSeconds` in real time:
+#     ExecutionState._evaluate_with_timeout waits for the task on a `threading.Event` for
+#     TimeoutSeconds real seconds, a `.waitForTaskToken` task waits for its callback
+#     (CallbackEndpoint.wait) and for each heartbeat (HeartbeatEndpoint.clear_and_wait)
+#     in real seconds too. An approval's timeout then depended on how long the machine
+#     took, and a test had to wait for it. Measure all three on the execution's timeline
+#     (Clock.await_event): the task fails with States.Timeout or States.HeartbeatTimeout
+#     when the execution's emulated time reaches it (a test's `aws.clock.advance`, the
+#     time a function it invoked took), never because real time passed. Whichever comes
+#     first decides: a callback sent before the time got there is the task's result; one
+#     sent after is refused (the token's consumer timed out), as on AWS.
+class _TaskEvent(threading.Event):
+    """moto's `threading.Event` in execute_state: its timed wait is on the clock."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if registry.ACTIVE is None:
+            return super().wait(timeout)
+        return bool(registry.ACTIVE.clock.await_event(self, timeout))
+
+
+class _ThreadingWithTaskEvent:
+    """What execute_state uses of `threading`, with `Event` timed on the clock."""
+
+    Event = _TaskEvent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)
+
+
+def _patch_task_timeouts() -> None:
+    execute_state.threading = _ThreadingWithTaskEvent()  # type: ignore[assignment]
+    callback_wait = registry.ORIGINALS["CallbackEndpoint.wait"]
+    heartbeat_wait = registry.ORIGINALS["HeartbeatEndpoint.clear_and_wait"]
+
+    def wait(self: CallbackEndpoint, timeout: float | None = None) -> CallbackOutcome | None:
+        if registry.ACTIVE is None:
+            return callback_wait(self, timeout)  # type: ignore[no-any-return]
+
+        def timed_out() -> None:  # from now on SendTask* for this token is refused
+            self.report(CallbackConsumerTimeout())
+
+        event = self._notify_event  # type: ignore[attr-defined]
+        if not registry.ACTIVE.clock.await_event(event, timeout, timed_out):
+            return None  # moto's "timed out or interrupted"
+        return self._outcome  # type: ignore[attr-defined,no-any-return]
+
+    def clear_and_wait(self: HeartbeatEndpoint) -> bool:
+        timeline: Any = getattr(self, _TIMELINE, None)
+        if registry.ACTIVE is None or timeline is None:
+            return heartbeat_wait(self)  # type: ignore[no-any-return]
+        event = self._next_heartbeat_event  # type: ignore[attr-defined]
+        with self._mutex:  # type: ignore[attr-defined]
+            if event.is_set():
+                event.clear()
+                return True
+        # the window runs from the last beat (or the task's start), not from this call
+        due = getattr(self, _BEAT) + self._heartbeat_seconds  # type: ignore[attr-defined]
+        return bool(registry.ACTIVE.clock.await_event(event, due - timeline.elapsed()))
+
+    CallbackEndpoint.wait = wait  # type: ignore[method-assign]
+    HeartbeatEndpoint.clear_and_wait = clear_and_wait  # type: ignore[method-assign]
+    _patch_heartbeat_windows()
+    _patch_task_timed_out()
+    _patch_heartbeat_error()
+
+
+_TIMELINE, _BEAT = "_bluegreen_timeline", "_bluegreen_beat"
+
+
+def _patch_heartbeat_windows() -> None:
+    """moto's heartbeat window starts when the task begins waiting, after the function it
+    invoked answered, and each next one when the waiting thread gets round to it. Step
+    Functions counts from the task's start and from each heartbeat: stamp the token's
+    endpoint with the execution's time when the task makes it, and each beat when it
+    arrives, so the windows do not depend on when the waiting thread runs."""
+    add = registry.ORIGINALS["CallbackPoolManager.add"]
+    setup = registry.ORIGINALS["CallbackEndpoint.setup_heartbeat_endpoint"]
+    notify = registry.ORIGINALS["HeartbeatEndpoint.notify"]
+
+    def add_stamped(self: CallbackPoolManager, callback_id: str) -> CallbackEndpoint:
+        endpoint = add(self, callback_id)
+        timeline = clocks.current()
+        if registry.ACTIVE is not None and timeline is not None:
+            setattr(endpoint, _TIMELINE, timeline)
+            setattr(endpoint, _BEAT, timeline.elapsed())
+        return endpoint  # type: ignore[no-any-return]
+
+    def setup_stamped(self: CallbackEndpoint, heartbeat_seconds: int) -> HeartbeatEndpoint:
+        heartbeat = setup(self, heartbeat_seconds)
+        if hasattr(self, _TIMELINE):
+            setattr(heartbeat, _TIMELINE, getattr(self, _TIMELINE))
+            setattr(heartbeat, _BEAT, getattr(self, _BEAT))
+        return heartbeat  # type: ignore[no-any-return]
+
+    def notify_stamped(self: HeartbeatEndpoint) -> None:
+        timeline = getattr(self, _TIMELINE, None)
+        if timeline is not None:
+            setattr(self, _BEAT, timeline.elapsed())
+        notify(self)
+
+    CallbackPoolManager.add = add_stamped  # type: ignore[method-assign]
+    CallbackEndpoint.setup_heartbeat_endpoint = setup_stamped  # type: ignore[method-assign]
+    HeartbeatEndpoint.notify = notify_stamped  # type: ignore[method-assign]
+
+
+def _patch_task_timed_out() -> None:
+    """A task timed out as a whole (not in its callback wait): its token is timed out too,
+    and its callback wait woken, so a late answer is refused and no wait is left behind."""
+    original = registry.ORIGINALS["ExecutionState._evaluate_with_timeout"]
+
+    def evaluate_with_timeout(self: ExecutionState, env: Environment) -> None:
+        try:
+            original(self, env)
+        except EvalTimeoutError:
+            if registry.ACTIVE is not None:
+                _time_out_token(env)
+            raise
+
+    ExecutionState._evaluate_with_timeout = evaluate_with_timeout  # type: ignore[method-assign]
+
+
+def _time_out_token(env: Environment) -> None:
+    task: Any = env.states.context_object.context_object_data.get("Task") or {}
+    token = task.get("Token")
+    callbacks = getattr(env, "callback_pool_manager", None)
+    endpoint = callbacks.get(token) if callbacks is not None and token else None
+    if endpoint is not None:
+        endpoint.report(CallbackConsumerTimeout())
+        endpoint.interrupt_all()
+
+
+# 33b. moto reports a heartbeat timeout as States.Timeout (StateTask._from_error maps every
+#      TimeoutError, HeartbeatTimeoutError included, to it). Step Functions names it
+#      States.HeartbeatTimeout ("Error handling in Step Functions workflows"), which a
+#      Retry or Catch may name apart from States.Timeout.
+def _patch_heartbeat_error() -> None:
+    original = registry.ORIGINALS["StateTask._from_error"]
+
+    def from_error(self: StateTask, env: Environment, ex: Exception) -> FailureEvent:
+        if registry.ACTIVE is None or not isinstance(ex, HeartbeatTimeoutError):
+            return original(self, env, ex)  # type: ignore[no-any-return]
+        error = StatesErrorNameType.StatesHeartbeatTimeout
+        return FailureEvent(
+            env=env,
+            error_name=StatesErrorName(typ=error),
+            event_type=HistoryEventType.TaskTimedOut,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # one of them, as moto's
+                taskTimedOutEventDetails=TaskTimedOutEventDetails(error=error.to_name())
+            ),
+        )
+
+    StateTask._from_error = from_error  # type: ignore[method-assign]
+
+
 def apply() -> None:
+    _patch_task_timeouts()
     _patch_closed_history()
     _patch_entered_time()
     _patch_execution_timeline()

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 def publish_alarm_change(
     host: Host, alarm: Alarm, previous_value: str, previous_reason: str
 ) -> None:
+    # moto stamps the change with the real clock: stamp it with the emulated date of
+    # whoever changed the state (core/clock.py), the time the functions it reaches read
+    alarm.state_updated_timestamp = datetime.fromtimestamp(host.clock.epoch(), UTC)
     now = _alarm_timestamp(alarm.state_updated_timestamp)
     detail = {
         "alarmName": alarm.name,

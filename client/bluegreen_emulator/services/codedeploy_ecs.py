@@ -35,7 +35,7 @@ import secrets
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -94,7 +94,8 @@ def _error(code: str, message: str) -> JsonRESTError:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    """The deployment's emulated now, as a date (its flow's timeline: core/flow.py)."""
+    return clocks.date_now()
 
 
 def set_running(task_set: Any, desired: int, running: int | None = None) -> None:
@@ -216,14 +217,15 @@ class CodeDeployEmulation(FlowDriver):
         backend.deployments[new_id] = info
         if info.application.compute_platform != "ECS":
             return new_id
-        try:
-            deployment = self._plan(info)
-        except JsonRESTError:
-            del backend.deployments[new_id]  # refused: CodeDeploy records nothing
-            raise
-        self.deployments[new_id] = deployment
-        flow = self._flow(deployment)
-        next(flow)  # Created -> InProgress, as CodeDeploy starts at once
+        with self.on_time(new_id):  # the deployment's time starts at its creator's now
+            try:
+                deployment = self._plan(info)
+            except JsonRESTError:
+                del backend.deployments[new_id]  # refused: CodeDeploy records nothing
+                raise
+            self.deployments[new_id] = deployment
+            flow = self._flow(deployment)
+            next(flow)  # Created -> InProgress, as CodeDeploy starts at once
         self.start_flow(new_id, flow)
         return new_id
 
@@ -393,8 +395,10 @@ class CodeDeployEmulation(FlowDriver):
         for attempt in range(1 + retries):
             if attempt:
                 self.emulated_seconds += 60 * attempt  # Lambda retries after ~1 min, then ~2 min
-            with clocks.detached():  # CodeDeploy invokes hooks asynchronously
-                last = self.aws.runtime.invoke(spec.name, payload)
+                self.clock.spend(60 * attempt)  # on the deployment's timeline
+            # asynchronously for the hook, but the deployment waits for its status: the
+            # hook starts at the deployment's now, which moves by the hook's own time
+            last = self.aws.runtime.invoke(spec.name, payload)
             if last.error_type is None:
                 return None
         return f"{last.error_type} after {1 + retries} attempts" if last else None

@@ -30,7 +30,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from moto.core.exceptions import JsonRESTError
@@ -50,7 +50,8 @@ DEFAULT_CALLBACK_DELAY = 30
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    """The deployment's emulated now, as a date (its flow's timeline: core/flow.py)."""
+    return clocks.date_now()
 
 
 def _error(code: str, message: str) -> JsonRESTError:
@@ -391,8 +392,8 @@ class EcsNativeEmulation(FlowDriver):
             spec = self.aws.runtime.find(function)
         except KeyError:
             return "ERROR", {"reason": f"function {function} not found"}
-        with clocks.detached():  # ECS invokes the hook: no caller waits for it
-            result = self.aws.runtime.invoke(spec.name, event)
+        # ECS invokes the hook at the deployment's now and waits for its answer
+        result = self.aws.runtime.invoke(spec.name, event)
         answer = result.json() if result.payload else None
         if result.error_type is not None or not isinstance(answer, dict):
             return "ERROR", {"reason": f"the hook failed: {result.error_type}"}

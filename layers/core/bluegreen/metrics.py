@@ -27,6 +27,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.base import MetricManager
 
+from . import clock as wall_clock
+
 Figure = tuple[str, MetricUnit, float]
 _STATUS_METRIC = {
     "SUCCEEDED": "SwitchSucceeded",
@@ -62,7 +64,7 @@ def settled_figures(
     outcome: Mapping[str, Any],
     started_at: str,
     steps: int,
-    now: Callable[[], float] = time.time,
+    now: Callable[[], float] = wall_clock.now,
 ) -> list[Figure]:
     figures: list[Figure] = [(_STATUS_METRIC[status], MetricUnit.Count, 1)]
     started = _epoch(started_at)

@@ -21,12 +21,12 @@ target). The counts are written to the record's `syntheticTraffic` field every
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import clock as wall_clock
 from .checks.http import USER_AGENT, HttpTransport
 from .checks.probes import probe_base
 from .checks.reach import ReachPolicy, Unreachable, check_url
@@ -92,8 +92,8 @@ class SyntheticDeps:
     reach: ReachPolicy
     hand_over: Callable[[dict[str, Any]], None]  # invoke this function again, asynchronously
     remaining_seconds: Callable[[], float]  # the invocation's own time left
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = wall_clock.now
+    sleep: Callable[[float], None] = wall_clock.sleep
 
 
 def production_listener(plan: Mapping[str, Any]) -> str:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import clock as wall_clock
 from ..errors import BlueGreenError
 from .http import HttpTransport, PinnedTransport
 from .reach import ReachPolicy
@@ -152,7 +153,7 @@ class CheckContext:
     deadline: Deadline
     transport: HttpTransport = field(default_factory=PinnedTransport)
     reach: ReachPolicy = field(default_factory=ReachPolicy)  # the stack's, never a request's
-    wall_clock: Callable[[], float] = time.time
+    wall_clock: Callable[[], float] = wall_clock.now
     waited_seconds: float = 0.0
     waits_for_window: bool = False
     shift_started: Callable[[], float | None] = lambda: None

@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import clock as wall_clock
 from ..checks import CheckContext, Outcome, apply_inconclusive_rule, run_checks, verdict
 from ..checks.http import HttpTransport, PinnedTransport
 from ..checks.model import Deadline, ReleaseTarget, TargetNotReady
@@ -102,7 +103,7 @@ class CodeDeployHookDeps:
     store_for: Callable[[str], BasePersistenceLayer | None]
     transport: HttpTransport | None = None
     sleep: Callable[[float], None] = _sleep
-    clock: Callable[[], float] = time.time  # wall clock: verification window, analysis
+    clock: Callable[[], float] = wall_clock.now  # wall clock: verification window, analysis
 
 
 def answer_codedeploy_hook(event: Any, context: Any, deps: CodeDeployHookDeps) -> dict[str, Any]:

@@ -15,7 +15,6 @@ IN_PROGRESS, "callBackDelay": N, "hookDetails": {...}}`. So:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import clock as wall_clock
 from ..checks import CheckContext, Outcome, apply_inconclusive_rule, run_checks, verdict
 from ..checks.http import HttpTransport, PinnedTransport
 from ..checks.model import Deadline, ReleaseTarget, TargetNotReady
@@ -124,7 +124,7 @@ class EcsNativeHookDeps:
     load_table: Callable[[], str | None]
     store_for: Callable[[str], BasePersistenceLayer | None]
     transport: HttpTransport | None = None
-    clock: Callable[[], float] = time.time  # wall clock: metric windows, analysis
+    clock: Callable[[], float] = wall_clock.now  # wall clock: metric windows, analysis
 
 
 def answer_ecs_native_hook(event: Any, context: Any, deps: EcsNativeHookDeps) -> dict[str, Any]:

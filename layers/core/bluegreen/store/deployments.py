@@ -28,6 +28,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import clock as wall_clock
 from ..errors import BlueGreenError
 from . import keys
 
@@ -72,7 +73,7 @@ class StoreUnavailable(BlueGreenError):
     """DynamoDB could not be reached or refused for capacity: retry later."""
 
 
-def now_iso(clock: Callable[[], float] = time.time) -> str:
+def now_iso(clock: Callable[[], float] = wall_clock.now) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock()))
 
 
@@ -112,7 +113,9 @@ class Claim:
 class Deployments:
     """The deployments table, as the switch, the alarm function and the CLI use it."""
 
-    def __init__(self, dynamodb: Any, table: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, dynamodb: Any, table: str, clock: Callable[[], float] = wall_clock.now
+    ) -> None:
         self.dynamodb = dynamodb
         self.table = table
         self.clock = clock

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import clock as wall_clock
 from . import keys
 
 VERDICT_KEEP_SECONDS = 30 * 24 * 3600
@@ -59,7 +60,7 @@ def put_verdict(
     event: str,
     status: str,
     reason: str,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = wall_clock.now,
 ) -> None:
     now = clock()
     dynamodb.put_item(

@@ -6,12 +6,12 @@ One idiom for every function: a settings model read once per cold start
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import announce
+from .. import clock as wall_clock
 from ..checks.http import HttpTransport
 from ..checks.reach import ReachPolicy
 from ..registry import Registry
@@ -27,7 +27,7 @@ class SwitchDeps:
     store: Deployments
     announcer: announce.Announcer
     lease_margin_seconds: int = 7200
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = wall_clock.now
     reach: ReachPolicy = field(default_factory=ReachPolicy)  # what the stack lets probes reach
     registry: Registry = field(default_factory=Registry)  # what the stack may act on (Plan)
     transport: HttpTransport | None = None  # default: one pinned to the checked address

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from .. import announce
+from .. import clock as wall_clock
 from ..contracts import Actor, Observation, Snapshot
 from ..errors import BlueGreenError, cause_message
 from ..platforms import adapter_for
@@ -214,7 +215,7 @@ class EndingDeps:
     clients: Any  # lazily created elbv2, ecs, codedeploy, stepfunctions
     announcer: Callable[[], announce.Announcer]
     verdicts: Callable[[str], list[dict[str, str]]] = lambda _reference: []
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = wall_clock.now
     adapters: Callable[[str, Any], Any] = adapter_for  # kind, clients -> adapter
 
 
