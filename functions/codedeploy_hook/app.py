@@ -15,11 +15,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import settings
 from bluegreen.aws import Clients
 from bluegreen.hooks.codedeploy import CodeDeployHookDeps, answer_codedeploy_hook
-from bluegreen.hooks.guard import HOOK_CLIENT_CONFIG, CallGuard, idempotency_store
+from bluegreen.hooks.guard import HOOK_CLIENT_CONFIG, Answered, CallGuard, idempotency_store
 from bluegreen.hooks.settings import CodeDeployHookSettings, HookTableSettings
 
 logger = Logger()
 guard = CallGuard()
+answered = Answered()  # this sandbox's answers: a repeat is answered from memory
 clients = Clients(config=HOOK_CLIENT_CONFIG, guard=guard)
 
 
@@ -28,6 +29,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     deps = CodeDeployHookDeps(
         clients=clients,
         guard=guard,
+        answered=answered,
         load_settings=lambda: settings.load(CodeDeployHookSettings),
         load_table=lambda: settings.load(HookTableSettings).DEPLOYMENTS_TABLE or None,
         store_for=lambda table: idempotency_store(clients.dynamodb, table, context.function_name),

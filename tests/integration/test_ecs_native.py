@@ -243,3 +243,23 @@ def test_a_hook_that_errors_instead_of_answering_rolls_the_deployment_back(aws: 
     assert described["status"] == "ROLLBACK_SUCCESSFUL"
     assert "MalformedHookEvent" in described["rollback"]["reason"]
     assert fleet.serving(aws) == {"web-blue": 100}
+
+
+def test_a_hooks_memory_of_answers_is_its_sandboxs_not_the_process() -> None:
+    # Given an ECS-native hook event answered FAILED in one account (a config it refuses)
+    event = load_event("ecs-native-test-traffic")
+    refused = {**event, "hookDetails": {"hookConfig": {"noSuchField": True}}}
+    with Emulator() as first:
+        answer = first.runtime.invoke(first.output("EcsNativeHookFunctionArn"), refused).json()
+        assert answer["hookStatus"] == "FAILED"
+        # and its sandbox answers a repeat from memory
+        again = first.runtime.invoke(first.output("EcsNativeHookFunctionArn"), refused).json()
+        assert again.get("duplicate") is True
+
+    # When the same execution id reaches the hook of a fresh account in the same process
+    with Emulator() as second:
+        fresh = second.runtime.invoke(second.output("EcsNativeHookFunctionArn"), refused).json()
+
+    # Then that account's sandbox answers it itself: nothing answered elsewhere is reused
+    assert fresh["hookStatus"] == "FAILED"
+    assert "duplicate" not in fresh

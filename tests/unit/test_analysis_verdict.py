@@ -66,11 +66,10 @@ def test_a_codedeploy_hook_reports_inconclusive_as_failed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a hook whose checks end inconclusive
-    from bluegreen.hooks.guard import ANSWERED
-    from tests.unit.test_hook_codedeploy import EVENT, deps, statuses
+    from tests.unit.test_hook_codedeploy import EVENT, SANDBOX, deps, statuses
     from tests.unit.test_hook_fakes import FakeClients, FakeContext
 
-    ANSWERED.clear()
+    SANDBOX.clear()
     monkeypatch.setattr(codedeploy, "_check", lambda *_: verdict([PASSED, INCONCLUSIVE]))
     clients = FakeClients()
 

@@ -16,7 +16,7 @@ import pytest
 from bluegreen.errors import InvalidConfiguration
 from bluegreen.hooks.codedeploy import CodeDeployHookDeps, answer_codedeploy_hook
 from bluegreen.hooks.errors import HookReportFailed, MalformedHookEvent
-from bluegreen.hooks.guard import ANSWERED, CallGuard
+from bluegreen.hooks.guard import Answered, CallGuard
 from bluegreen.hooks.settings import CodeDeployHookSettings
 from tests.unit.test_hook_fakes import (
     FakeClients,
@@ -29,10 +29,13 @@ from tests.unit.test_hook_fakes import (
 pytestmark = pytest.mark.unit
 
 
+SANDBOX = Answered()  # the answers the function's module remembers, as app.py's
+
+
 @pytest.fixture(autouse=True)
 def _fresh_sandbox() -> None:
     """Each test is a new Lambda sandbox: nothing answered yet in its memory."""
-    ANSWERED.clear()
+    SANDBOX.clear()
 
 
 EVENT = {"DeploymentId": "d-ABCDEFGHI", "LifecycleEventHookExecutionId": "exec-1"}
@@ -52,6 +55,7 @@ def deps(
     return CodeDeployHookDeps(
         clients=clients,
         guard=CallGuard(),
+        answered=SANDBOX,
         load_table=lambda: "deployments",
         load_settings=load,
         store_for=lambda _table: store,

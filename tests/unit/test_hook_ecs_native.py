@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bluegreen.hooks.ecs_native import EcsNativeHookDeps, answer_ecs_native_hook
-from bluegreen.hooks.guard import ANSWERED, CallGuard
+from bluegreen.hooks.guard import Answered, CallGuard
 from bluegreen.hooks.settings import EcsNativeHookSettings
 from tests.unit.test_hook_fakes import (
     BLUE_TG,
@@ -24,10 +24,13 @@ from tests.unit.test_hook_fakes import (
 pytestmark = pytest.mark.unit
 
 
+SANDBOX = Answered()  # the answers the function's module remembers, as app.py's
+
+
 @pytest.fixture(autouse=True)
 def _fresh_sandbox() -> None:
     """Each test is a new Lambda sandbox: nothing answered yet in its memory."""
-    ANSWERED.clear()
+    SANDBOX.clear()
 
 
 SERVICE_ARN = "arn:aws:ecs:us-east-1:123456789012:service/web-cluster/web"
@@ -128,6 +131,7 @@ def answer(
     deps = EcsNativeHookDeps(
         clients=clients,
         guard=CallGuard(),
+        answered=SANDBOX,
         load_table=lambda: "deployments",
         load_settings=lambda: EcsNativeHookSettings(DEPLOYMENTS_TABLE="deployments"),
         store_for=lambda _table: store,

@@ -17,7 +17,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -33,7 +33,7 @@ from ..errors import BlueGreenError, InvalidConfiguration
 from ..store import hooks as hook_store
 from .config import AFTER_PRODUCTION_SHIFT, HookConfig
 from .errors import HookReportFailed, MalformedHookEvent, NotAnEcsDeployment, OutOfTime
-from .guard import CALL_SECONDS, CallGuard, Once, deadline_of, reserve_seconds
+from .guard import CALL_SECONDS, Answered, CallGuard, Once, deadline_of, reserve_seconds
 from .loader import load_codedeploy_config
 from .settings import CodeDeployHookSettings
 
@@ -102,6 +102,7 @@ class CodeDeployHookDeps:
     load_table: Callable[[], str | None]  # DEPLOYMENTS_TABLE alone: dedupe needs only it
     store_for: Callable[[str], BasePersistenceLayer | None]
     transport: HttpTransport | None = None
+    answered: Answered = field(default_factory=Answered)  # the sandbox's: app.py's
     sleep: Callable[[float], None] = _sleep
     clock: Callable[[], float] = wall_clock.now  # wall clock: verification window, analysis
 
@@ -116,6 +117,7 @@ def answer_codedeploy_hook(event: Any, context: Any, deps: CodeDeployHookDeps) -
         "LifecycleEventHookExecutionId",
         context,
         key=lambda payload: str(payload["LifecycleEventHookExecutionId"]),
+        answered=deps.answered,
     )
     return once.run(event, lambda: _answer(hook, context, deps, table))
 

@@ -32,7 +32,7 @@ from ..errors import BlueGreenError, InvalidConfiguration
 from ..store import hooks as hook_store
 from .config import ECS_STAGES
 from .errors import MalformedHookEvent, OutOfTime
-from .guard import CALL_SECONDS, CallGuard, Once, deadline_of, reserve_seconds
+from .guard import CALL_SECONDS, Answered, CallGuard, Once, deadline_of, reserve_seconds
 from .loader import load_ecs_native_config
 from .settings import EcsNativeHookSettings
 
@@ -124,6 +124,7 @@ class EcsNativeHookDeps:
     load_table: Callable[[], str | None]
     store_for: Callable[[str], BasePersistenceLayer | None]
     transport: HttpTransport | None = None
+    answered: Answered = field(default_factory=Answered)  # the sandbox's: app.py's
     clock: Callable[[], float] = wall_clock.now  # wall clock: metric windows, analysis
 
 
@@ -139,6 +140,7 @@ def answer_ecs_native_hook(event: Any, context: Any, deps: EcsNativeHookDeps) ->
         IDEMPOTENCY_KEY,
         context,
         key=lambda _payload: f"{hook.execution_id}:{hook.stage}:{hook.state.get('attempt')}",
+        answered=deps.answered,
     )
     return once.run(event, lambda: _answer(hook, context, deps, table))
 

@@ -85,8 +85,12 @@ class CallGuard:
             raise OutOfTime(f"no time left for {name} before the function times out")
 
 
-class _Answered:
-    """Answers given in this sandbox, by idempotency key (bounded, most recent kept)."""
+class Answered:
+    """Answers given in this sandbox, by idempotency key (bounded, most recent kept).
+
+    One per sandbox: the handler module creates it at import (a cold start), so it lives
+    exactly as long as the sandbox, and two sandboxes (or two accounts emulated in one
+    process) never share it."""
 
     LIMIT = 2048
 
@@ -109,9 +113,6 @@ class _Answered:
                 self._answers.popitem(last=False)
 
 
-ANSWERED = _Answered()
-
-
 class Once:
     """Answer a payload at most once per idempotency key."""
 
@@ -123,21 +124,23 @@ class Once:
         key_path: str,
         context: Any,
         key: Callable[[dict[str, Any]], str],
+        answered: Answered,
     ) -> None:
         self.store = store
+        self.answered = answered
         self.key_path = key_path
         self.context = context
         self.key = key
 
     def run(self, payload: dict[str, Any], fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         key = f"{getattr(self.context, 'function_name', '')}:{self.key(payload)}"
-        seen = ANSWERED.get(key)
+        seen = self.answered.get(key)
         if seen is not None:
             logger.info("answered before in this sandbox; not answering twice")
             return {**seen, "duplicate": True}
         answer = self._run(payload, fn)
         if not answer.get("inProgress"):
-            ANSWERED.put(key, {k: v for k, v in answer.items() if k != "duplicate"})
+            self.answered.put(key, {k: v for k, v in answer.items() if k != "duplicate"})
         return answer
 
     def _run(self, payload: dict[str, Any], fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
