@@ -101,6 +101,13 @@ def _network_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
         monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
+# -- order: the slow tests first ----------------------------------------------------------
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests marked `slow` (single tests of 10 s and more) first, so the two
+    workers share them out at the start instead of one finishing them alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 # -- the emulated AWS -------------------------------------------------------------------
 @pytest.fixture
 def aws() -> Iterator[Emulator]:

@@ -138,6 +138,19 @@ class Module:
     symbols: dict[str, ast.AST] = field(default_factory=dict)  # qualname -> def/class/value
 
 
+_TREES: dict[tuple[str, int, int], ast.Module] = {}
+
+
+def _parsed(path: Path) -> ast.Module:
+    """A source file's syntax tree, parsed once per file version (the walk only reads
+    it; 22 functions share one layer)."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _TREES:
+        _TREES[key] = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return _TREES[key]
+
+
 class Program:
     """The modules reachable from a handler module, parsed, with their symbols."""
 
@@ -151,7 +164,7 @@ class Program:
         path = self._path_of(name)
         if path is None:
             return None
-        module = Module(name, path, ast.parse(path.read_text(encoding="utf-8"), str(path)))
+        module = Module(name, path, _parsed(path))
         self.modules[name] = module
         self._index(module)
         for target in list(module.imports.values()):  # the import closure, as at run time

@@ -496,6 +496,7 @@ def test_the_readme_walkthrough_runs_against_the_emulator(
 
 
 # -- the runbook (docs/operations.md) --------------------------------------------------------
+@pytest.mark.slow
 def test_the_runbook_commands_run_against_the_emulator(cli: Cli, tmp_path: Path) -> None:
     # Given an incident to look at: a switch that went live and left a lock behind, an
     # alarm event Lambda could not deliver in the dead-letter queue, an ECS service

@@ -168,6 +168,7 @@ def free_port() -> int:
 
 
 # -- README: make server, and the AWS CLI against it ----------------------------------------------
+@pytest.mark.slow
 def test_make_server_serves_what_the_readme_says(tmp_path: Path) -> None:
     # Given the README's server section: `make server`, then the AWS CLI against it
     start, *commands = SERVER.blocks()
@@ -234,6 +235,7 @@ def test_the_subscription_for_people_runs_against_the_emulator(cli: Cli, tmp_pat
     )
 
 
+@pytest.mark.slow
 def test_the_dashboard_renders_from_the_emulator(cli: Cli, tmp_path: Path) -> None:
     # Given a switch that went live (its metrics are in the emulated CloudWatch)
     fleet = cli.fleet(with_http=False)
@@ -256,6 +258,7 @@ def test_the_dashboard_renders_from_the_emulator(cli: Cli, tmp_path: Path) -> No
 
 
 # -- examples/README.md: deploy the fleets, switch them -----------------------------------
+@pytest.mark.slow
 def test_the_example_fleets_deploy_and_switch_offline(
     served: EmulatorServer, tmp_path: Path
 ) -> None:
