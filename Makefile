@@ -65,8 +65,12 @@ test: $(STAMP) $(SAMSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(MAKE) --no-print-directory security
-	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist load
+	@# the template checks (one process) run beside the suite; their output follows it
+	@log=$$(mktemp); ( $(MAKE) --no-print-directory security >"$$log" 2>&1 ) & checks=$$!; \
+	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist load; suite=$$?; \
+	wait $$checks; security=$$?; echo "--- make security"; cat "$$log"; rm -f "$$log"; \
+	if [ $$security -ne 0 ]; then echo "make security failed (exit $$security)"; fi; \
+	exit $$(( suite != 0 || security != 0 ))
 
 ## make security: cfn-lint, checkov and the IAM reference gate on the template as CloudFormation
 ## (SAM-transformed offline; every statement checked against the Service Authorization Reference)

@@ -23,6 +23,7 @@ import pytest
 
 from bluegreen_emulator import Emulator
 from bluegreen_emulator import moto_patches as patches
+from bluegreen_emulator.core import clock as clocks
 from bluegreen_emulator.fixtures.ec2_fleet import build_ec2_fleet
 from bluegreen_emulator.fixtures.ecs_fleet import build_ecs_fleet
 from bluegreen_emulator.services.codedeploy_ecs import HOOK_EVENTS
@@ -455,3 +456,16 @@ def test_a_hook_facing_a_slow_table_reports_once_before_its_timeout(
     # and the deployment ended as those statuses say
     info = aws.client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
     assert info["status"] == status
+
+
+def test_the_account_starts_on_a_whole_minute_whatever_the_wall_clocks_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a wall clock 1.14 s before a minute ends (green's first 5xx would otherwise
+    # fall in the next minute's bucket, and per-minute figures split by the wall clock)
+    monkeypatch.setattr(time, "time", lambda: 1796192158.857)
+    # When an emulated account's clock starts
+    clock = clocks.Clock()
+    # Then its dates begin on that minute: every run buckets its minutes the same way
+    assert clock.origin == 1796192100.0
+    assert clock.epoch() % 60 == 0

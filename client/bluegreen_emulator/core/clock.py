@@ -29,9 +29,10 @@ The model (docs/emulator.md, "Time"):
   runs on a `FlowTimeline`: its waits move it, its dates read it, and the hooks it invokes
   start at its now.
 - **Epoch time.** `Clock.epoch()` is the same emulated now as a date (epoch seconds):
-  a fixed origin (the real time the emulator started) plus `now()`. Whatever is stamped
-  with a date (a metric's timestamp, a state's entered time, a metric query's window, a
-  function's `time.time`, a lifecycle event's start and end) reads it, so all of them
+  a fixed origin (the real time the emulator started, floored to its minute) plus
+  `now()`. Whatever is stamped with a date (a metric's timestamp, a state's entered
+  time, a metric query's window, a function's `time.time`, a lifecycle event's start and
+  end) reads it, so all of them
   agree on one emulated timeline. Off any actor's timeline (a test, the emulator's own
   threads) `time.time` and `date_now()` are the real clock.
 - **Real time.** With `scale` 0 (tests) nothing really sleeps; with `scale` > 0 (the demo,
@@ -247,6 +248,13 @@ def detached() -> AbstractContextManager[Timeline | None]:
     return running_on(None)
 
 
+def whole_minute(epoch: float) -> float:
+    """`epoch` floored to its minute. The emulated account starts on a whole minute, so
+    whatever is counted per minute (the ALB's metrics, an analysis window's buckets)
+    splits the same way whenever a test runs, not by the wall clock's seconds."""
+    return float(int(epoch // 60) * 60)
+
+
 @dataclass
 class Clock:
     """The account's clock (see the module docstring for the model)."""
@@ -254,7 +262,7 @@ class Clock:
     scale: float = 0.0  # real seconds per emulated second of waiting
     waited: float = field(default=0.0)  # emulated seconds of every wait asked for
     base: float = field(default=0.0)  # the shared base: emulated seconds for everyone
-    origin: float = field(default_factory=time.time)  # epoch seconds when now() was 0
+    origin: float = field(default_factory=lambda: whole_minute(time.time()))  # when now() was 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- reading ---------------------------------------------------------------------------
