@@ -81,7 +81,7 @@ def request_approval(event: Event, context: LambdaContext) -> None:
 def shift(event: Event, context: LambdaContext) -> Event:
     index = given.whole(event, "index")
     now = given.optional_text(event, "now") or None  # the machine's clock: the step began
-    used = int(given.optional_obj(event, "cursor").get("extensions") or 0)
+    used = given.cursor(event).get("extensions") or 0
     answer = event.get("approval")  # the approver's answer (SendTaskSuccess output), if asked
     return ec2.shift(given.plan(event), index, given.begun(event), deps(), now, used, answer)  # type: ignore[arg-type]
 
@@ -90,7 +90,7 @@ def shift(event: Event, context: LambdaContext) -> Event:
 def gate(event: Event, context: LambdaContext) -> Event:
     plan_, index = given.plan(event), given.whole(event, "index")
     now = given.optional_text(event, "now") or None  # the machine's clock: the window's end
-    cursor = given.optional_obj(event, "cursor")
+    cursor = given.cursor(event)
     return ec2.gate(plan_, index, deps(), cursor, now)  # type: ignore[arg-type]
 
 

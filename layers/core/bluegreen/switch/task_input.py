@@ -64,6 +64,16 @@ def optional_obj(event: Any, name: str) -> Mapping[str, Any]:
     return value
 
 
+def cursor(event: Any) -> Mapping[str, Any]:
+    """The gate's cursor (the machine carries it between steps), its `extensions` count
+    checked: a whole number, absent or null meaning none used yet."""
+    value = optional_obj(event, "cursor")
+    used = value.get("extensions")
+    if used is not None and (isinstance(used, bool) or not isinstance(used, int) or used < 0):
+        raise InvalidInput("cursor.extensions", f"must be a whole number >= 0, got {used!r:.80}")
+    return value
+
+
 def failure(event: Any) -> dict[str, str]:
     """The `error` a Catch put in the state ({Error, Cause}), or {} when there is none."""
     found = optional_obj(event, "error")
