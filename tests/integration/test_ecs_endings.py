@@ -13,7 +13,6 @@ the service and its listeners serve once the platform has finished:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +24,7 @@ from bluegreen_emulator import Emulator
 from bluegreen_emulator.core.identity import acting_as
 from bluegreen_emulator.fixtures.ecs_fleet import EcsFleet, build_ecs_fleet
 
+from . import sweep
 from .ec2_helpers import AwsCalls, detail_types, finished, hooked_layer_clients, start_switch
 from .stopping import ORDERS, StopPoint, stop_at
 from .test_ecs_switch import MODES, ecs_request, lock_free, record_of, serving_one_colour, settle
@@ -82,7 +82,7 @@ def turn_off_automatic_rollback(aws: Emulator, fleet: EcsFleet) -> None:
 def _stops() -> list[Any]:
     """Every (mode, state, entry, order); outside BLUEGREEN_SWEEP=all, each state in one
     order or the other in turn (the two modes in opposite turns)."""
-    everything = os.environ.get("BLUEGREEN_SWEEP") == "all"
+    everything = sweep.everything()
     cases = []
     for turn, mode in enumerate(MODES):
         for index, (state, nth) in enumerate(STATES):

@@ -19,7 +19,6 @@ suite runs a bounded sample of it (every state at least once, both orders) unles
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +29,7 @@ from bluegreen_emulator.core import clock as clocks
 from bluegreen_emulator.core.identity import acting_as
 from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet, managed_tags
 
+from . import sweep
 from .ec2_helpers import (
     ALL_ON_GREEN,
     Fleets,
@@ -89,7 +89,7 @@ def _sweep() -> list[Any]:
     sample: the canary at every task and wait, in one order or the other in turn (a
     Choice state's entry is the state before it leaving), and the other strategies as
     their first traffic step starts."""
-    everything = os.environ.get("BLUEGREEN_SWEEP") == "all"
+    everything = sweep.everything()
     cases = []
     for strategy in STRATEGIES:
         points = _points(strategy)
@@ -199,7 +199,7 @@ def test_a_switch_stopped_anywhere_ends_with_production_and_record_agreeing(
 def _alarm_points() -> list[Any]:
     """The canary's tasks and waits, in one order or the other in turn (bounded like the
     stops; BLUEGREEN_SWEEP=all: both orders everywhere)."""
-    everything = os.environ.get("BLUEGREEN_SWEEP") == "all"
+    everything = sweep.everything()
     points = [p for p in _points("canary") if p[0] not in CHOICES]
     cases = []
     for index, (state, nth) in enumerate(points):
