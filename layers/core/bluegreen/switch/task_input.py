@@ -35,11 +35,14 @@ def text(event: Any, name: str) -> str:
     return value
 
 
-def whole(event: Any, name: str, default: int | None = None) -> int:
-    value = _event(event).get(name, default)
+def _whole(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInput(name, f"must be a whole number >= 0, got {value!r:.80}")
     return value
+
+
+def whole(event: Any, name: str, default: int | None = None) -> int:
+    return _whole(_event(event).get(name, default), name)
 
 
 def optional_text(event: Any, name: str) -> str:
@@ -68,9 +71,8 @@ def cursor(event: Any) -> Mapping[str, Any]:
     """The gate's cursor (the machine carries it between steps), its `extensions` count
     checked: a whole number, absent or null meaning none used yet."""
     value = optional_obj(event, "cursor")
-    used = value.get("extensions")
-    if used is not None and (isinstance(used, bool) or not isinstance(used, int) or used < 0):
-        raise InvalidInput("cursor.extensions", f"must be a whole number >= 0, got {used!r:.80}")
+    if value.get("extensions") is not None:
+        _whole(value["extensions"], "cursor.extensions")
     return value
 
 
