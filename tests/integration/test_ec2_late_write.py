@@ -1,69 +1,160 @@
-"""A weight write still in flight when an alarm rolls the switch back is undone.
+"""A task's traffic write that lands after another path settled the switch is undone.
 
-The alarm function claims the ending, restores the snapshot and stops the execution; a
-Shift task that was already running then lands its write. Nobody runs the machine's
-settle after a stop, so the Shift task itself must notice (its step can no longer be
-recorded) and put the snapshot back.
+An alarm's rollback, or the reaper after a stop, claims the ending, restores the
+snapshot, reads it back and records ROLLED_BACK, while a Shift or TestTraffic task
+that was already running goes on: its writes may land after that restore. Nobody runs
+the machine's settle after the execution ended, so the task itself must notice
+(`ec2.fenced`) and put the snapshot back, whatever its own call then did (the step
+cannot be recorded, or a read-back disagrees because the restore came between two of
+its writes).
+
+The settle is run just before each AWS call those tasks make, in turn: whichever call
+it lands before, production, the record and the locks agree afterwards.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from bluegreen.store import ENDED
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.core.identity import acting_as
-from bluegreen_emulator.fixtures.ec2_fleet import build_ec2_fleet
-
-from .ec2_helpers import (
-    ALL_ON_BLUE,
+from bluegreen_emulator.fixtures.ec2_fleet import Ec2Fleet
+from tests.integration import ec2_helpers, sweep
+from tests.integration.ec2_helpers import (
     AwsCalls,
-    everything_on,
+    assert_one_truthful_ending,
     finished,
     hooked_layer_clients,
-    production,
     record,
     start_switch,
 )
+from tests.integration.stopping import stop_by_hand
 
 pytestmark = pytest.mark.integration
 
+# The calls each task makes on a canary with test traffic, in order: the lease renewal,
+# the idle group's health, the routes read, a Modify* per route, the read-back, the
+# step's record and its announcement (Shift, once per step); the test listener's write,
+# its read-back, the probes' address and the record (TestTraffic).
+SHIFT_STEP = ("TransactWriteItems", "DescribeTargetHealth", "DescribeListeners",
+              "DescribeRules", "ModifyListener", "ModifyRule", "DescribeListeners",
+              "DescribeRules", "UpdateItem", "PutEvents")  # fmt: skip
+TEST_TRAFFIC = ("TransactWriteItems", "DescribeListeners", "ModifyListener",
+                "DescribeListeners", "DescribeListeners", "DescribeLoadBalancers",
+                "UpdateItem")  # fmt: skip
+CALLS = {"ShiftFunction": SHIFT_STEP * 2, "TestTrafficFunction": TEST_TRAFFIC}
 
-class AlarmDuringFirstWrite(AwsCalls):
-    """Fires the guarding alarm just before the Shift task's first ModifyListener."""
 
-    alarm: str = ""
-    fired: bool = False
+def _points() -> list[Any]:
+    """Every (function, nth call, operation, settler); the bounded sample keeps the calls
+    from the task's first traffic write to its step's record (where a settle can come
+    between the task's write and its check) of the first step and the test listener,
+    the two settlers taking turns."""
+    points, turn = [], 0
+    for function, operations in CALLS.items():
+        first_write = operations.index(next(op for op in operations if op.startswith("Modify")))
+        for nth, operation in enumerate(operations, start=1):
+            in_window = first_write < nth <= operations.index("UpdateItem") + 1
+            for settler in ("alarm", "stop"):
+                chosen = in_window and settler == ("alarm", "stop")[turn % 2]
+                if sweep.everything() or chosen:
+                    case = (function, nth, operation, settler)
+                    points.append(pytest.param(*case, id="-".join(map(str, case)),
+                                               marks=pytest.mark.sweep))  # fmt: skip
+            turn += in_window
+    return points
+
+
+@dataclass
+class SettleBeforeCall(AwsCalls):
+    """Runs `act` once, just before the `nth` AWS call `function` makes."""
+
+    function: str = ""
+    nth: int = 0
+    act: Callable[[], None] | None = None
+    seen: int = 0
+    fired: str = ""
+
+    def arm(self, function: str, nth: int, act: Callable[[], None]) -> None:
+        self.function, self.nth, self.act, self.seen, self.fired = function, nth, act, 0, ""
 
     def _before_call(self, model: Any, params: dict[str, Any], **kwargs: Any) -> Any:
         call = self._call(model)
-        if (
-            call.function == "ShiftFunction"
-            and call.operation == "ModifyListener"
-            and not self.fired
-        ):
-            self.fired = True
-            assert self.aws is not None
-            with acting_as(None):  # CloudWatch changes the alarm, not the Shift function
-                self.aws.client("cloudwatch").set_alarm_state(
-                    AlarmName=self.alarm, StateValue="ALARM", StateReason="Threshold Crossed: 5xx"
-                )
+        if call.function == self.function and not self.fired:
+            self.seen += 1
+            if self.seen == self.nth and self.act is not None:
+                self.fired = f"{call.service}:{call.operation}"
+                with acting_as(None):  # CloudWatch or the operator, not the task's role
+                    self.act()
         return super()._before_call(model, params, **kwargs)
 
 
-def test_a_late_weight_write_after_an_alarm_rollback_is_undone_by_the_shift_task() -> None:
-    calls = AlarmDuringFirstWrite()
-    with hooked_layer_clients(calls), Emulator() as aws:
-        calls.aws = aws
-        fleet = build_ec2_fleet(aws, with_http=False)
-        calls.alarm = fleet.alarms[0]
-        # Given a canary whose first weight write is in flight when the alarm rolls back
-        arn = start_switch(aws, fleet.request(), name="late-write")
-        run = finished(aws, arn)
-        # Then the alarm handler stopped the execution and recorded the rollback
-        assert calls.fired
-        assert run.status == "ABORTED"
-        assert record(aws, "late-write")["status"] == "ROLLED_BACK"
-        # and the write that landed after its restore was undone: traffic is on the snapshot
-        assert production(aws, fleet) == everything_on(ALL_ON_BLUE)
+@pytest.fixture(scope="module", name="calls")
+def settling_calls_fixture() -> Iterator[SettleBeforeCall]:
+    with hooked_layer_clients(SettleBeforeCall()) as hooked:
+        yield hooked
+
+
+shared_aws = ec2_helpers.hooked_shared_aws_fixture
+aws = ec2_helpers.hooked_aws_fixture
+fleets = ec2_helpers.fleets_fixture
+fleet = ec2_helpers.fleet_fixture
+
+
+def alarm_fires(aws: Emulator, fleet: Ec2Fleet, execution_arn: str) -> Callable[[], None]:
+    """The guarding alarm goes to ALARM: the alarm function settles and stops the execution."""
+
+    def act() -> None:
+        aws.client("cloudwatch").set_alarm_state(
+            AlarmName=fleet.alarms[0], StateValue="ALARM", StateReason="Threshold Crossed: 5xx"
+        )
+
+    return act
+
+
+def stopped_and_reaped(aws: Emulator, fleet: Ec2Fleet, execution_arn: str) -> Callable[[], None]:
+    """StopExecution by hand; the reaper (the status change on EventBridge, on its own
+    thread) has settled it before the task's call goes on."""
+
+    def act() -> None:
+        stop_by_hand(aws, execution_arn)
+        name = execution_arn.rsplit(":", 1)[-1]
+        give_up = time.monotonic() + 120  # a safety net for a hung reaper, not a budget
+        while (record(aws, name) or {}).get("status") not in ENDED:
+            assert time.monotonic() < give_up, f"{name}: the reaper never settled"
+            time.sleep(0.01)
+
+    return act
+
+
+SETTLERS = {"alarm": alarm_fires, "stop": stopped_and_reaped}
+
+
+@pytest.mark.parametrize(("function", "nth", "operation", "settler"), _points())
+def test_a_settle_landing_before_any_call_of_a_traffic_task_leaves_production_on_one_colour(
+    aws: Emulator,
+    fleet: Ec2Fleet,
+    calls: SettleBeforeCall,
+    function: str,
+    nth: int,
+    operation: str,
+    settler: str,
+) -> None:
+    name = f"late-{settler}-{function[:5]}-{nth}".lower()
+    arn = aws.output("SwitchStateMachineArn").replace(":stateMachine:", ":execution:")
+    # Given a canary whose traffic task is about to make its nth call
+    calls.arm(function, nth, SETTLERS[settler](aws, fleet, f"{arn}:{name}"))
+    # When the switch is settled by another path just then
+    run = finished(aws, start_switch(aws, fleet.request(), name=name))
+    # Then it was settled there, and the execution did not go on
+    assert calls.fired.endswith(f":{operation}"), f"{function} call #{nth}: {calls.fired!r}"
+    assert run.status == "ABORTED", (run.status, run.error, run.cause)
+    # and whatever the task did after, production serves blue, as the record says
+    status = assert_one_truthful_ending(aws, fleet, name, f"{function}#{nth} {operation}")
+    assert status == "ROLLED_BACK"

@@ -9,16 +9,17 @@ through the ALB adapter; every ending is `settle` (`bluegreen.switch.endings`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from .. import announce, approval
 from ..checks import Outcome
-from ..contracts import Begun, Plan, Snapshot
+from ..contracts import Begun, Plan
 from ..errors import BlueGreenError
 from ..platforms import alb
 from ..platforms.codedeploy_ec2 import CodeDeployEc2
-from ..store import OutcomeAlreadyDecided, now_iso
+from ..store import IN_PROGRESS, OutcomeAlreadyDecided, now_iso
 from . import ec2_gate as gates
 from .deps import SwitchDeps
 from .endings import target_name
@@ -131,16 +132,12 @@ def test_traffic(plan: Plan, deps: SwitchDeps) -> dict[str, Any]:
     deps.renew(plan, 0)
     elbv2 = deps.clients.elbv2
     saved = alb.snapshot_routes(elbv2, alb.routes_from([test["listenerArn"]], []))
-    alb.set_weights(elbv2, saved, {plan["to"]: 1})
-    result = gates.test_probes(plan, deps)
-    try:
+    with fenced(plan, deps, undo=lambda: alb.restore_routes(elbv2, saved)):
+        alb.set_weights(elbv2, saved, {plan["to"]: 1})
+        result = gates.test_probes(plan, deps)
         deps.store.append_step(
             plan["deploymentId"], {"phase": "test-traffic", "verdicts": [result.as_record()]}
         )
-    except OutcomeAlreadyDecided:  # the ending was settled while this task ran
-        if _late_write_is_ours(plan, deps):
-            alb.restore_routes(elbv2, saved)
-        raise
     if result.outcome is not Outcome.PASSED:
         raise ProbeFailed(f"through the test listener: {result.reason}")
     return {"probes": len(test["probes"])}
@@ -192,23 +189,20 @@ def shift(
             f"refusing to send {step['percent']}% to {plan['to']}: {health.reason}"
         )
     adapter = alb.AlbAdapter(deps.clients.elbv2)
-    observed = adapter.apply(begun["snapshot"], step["weights"])
     shifted_at = now or now_iso(deps.clock)
-    probed = gates.production_probes(plan, deps)
-    entry: dict[str, Any] = {
-        "phase": "shift",
-        "index": index,
-        "percent": step["percent"],
-        "observed": observed,
-        "shiftedAt": shifted_at,
-    }
-    if probed is not None:
-        entry["verdicts"] = [gates.recorded(probed)]
-    try:
+    with fenced(plan, deps, undo=lambda: alb.write_back(deps.clients.elbv2, begun["snapshot"])):
+        observed = adapter.apply(begun["snapshot"], step["weights"])
+        probed = gates.production_probes(plan, deps)
+        entry: dict[str, Any] = {
+            "phase": "shift",
+            "index": index,
+            "percent": step["percent"],
+            "observed": observed,
+            "shiftedAt": shifted_at,
+        }
+        if probed is not None:
+            entry["verdicts"] = [gates.recorded(probed)]
         deps.store.append_step(plan["deploymentId"], entry)
-    except OutcomeAlreadyDecided:
-        undo_late_write(plan, begun["snapshot"], deps)
-        raise
     deps.announcer.announce(
         announce.STEP,
         {
@@ -231,13 +225,31 @@ def shift(
     }
 
 
-def undo_late_write(plan: Plan, snapshot: Snapshot, deps: SwitchDeps) -> None:
-    """A write that landed after another path claimed the ending (an alarm restored and
-    stopped the execution while this task was in flight): nobody else will look at the
-    routes again, so put the snapshot back here, unless a newer deployment already
-    holds one of the listeners (then the routes are not ours to touch)."""
-    if _late_write_is_ours(plan, deps):
-        alb.write_back(deps.clients.elbv2, snapshot)
+@contextmanager
+def fenced(plan: Plan, deps: SwitchDeps, undo: Callable[[], Any]) -> Iterator[None]:
+    """Traffic a task writes inside this block is checked against the ending after it.
+
+    Another path may claim the ending while the task runs (an alarm, the reaper after a
+    stop): it restores the snapshot and reads it back, and the task's write may land
+    after that. The block ends with the step's conditional write (only while the record
+    is IN_PROGRESS), so if it completes, no claim came before it and the claimer's
+    restore comes after every write here. If anything in it fails (the step cannot be
+    recorded, a read-back disagrees because the claimer restored between two writes, a
+    probe or a call errs), the record is read again: if the ending was claimed
+    meanwhile, nobody else will look at the routes, so the snapshot is put back here,
+    unless a newer deployment holds one of the listeners or the ending is a success."""
+    try:
+        yield
+    except Exception as error:
+        claimed = isinstance(error, OutcomeAlreadyDecided) or _claimed_elsewhere(plan, deps)
+        if claimed and _late_write_is_ours(plan, deps):
+            undo()
+        raise
+
+
+def _claimed_elsewhere(plan: Plan, deps: SwitchDeps) -> bool:
+    record = deps.store.find(plan["deploymentId"])
+    return record is not None and record["status"] != IN_PROGRESS
 
 
 def _late_write_is_ours(plan: Plan, deps: SwitchDeps) -> bool:
