@@ -58,11 +58,12 @@ def _points() -> list[Any]:
     the two settlers taking turns."""
     points, turn = [], 0
     for function, operations in CALLS.items():
-        first_write = operations.index(next(op for op in operations if op.startswith("Modify")))
+        first_write = next(n for n, op in enumerate(operations, 1) if op.startswith("Modify"))
+        recorded = operations.index("UpdateItem") + 1
         for nth, operation in enumerate(operations, start=1):
-            in_window = first_write < nth <= operations.index("UpdateItem") + 1
-            for settler in ("alarm", "stop"):
-                chosen = in_window and settler == ("alarm", "stop")[turn % 2]
+            in_window = first_write <= nth <= recorded
+            for settler in SETTLERS:
+                chosen = in_window and settler == list(SETTLERS)[turn % 2]
                 if sweep.everything() or chosen:
                     case = (function, nth, operation, settler)
                     points.append(pytest.param(*case, id="-".join(map(str, case)),

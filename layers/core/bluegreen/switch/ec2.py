@@ -241,25 +241,22 @@ def fenced(plan: Plan, deps: SwitchDeps, undo: Callable[[], Any]) -> Iterator[No
     try:
         yield
     except Exception as error:
-        claimed = isinstance(error, OutcomeAlreadyDecided) or _claimed_elsewhere(plan, deps)
-        if claimed and _late_write_is_ours(plan, deps):
+        record = deps.store.find(plan["deploymentId"]) or {}
+        claimed = isinstance(error, OutcomeAlreadyDecided) or (
+            record.get("status", IN_PROGRESS) != IN_PROGRESS
+        )
+        if claimed and _late_write_is_ours(plan, record, deps):
             undo()
         raise
 
 
-def _claimed_elsewhere(plan: Plan, deps: SwitchDeps) -> bool:
-    record = deps.store.find(plan["deploymentId"])
-    return record is not None and record["status"] != IN_PROGRESS
-
-
-def _late_write_is_ours(plan: Plan, deps: SwitchDeps) -> bool:
+def _late_write_is_ours(plan: Plan, record: Mapping[str, Any], deps: SwitchDeps) -> bool:
     """Whether a write this task made after the ending was claimed is its to undo: no
     newer deployment holds one of the listeners, and the ending is not a success."""
     for lock in plan["locks"]:
         last = deps.store.last_on(lock)
         if last not in (None, plan["deploymentId"]):
             return False
-    record = deps.store.find(plan["deploymentId"]) or {}
     intent = (record.get("settling") or {}).get("intent") or (record.get("outcome") or {}).get(
         "intent"
     )
