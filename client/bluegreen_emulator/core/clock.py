@@ -27,7 +27,10 @@ The model (docs/emulator.md, "Time"):
   the event or the timer: whichever happened first decides.
 - **Flows.** An emulated service's workflow (a CodeDeploy or ECS deployment, core/flow.py)
   runs on a `FlowTimeline`: its waits move it, its dates read it, and the hooks it invokes
-  start at its now.
+  start at its now. A flow run in the background takes real time per step; so at scale
+  0, a `sleep` of an invocation no flow started (a delivery's: the reaper polling a
+  rollback) first lets each background flow take one more step (`yield_to`): however
+  loaded the machine, a poll never comes round before the platform moved.
 - **Epoch time.** `Clock.epoch()` is the same emulated now as a date (epoch seconds):
   a fixed origin (the real time the emulator started, floored to its minute) plus
   `now()`. Whatever is stamped with a date (a metric's timestamp, a state's entered
@@ -82,6 +85,7 @@ class Timeline:
         self.name = name
         self.start_base = clock.base
         self.start_now = clock.now()  # the caller's now: a callee starts where its caller is
+        self.caller = current()  # the actor that started it (None: none, e.g. a delivery)
         self.own = 0.0  # emulated seconds its own waits took
         self.deadline = deadline  # elapsed seconds it may run for (None: no limit)
         self.expired = threading.Event()  # its time reached the deadline
@@ -264,6 +268,8 @@ class Clock:
     base: float = field(default=0.0)  # the shared base: emulated seconds for everyone
     origin: float = field(default_factory=lambda: whole_minute(time.time()))  # when now() was 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # called before an outside invocation's sleep at scale 0: lets background flows step
+    yield_to: Callable[[], None] | None = field(default=None, repr=False)
 
     # -- reading ---------------------------------------------------------------------------
     def now(self) -> float:
@@ -301,6 +307,14 @@ class Clock:
 
     def sleep(self, emulated_seconds: float) -> None:
         """A wait of the calling actor (a back-off, a function's `time.sleep`)."""
+        timeline = current()
+        if (
+            self.yield_to is not None
+            and self.scale == 0
+            and isinstance(timeline, InvocationTimeline)
+            and timeline.caller is None
+        ):
+            self.yield_to()
         self._wait(None, emulated_seconds, counts_as_waiting=True)
 
     def wait(self, event: threading.Event, emulated_seconds: float) -> None:

@@ -154,7 +154,8 @@ class Emulator:
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._quiet: set[str] = set()  # executions whose thread has nothing left to run
-        self._quiet_changed = threading.Condition()
+        self._quiet_changed = threading.Condition()  # also notified on every status change
+        self._status_changes = 0  # status changes published so far (wait_for_execution)
         self._logs_lock = threading.Lock()
         # the emulations of what moto lacks, each given the host protocol only
         self.iam = IamEnforcement(self)  # every call of a function or execution, authorized
@@ -162,6 +163,7 @@ class Emulator:
         self.codedeploy_emulation = CodeDeployEmulation(self)
         self.ecs_emulation = EcsNativeEmulation(self)
         self.alb_http = AlbHttp(self, self.ecs_emulation.task_definition_in)
+        self.clock.yield_to = self._let_platforms_step
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> Emulator:
@@ -292,6 +294,7 @@ class Emulator:
         now = time.monotonic
         stalled_at, give_up, answered = now() + timeout, now() + 10 * timeout, -1
         while True:
+            changes = self._status_changes
             described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:
                 if quiet:
@@ -302,7 +305,17 @@ class Emulator:
             answered = self.answered
             if now() > stalled_at or now() > give_up:
                 raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout}s")
-            time.sleep(0.01)
+            # sleep until some execution changes status (every terminal status is
+            # published), looking again at least every 0.25 s for the stall check
+            self._wait_for_status_change(changes, 0.25)
+
+    def _let_platforms_step(self) -> None:
+        for emulation in (self.codedeploy_emulation, self.ecs_emulation):
+            emulation.let_flows_step()
+
+    def _wait_for_status_change(self, seen: int, timeout: float) -> None:
+        with self._quiet_changed:
+            self._quiet_changed.wait_for(lambda: self._status_changes != seen, timeout)
 
     def idle(self, timeout: float = 60.0) -> None:
         """Wait until no execution runs and no status change is being delivered (the
@@ -375,8 +388,19 @@ class Emulator:
             self.eventbridge.deliver(rule.name, target, event)
 
     def publish_execution_status(self, execution: Any, status: str | None = None) -> None:
-        with identity.acting_as(None):
-            publish_status(self, execution, status)
+        # the status has changed already: wake wait_for_execution now (its delivery may
+        # run a reaper first) and again once delivered
+        self._status_changed()
+        try:
+            with identity.acting_as(None):
+                publish_status(self, execution, status)
+        finally:
+            self._status_changed()
+
+    def _status_changed(self) -> None:
+        with self._quiet_changed:
+            self._status_changes += 1
+            self._quiet_changed.notify_all()
 
     def publish_alarm_change(self, alarm: Alarm, previous_value: str, previous_reason: str) -> None:
         with identity.acting_as(None):

@@ -6,6 +6,12 @@ emulated time to pass. Tests drive flows one step at a time (`advance`,
 (core/clock.py, `FlowTimeline`: what the flow stamps reads it, and the functions it
 invokes start at its now), and nothing sleeps. With `background` set, each flow runs on
 its own thread, also really sleeping `clock`-scaled time (the demo).
+
+A background flow's steps take real time, while an actor's wait takes none at scale 0:
+a function polling a platform (the reaper waiting out a rollback) could spend all of its
+emulated patience before the flow took one step, however loaded the machine. So an
+outside actor's wait first lets every background flow in flight take one more step
+(`let_flows_step`): a poll interval is at least one step of the platform, never zero.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ class FlowDriver:
         self._running: set[str] = set()
         self._pending: dict[str, BaseException] = {}
         self.timelines: dict[str, Timeline] = {}  # each flow's emulated time
+        self._taken: dict[str, int] = {}  # steps each flow has taken
 
     def on_time(self, key: str) -> AbstractContextManager[Timeline | None]:
         """Run on flow `key`'s timeline (made on first use, starting at the caller's
@@ -113,7 +120,27 @@ class FlowDriver:
 
     def close(self) -> None:
         """The emulator is stopping: background flows end where they are."""
-        self.closed = True
+        with self._idle:
+            self.closed = True
+            self._idle.notify_all()
+
+    def let_flows_step(self, safety_net: float = 30.0) -> None:
+        """Return once every background flow in flight has taken one more step or ended
+        (see the module docstring); real seconds, at most `safety_net` (a hung flow)."""
+        with self._idle:
+            if not self.background:
+                return
+            taken = {key: self._taken.get(key, 0) for key in self.flows}
+            self._idle.wait_for(
+                lambda: (
+                    self.closed
+                    or all(
+                        key not in self.flows or self._taken.get(key, 0) > count
+                        for key, count in taken.items()
+                    )
+                ),
+                safety_net,
+            )
 
     # -- internals ----------------------------------------------------------------------------
     def _claim(self, key: str | None) -> tuple[str, Flow] | None:
@@ -158,14 +185,17 @@ class FlowDriver:
             return None
 
     def _finished(self, key: str) -> None:
-        with self.lock:
+        with self._idle:
             self.flows.pop(key, None)
             self._pending.pop(key, None)
+            self._idle.notify_all()
 
     def _record(self, key: str, step: Step | None) -> Step | None:
         if step is None:
             return None
-        with self.lock:
+        with self._idle:
+            self._taken[key] = self._taken.get(key, 0) + 1
+            self._idle.notify_all()
             self.steps.append((key, step if isinstance(step, str) else f"wait: {step.reason}"))
             if isinstance(step, Wait) and not (step.until and step.until()):
                 self.emulated_seconds += step.seconds
