@@ -33,9 +33,10 @@ from moto.cloudformation.models import ChangeSet, CloudFormationBackend
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
+from moto.core import responses as moto_responses
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
-from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import FakeTargetGroup
@@ -1260,6 +1261,95 @@ def test_dynamodb_item_operations_hold_the_account_lock(probe: Emulator) -> None
     assert ddb.get_item(TableName="locked", Key={"pk": {"S": "a"}})["Item"]["pk"] == {"S": "a"}
 
 
+# 43. A cancelled TransactWriteItems puts back only the items it wrote -------------------
+def test_a_cancelled_transaction_puts_back_exactly_what_it_wrote(probe: Emulator) -> None:
+    # Given moto's transaction, patched, and a table with a record and a bystander item
+    assert (
+        DynamoDBBackend.transact_write_items
+        is not patches.ORIGINALS["DynamoDBBackend.transact_write_items"]
+    )
+    ddb = probe.client("dynamodb")
+    ddb.create_table(
+        TableName="journal",
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def key(pk: str, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    ddb.put_item(TableName="journal", Item={**key("rec", "1"), "v": {"N": "1"}})
+    ddb.put_item(TableName="journal", Item={**key("other", "1"), "v": {"N": "7"}})
+
+    def items() -> list[dict[str, Any]]:
+        return sorted(ddb.scan(TableName="journal")["Items"], key=json.dumps)
+
+    untouched = items()
+
+    # When a transaction updates the record, deletes the bystander's twin, creates a new
+    # item in a new group, then fails its last condition
+    with pytest.raises(ClientError) as cancelled:
+        ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "journal",
+                        "Key": key("rec", "1"),
+                        "UpdateExpression": "SET v = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                {"Put": {"TableName": "journal", "Item": {**key("new", "1"), "v": {"N": "3"}}}},
+                {"Delete": {"TableName": "journal", "Key": key("other", "1")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": "journal",
+                        "Key": key("rec", "2"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+
+    # Then it is cancelled with moto's reasons, in order, and the table is as it was
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    reasons = [r["Code"] for r in cancelled.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+    assert items() == untouched
+    backend = dynamodb_backends[probe.account_id][probe.region]
+    assert set(backend.get_table("journal").items) == {
+        DynamoType({"S": "rec"}),
+        DynamoType({"S": "other"}),
+    }  # no empty group left for the item it had created
+
+    # and two actions on one item are refused whole, leaving the table as it was
+    with pytest.raises(ClientError) as twice:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "journal", "Item": {**key("rec", "1"), "v": {"N": "9"}}}},
+                {"Delete": {"TableName": "journal", "Key": key("rec", "1")}},
+            ]
+        )
+    assert twice.value.response["Error"]["Code"] == "ValidationException"
+    assert items() == untouched
+
+    # and a transaction that passes writes everything
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": "journal", "Item": {**key("new", "1"), "v": {"N": "3"}}}},
+            {"Delete": {"TableName": "journal", "Key": key("other", "1")}},
+        ]
+    )
+    assert [i["pk"]["S"] for i in items()] == ["new", "rec"]
+
+
 # 22. Step Functions Execution Status Change events -----------------------------------------
 def test_every_execution_status_change_reaches_eventbridge_rules(probe: Emulator) -> None:
     # Given moto's execution start and end, patched
@@ -2077,3 +2167,38 @@ def test_time_time_is_the_invocations_emulated_date_and_real_elsewhere(probe: Em
     # Then inside it is the invocation's emulated date; outside, the real clock's
     assert inside == pytest.approx(probe.clock.origin + 3600 + 90, abs=1e-6)
     assert outside < probe.clock.origin + 3600
+
+
+# 39-41. Request dispatch: method names, action names and request ids, done once -----------
+def test_request_dispatch_keeps_moto_answers_at_less_cost(probe: Emulator) -> None:
+    # Given moto's per-request helpers, still the functions call_action uses
+    names = patches.ORIGINALS["moto_responses.method_names_from_class"]
+    underscores = patches.ORIGINALS["moto_responses.camelcase_to_underscores"]
+    enrich = patches.ORIGINALS["BaseResponse._enrich_response"]
+    assert _parameters(names) == ["clazz"]
+    assert _parameters(underscores) == ["argument"]
+    assert _parameters(enrich) == ["headers", "body"]
+    assert moto_responses.method_names_from_class is not names
+    assert moto_responses.camelcase_to_underscores is not underscores
+
+    # Then the cached helpers answer what moto's own answer
+    assert moto_responses.method_names_from_class(StepFunctionResponse) == frozenset(
+        names(StepFunctionResponse)
+    )
+    for action in ("DescribeExecution", "TransactWriteItems", "GetMetricData", "ModifyRule"):
+        assert moto_responses.camelcase_to_underscores(action) == underscores(action)
+
+    # and the request id is a fresh 32-hex-digit id in the header and in an XML body,
+    # while a JSON body is left as it was
+    headers, body = moto_responses.BaseResponse._enrich_response(
+        {"status": 200}, "<R><RequestId>old</RequestId></R>"
+    )
+    request_id = headers["x-amzn-requestid"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    assert (headers["status"], body) == ("200", f"<R><RequestId>{request_id}</RequestId></R>")
+    again, json_body = moto_responses.BaseResponse._enrich_response({}, '{"a": "<b>"}')
+    assert again["x-amzn-requestid"] != request_id and json_body == '{"a": "<b>"}'
+
+    # and a real call through the patched dispatch answers with that id
+    answer = probe.client("sqs").list_queues()
+    assert re.fullmatch(r"[0-9a-f]{32}", answer["ResponseMetadata"]["RequestId"])

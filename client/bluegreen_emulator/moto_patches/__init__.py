@@ -28,6 +28,7 @@ from . import (
     iam,
     kms,
     registry,
+    responses,
     sdk,
     stepfunctions,
 )
@@ -48,6 +49,7 @@ _MODULES = (
     dynamodb,
     cloudformation,
     kms,
+    responses,
     clock,
 )
 _applied = False

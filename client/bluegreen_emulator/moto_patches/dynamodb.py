@@ -13,9 +13,19 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from moto.dynamodb.exceptions import ItemSizeTooLarge, ItemSizeToUpdateTooLarge
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    ItemSizeTooLarge,
+    ItemSizeToUpdateTooLarge,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.responses import DynamoHandler
 
 from . import registry
@@ -185,6 +195,123 @@ def _restore(table: Any, hash_value: Any, range_value: Any, saved: Any) -> None:
         current.attrs = saved
 
 
+# 43. moto's TransactWriteItems deep-copies every table it touches before it starts, to
+#     put the copies back if it is cancelled: every transaction, cancelled or not, pays
+#     for the whole table (the switch table holds every record and lock, a record up to
+#     hundreds of KB). Keep instead each item the transaction writes, as it was before
+#     its first write, and put back only those when it is cancelled. What is refused,
+#     and how (the cancellation reasons, a validation error raised as it is), is moto's.
+_Slot = tuple[str, DynamoType, DynamoType | None]
+
+
+def _transact_write_items() -> Any:
+    original = registry.ORIGINALS["DynamoDBBackend.transact_write_items"]
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        if registry.ACTIVE is None:
+            original(self, transact_items)
+            return
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        before: dict[_Slot, Item | None] = {}  # each item written, as it was
+        seen: set[_Slot] = set()  # each item acted on (one action per item)
+        try:
+            errors = [_transact_one(self, entry, seen, before) for entry in transact_items]
+        except (MultipleTransactionsException, MockValidationException):
+            _put_back(self, before)
+            raise
+        if any(code is not None for code, _, _ in errors):
+            _put_back(self, before)
+            raise TransactionCanceledException(errors)
+
+    return transact_write_items
+
+
+_APPLIED = (None, None, None)
+_ACTIONS = {"ConditionCheck", "Put", "Delete", "Update"}
+
+
+def _transact_one(
+    backend: DynamoDBBackend,
+    entry: dict[str, Any],
+    seen: set[_Slot],
+    before: dict[_Slot, Item | None],
+) -> tuple[Any, Any, Any]:
+    """One action of a transaction, as moto's loop runs it: (None, None, None) when it
+    was applied, else (code, message, item) for the cancellation reasons; two actions on
+    one item, or an invalid key, cancel the whole transaction at once."""
+    if len(entry) > 1:
+        raise TransactWriteSingleOpException
+    try:
+        op_type, op = next(iter(entry.items()))
+        return _act(backend, op_type, op, seen, before)
+    except (MultipleTransactionsException, MockValidationException):
+        raise
+    except ConditionalCheckFailed as e:
+        return ("ConditionalCheckFailed", str(e.message), None)
+    except Exception as e:  # noqa: BLE001 - moto reports any other failure as a reason
+        return (type(e).__name__, str(e), None)
+
+
+def _act(
+    backend: DynamoDBBackend,
+    op_type: str,
+    op: dict[str, Any],
+    seen: set[_Slot],
+    before: dict[_Slot, Item | None],
+) -> tuple[Any, Any, Any]:
+    if op_type not in _ACTIONS:
+        raise ValueError("Unsupported transaction operation")
+    table = backend.get_table(op["TableName"])
+    if op_type == "Put":
+        attrs = op["Item"]
+        key = {name: attrs[name] for name in (table.hash_key_attr, table.range_key_attr) if name}
+    else:
+        key = op["Key"]
+    hash_value, range_value = backend.get_keys_value(table, key)
+    slot = (op["TableName"], hash_value, range_value)
+    if slot in seen:
+        raise MultipleTransactionsException()
+    seen.add(slot)
+    current = table.get_item(hash_value, range_value)
+    names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+    condition = op.get("ConditionExpression")
+    if condition is not None and not get_filter_expression(condition, names, values).expr(current):
+        all_old = op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+        old = current.to_json()["Attributes"] if all_old and current else None
+        return ("ConditionalCheckFailed", ConditionalCheckFailed().message, old)
+    if op_type == "ConditionCheck":
+        return _APPLIED
+    before[slot] = copy.deepcopy(current)
+    written: dict[str, Any] = {
+        "condition_expression": condition,
+        "expression_attribute_names": names,
+        "expression_attribute_values": values,
+    }
+    if op_type == "Put":
+        backend.put_item(op["TableName"], op["Item"], **written)
+    elif op_type == "Delete":
+        backend.delete_item(op["TableName"], key, **written)
+    else:
+        update = op["UpdateExpression"]
+        backend.update_item(op["TableName"], key, update_expression=update, **written)
+    return _APPLIED
+
+
+def _put_back(backend: DynamoDBBackend, before: dict[_Slot, Item | None]) -> None:
+    """Every item a cancelled transaction wrote, back as it was (gone if it was new)."""
+    for (table_name, hash_value, range_value), item in before.items():
+        table = backend.get_table(table_name)
+        if item is None:
+            table.delete_item(hash_value, range_value)
+            if range_value is not None and not table.items.get(hash_value, True):
+                del table.items[hash_value]  # no empty group left behind
+        elif range_value is not None:
+            table.items[hash_value][range_value] = item
+        else:
+            table.items[hash_value] = item  # type: ignore[assignment] # moto's own annotation
+
+
 # DynamoDBBackend methods whose sized version the account lock wraps
 _SIZED: dict[str, Any] = {}
 
@@ -192,4 +319,5 @@ _SIZED: dict[str, Any] = {}
 def apply() -> None:
     _patch_item_size()
     _SIZED["update_item"] = _sized_update_item()
+    _SIZED["transact_write_items"] = _transact_write_items()
     _patch_serializable_items()

@@ -22,6 +22,7 @@ from moto.cloudformation.models import ChangeSet, CloudFormationBackend
 from moto.cloudwatch.models import CloudWatchBackend, Statistics
 from moto.codedeploy import responses as codedeploy_responses
 from moto.codedeploy.models import CodeDeployBackend
+from moto.core import responses as moto_responses
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import LimitedSizeDict
@@ -135,6 +136,9 @@ ORIGINALS: dict[str, Callable[..., Any]] = {
     "kms_models.generate_private_key": kms_models.generate_private_key,
     "botocore.regions.EndpointProvider": botocore.regions.EndpointProvider,
     "URLLib3Session._get_ssl_context": botocore.httpsession.URLLib3Session._get_ssl_context,
+    "moto_responses.method_names_from_class": moto_responses.method_names_from_class,
+    "moto_responses.camelcase_to_underscores": moto_responses.camelcase_to_underscores,
+    "BaseResponse._enrich_response": moto_responses.BaseResponse._enrich_response,
 }
 
 

@@ -196,6 +196,21 @@ class ThreadLocalEnviron(MutableMapping[str, str]):
             return str(value)
         return self.base[key]
 
+    # `in` and get() are what botocore asks most (each client and each request reads a
+    # dozen variables, most unset): answered directly, not through a raised KeyError
+    def __contains__(self, key: object) -> bool:
+        overlay = self.overlay
+        if overlay is not None and key in overlay:
+            return overlay[key] is not _DELETED
+        return key in self.base
+
+    def get(self, key: str, default: Any = None) -> Any:
+        overlay = self.overlay
+        if overlay is not None and key in overlay:
+            value = overlay[key]
+            return default if value is _DELETED else str(value)
+        return self.base.get(key, default)
+
     def __setitem__(self, key: str, value: str) -> None:
         overlay = self.overlay
         if overlay is None:
