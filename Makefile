@@ -105,7 +105,7 @@ bench: $(STAMP) $(SAMSTAMP)
 
 ## make local-invoke: each events/*.json to its own function through `sam local invoke` in a
 ## Lambda image built here (Debian + PyPI's awslambdaric), against the staged emulator, each
-## answer judged; one file of each kind by default, ARGS=--events=*.json for all (10 to 20 s
+## answer judged; one file of each kind by default, ARGS=--events=*.json for all (5 to 16 s
 ## an invocation, measured), ARGS=serve for the staged emulator alone. Needs root and
 ## minutes (installs docker.io and debootstrap, may start a dockerd); not in `make test`.
 local-invoke: $(STAMP) $(SAMSTAMP)
