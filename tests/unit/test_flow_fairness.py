@@ -81,3 +81,23 @@ def test_a_sleep_of_an_invocation_the_flow_started_does_not_wait_for_it() -> Non
     assert seen == [[]]
     gate.set()
     driver.close()
+
+
+def test_a_flow_nobody_runs_in_the_background_is_not_waited_for() -> None:
+    # Given a flow started while the platform was driven by hand, then background set
+    clock = Clock()
+    driver = FlowDriver(clock)
+    clock.yield_to = driver.let_flows_step
+
+    def deployment() -> Iterator[Step]:
+        yield "created"
+
+    driver.start_flow("d-2", deployment())
+    driver.background = True
+    seen: list[list[str]] = []
+
+    # When a delivery's invocation sleeps, then it returns at once: no thread would step it
+    _sleep_in(clock, clock.invocation("ReaperFunction", 300), seen, []).join(30)
+    assert seen == [[]]
+    assert "d-2" in driver.flows
+    driver.close()

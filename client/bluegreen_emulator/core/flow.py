@@ -60,6 +60,7 @@ class FlowDriver:
         self._pending: dict[str, BaseException] = {}
         self.timelines: dict[str, Timeline] = {}  # each flow's emulated time
         self._taken: dict[str, int] = {}  # steps each flow has taken
+        self._threaded: set[str] = set()  # flows a background thread is running
 
     def on_time(self, key: str) -> AbstractContextManager[Timeline | None]:
         """Run on flow `key`'s timeline (made on first use, starting at the caller's
@@ -76,6 +77,8 @@ class FlowDriver:
             if key not in self.timelines:  # its time starts at its creator's now
                 self.timelines[key] = self.clock.flow(key)
         if self.background:
+            with self.lock:
+                self._threaded.add(key)
             threading.Thread(target=self._run_background, args=(key,), daemon=True).start()
 
     def advance(self, key: str | None = None) -> Step | None:
@@ -125,17 +128,16 @@ class FlowDriver:
             self._idle.notify_all()
 
     def let_flows_step(self, safety_net: float = 30.0) -> None:
-        """Return once every background flow in flight has taken one more step or ended
-        (see the module docstring); real seconds, at most `safety_net` (a hung flow)."""
+        """Return once every flow a background thread runs has taken one more step or
+        ended (see the module docstring); real seconds, at most `safety_net` (a hung
+        flow). A flow nobody runs in the background (a test drives it) is not waited for."""
         with self._idle:
-            if not self.background:
-                return
-            taken = {key: self._taken.get(key, 0) for key in self.flows}
+            taken = {key: self._taken.get(key, 0) for key in self._threaded}
             self._idle.wait_for(
                 lambda: (
                     self.closed
                     or all(
-                        key not in self.flows or self._taken.get(key, 0) > count
+                        key not in self._threaded or self._taken.get(key, 0) > count
                         for key, count in taken.items()
                     )
                 ),
@@ -205,13 +207,18 @@ class FlowDriver:
         return step
 
     def _run_background(self, key: str) -> None:
-        while not self.closed:
-            with self.lock:
-                if key not in self.flows:
-                    return
-            step = self.advance(key)
-            if isinstance(step, Wait):
-                self._sleep(step)
+        try:
+            while not self.closed:
+                with self.lock:
+                    if key not in self.flows:
+                        return
+                step = self.advance(key)
+                if isinstance(step, Wait):
+                    self._sleep(step)
+        finally:
+            with self._idle:
+                self._threaded.discard(key)
+                self._idle.notify_all()
 
     def _sleep(self, step: Wait) -> None:
         slices = 20
