@@ -9,7 +9,9 @@ cannot be recorded, or a read-back disagrees because the restore came between tw
 its writes).
 
 The settle is run just before each AWS call those tasks make, in turn: whichever call
-it lands before, production, the record and the locks agree afterwards.
+it lands before, production, the record and the locks agree afterwards. The same holds
+for DeployRevision's in-place install on the idle fleet: started after the settle
+looked, it is stopped by the task itself.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from moto.codedeploy.models import codedeploy_backends
 
+from bluegreen.platforms.codedeploy_ec2 import RUNNING, description
 from bluegreen.store import ENDED
 from bluegreen_emulator import Emulator
 from bluegreen_emulator.core.identity import acting_as
@@ -49,6 +53,9 @@ TEST_TRAFFIC = ("TransactWriteItems", "DescribeListeners", "ModifyListener",
                 "DescribeListeners", "DescribeListeners", "DescribeLoadBalancers",
                 "UpdateItem")  # fmt: skip
 CALLS = {"ShiftFunction": SHIFT_STEP * 2, "TestTrafficFunction": TEST_TRAFFIC}
+# DeployRevision: the lease renewal, the group's deployments (one of this switch's would
+# be reused), the install's start, the step's record
+DEPLOY_REVISION = ("TransactWriteItems", "ListDeployments", "CreateDeployment", "UpdateItem")
 
 
 def _points() -> list[Any]:
@@ -159,3 +166,52 @@ def test_a_settle_landing_before_any_call_of_a_traffic_task_leaves_production_on
     # and whatever the task did after, production serves blue, as the record says
     status = assert_one_truthful_ending(aws, fleet, name, f"{function}#{nth} {operation}")
     assert status == "ROLLED_BACK"
+
+
+def _revision_points() -> list[Any]:
+    """Every (nth call, operation, settler) of DeployRevision; the bounded sample keeps
+    the one between the install's start and its record, for both settlers."""
+    points = []
+    for nth, operation in enumerate(DEPLOY_REVISION, start=1):
+        for settler in SETTLERS:
+            if sweep.everything() or operation == "UpdateItem":
+                case = (nth, operation, settler)
+                points.append(pytest.param(*case, id="-".join(map(str, case)),
+                                           marks=pytest.mark.sweep))  # fmt: skip
+    return points
+
+
+@pytest.mark.parametrize(("nth", "operation", "settler"), _revision_points())
+def test_a_settle_landing_before_any_call_of_deploy_revision_leaves_no_install_running(
+    aws: Emulator, fleet: Ec2Fleet, calls: SettleBeforeCall, nth: int, operation: str,
+    settler: str,
+) -> None:  # fmt: skip
+    name = f"late-{settler}-revision-{nth}"
+    arn = aws.output("SwitchStateMachineArn").replace(":stateMachine:", ":execution:")
+    app = fleet.outputs["CodeDeployApplicationName"]
+    revision = {
+        "application": app,
+        "deploymentGroup": fleet.outputs["GreenDeploymentGroupName"],
+        "revision": {
+            "revisionType": "S3",
+            "s3Location": {"bucket": "shop-releases", "key": "v42.zip", "bundleType": "zip"},
+        },
+    }
+    # Given a switch that installs a revision on the idle fleet, about to make its nth call
+    calls.arm("DeployRevisionFunction", nth, SETTLERS[settler](aws, fleet, f"{arn}:{name}"))
+    # When the switch is settled by another path just then
+    run = finished(aws, start_switch(aws, fleet.request(revision=revision), name=name))
+    # Then it was settled there, production serves blue as the record says
+    assert calls.fired.endswith(f":{operation}"), f"DeployRevision call #{nth}: {calls.fired!r}"
+    assert run.status == "ABORTED", (run.status, run.error, run.cause)
+    status = assert_one_truthful_ending(aws, fleet, name, f"DeployRevision#{nth} {operation}")
+    assert status == "ROLLED_BACK"
+    # and no install of this switch still runs on the idle fleet (read where CodeDeploy
+    # keeps it: a GetDeployment would move the emulated agents on)
+    backend = codedeploy_backends[aws.account_id][aws.region]
+    installs = {
+        deployment_id: deployment.status
+        for deployment_id, deployment in backend.deployments.items()
+        if deployment.description == description(name)
+    }
+    assert not [i for i, state in installs.items() if state in RUNNING], installs

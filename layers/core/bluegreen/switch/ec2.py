@@ -92,15 +92,25 @@ def _first_wait(request: Mapping[str, Any]) -> int:
 
 # -- revision on the idle fleet (optional) -----------------------------------------------------
 def deploy_revision(plan: Plan, deps: SwitchDeps) -> dict[str, Any]:
+    """Start the in-place install on the idle fleet and record its id. A settle that came
+    before the record knew no install to stop, so a refused record (or any failure after
+    the start) with the ending claimed stops it here: it is this switch's, whoever holds
+    the listeners now (a newer switch's install to the group would be refused while it
+    runs)."""
     revision = plan["request"]["revision"]
     deps.renew(plan, int(revision["pollSeconds"]))
-    progress = CodeDeployEc2(deps.clients.codedeploy).deploy(revision, plan["deploymentId"])
-    reference = progress["codeDeployDeploymentId"]
-    deps.store.append_step(
-        plan["deploymentId"],
-        {"phase": "revision", "codeDeployDeploymentId": reference},
-        {"revisionDeployment": {"id": reference}},
-    )
+    codedeploy = CodeDeployEc2(deps.clients.codedeploy)
+    started: list[str] = []
+    with fenced(plan, deps, undo=lambda: [codedeploy.stop(ref) for ref in started],
+                when=_not_a_success):  # fmt: skip
+        progress = codedeploy.deploy(revision, plan["deploymentId"])
+        reference = progress["codeDeployDeploymentId"]
+        started.append(reference)
+        deps.store.append_step(
+            plan["deploymentId"],
+            {"phase": "revision", "codeDeployDeploymentId": reference},
+            {"revisionDeployment": {"id": reference}},
+        )
     return progress
 
 
@@ -226,7 +236,12 @@ def shift(
 
 
 @contextmanager
-def fenced(plan: Plan, deps: SwitchDeps, undo: Callable[[], Any]) -> Iterator[None]:
+def fenced(
+    plan: Plan,
+    deps: SwitchDeps,
+    undo: Callable[[], Any],
+    when: Callable[[Plan, Mapping[str, Any], SwitchDeps], bool] | None = None,
+) -> Iterator[None]:
     """Traffic a task writes inside this block is checked against the ending after it.
 
     Another path may claim the ending while the task runs (an alarm, the reaper after a
@@ -237,7 +252,8 @@ def fenced(plan: Plan, deps: SwitchDeps, undo: Callable[[], Any]) -> Iterator[No
     recorded, a read-back disagrees because the claimer restored between two writes, a
     probe or a call errs), the record is read again: if the ending was claimed
     meanwhile, nobody else will look at the routes, so the snapshot is put back here,
-    unless a newer deployment holds one of the listeners or the ending is a success."""
+    unless a newer deployment holds one of the listeners or the ending is a success
+    (`when` decides otherwise for what is not traffic: DeployRevision's install)."""
     try:
         yield
     except Exception as error:
@@ -245,7 +261,7 @@ def fenced(plan: Plan, deps: SwitchDeps, undo: Callable[[], Any]) -> Iterator[No
         claimed = isinstance(error, OutcomeAlreadyDecided) or (
             record.get("status", IN_PROGRESS) != IN_PROGRESS
         )
-        if claimed and _late_write_is_ours(plan, record, deps):
+        if claimed and (when or _late_write_is_ours)(plan, record, deps):
             undo()
         raise
 
@@ -257,6 +273,10 @@ def _late_write_is_ours(plan: Plan, record: Mapping[str, Any], deps: SwitchDeps)
         last = deps.store.last_on(lock)
         if last not in (None, plan["deploymentId"]):
             return False
+    return _not_a_success(plan, record, deps)
+
+
+def _not_a_success(plan: Plan, record: Mapping[str, Any], deps: SwitchDeps) -> bool:
     intent = (record.get("settling") or {}).get("intent") or (record.get("outcome") or {}).get(
         "intent"
     )
