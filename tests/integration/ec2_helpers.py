@@ -143,11 +143,12 @@ def table_keys(aws: Emulator) -> list[str]:
     """Every item's key, leaving out free locks (a lock item stays, remembering the last
     deployment that held it, once released)."""
     items = aws.client("dynamodb").scan(TableName=aws.output("DeploymentsTableName"))["Items"]
-    return sorted(
-        item["pk"]["S"]
-        for item in items
-        if not item["pk"]["S"].startswith("LOCK#") or "owner" in item
-    )
+    return sorted(item["pk"]["S"] for item in items if _kept(item))
+
+
+def _kept(item: dict[str, Any]) -> bool:
+    """Not a free lock (a released lock item stays, remembering its last holder)."""
+    return not item["pk"]["S"].startswith("LOCK#") or "owner" in item
 
 
 def locks_and_guards(aws: Emulator, fleet: Ec2Fleet) -> list[str]:
@@ -164,7 +165,7 @@ def locks_and_guards(aws: Emulator, fleet: Ec2Fleet) -> list[str]:
             KeyConditionExpression="pk = :key",
             ExpressionAttributeValues={":key": {"S": key}},
         )["Items"]
-        found += [key for item in items if not key.startswith("LOCK#") or "owner" in item]
+        found += [key for item in items if _kept(item)]
     return found
 
 

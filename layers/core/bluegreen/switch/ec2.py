@@ -101,8 +101,12 @@ def deploy_revision(plan: Plan, deps: SwitchDeps) -> dict[str, Any]:
     deps.renew(plan, int(revision["pollSeconds"]))
     codedeploy = CodeDeployEc2(deps.clients.codedeploy)
     started: list[str] = []
-    with fenced(plan, deps, undo=lambda: [codedeploy.stop(ref) for ref in started],
-                when=_not_a_success):  # fmt: skip
+
+    def stop_started() -> None:
+        for reference in started:
+            codedeploy.stop(reference)
+
+    with fenced(plan, deps, undo=stop_started, when=_not_a_success):
         progress = codedeploy.deploy(revision, plan["deploymentId"])
         reference = progress["codeDeployDeploymentId"]
         started.append(reference)
@@ -235,12 +239,29 @@ def shift(
     }
 
 
+def _late_write_is_ours(plan: Plan, record: Mapping[str, Any], deps: SwitchDeps) -> bool:
+    """Whether a write this task made after the ending was claimed is its to undo: no
+    newer deployment holds one of the listeners, and the ending is not a success."""
+    for lock in plan["locks"]:
+        last = deps.store.last_on(lock)
+        if last not in (None, plan["deploymentId"]):
+            return False
+    return _not_a_success(plan, record, deps)
+
+
+def _not_a_success(plan: Plan, record: Mapping[str, Any], deps: SwitchDeps) -> bool:
+    intent = (record.get("settling") or {}).get("intent") or (record.get("outcome") or {}).get(
+        "intent"
+    )
+    return intent != "SUCCEEDED"
+
+
 @contextmanager
 def fenced(
     plan: Plan,
     deps: SwitchDeps,
     undo: Callable[[], Any],
-    when: Callable[[Plan, Mapping[str, Any], SwitchDeps], bool] | None = None,
+    when: Callable[[Plan, Mapping[str, Any], SwitchDeps], bool] = _late_write_is_ours,
 ) -> Iterator[None]:
     """Traffic a task writes inside this block is checked against the ending after it.
 
@@ -261,26 +282,9 @@ def fenced(
         claimed = isinstance(error, OutcomeAlreadyDecided) or (
             record.get("status", IN_PROGRESS) != IN_PROGRESS
         )
-        if claimed and (when or _late_write_is_ours)(plan, record, deps):
+        if claimed and when(plan, record, deps):
             undo()
         raise
-
-
-def _late_write_is_ours(plan: Plan, record: Mapping[str, Any], deps: SwitchDeps) -> bool:
-    """Whether a write this task made after the ending was claimed is its to undo: no
-    newer deployment holds one of the listeners, and the ending is not a success."""
-    for lock in plan["locks"]:
-        last = deps.store.last_on(lock)
-        if last not in (None, plan["deploymentId"]):
-            return False
-    return _not_a_success(plan, record, deps)
-
-
-def _not_a_success(plan: Plan, record: Mapping[str, Any], deps: SwitchDeps) -> bool:
-    intent = (record.get("settling") or {}).get("intent") or (record.get("outcome") or {}).get(
-        "intent"
-    )
-    return intent != "SUCCEEDED"
 
 
 def gate(
